@@ -1,0 +1,31 @@
+"""The errors balance-gui raises on bad input: each says what is wrong and where.
+
+The CLI prints ``str(error)`` as one line; the GUI shows it in a message box.
+"""
+
+
+class BalanceError(Exception):
+    """Base class for every error caused by the user's data or files."""
+
+
+class DatasetError(BalanceError):
+    """A dataset folder or manifest cannot be indexed."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """The dataset path, or every class in it, holds nothing to index.
+
+    Also a FileNotFoundError, as torchvision raises for the same trees.
+    """
+
+
+class WeightsError(BalanceError, ValueError):
+    """Weights that no sampler can use: negative, NaN, inf, all zero, or the wrong shape."""
+
+
+class WeightsFileError(BalanceError):
+    """A weights file cannot be written, read, or does not belong to the dataset."""
+
+
+class Cancelled(BalanceError):
+    """Long work stopped because the caller asked it to."""

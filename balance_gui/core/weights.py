@@ -1,0 +1,253 @@
+"""Weighting schemes, per-sample weights, and the figures that describe them.
+
+Notation: n_c images in class c, N in all, C classes. A scheme gives each class
+a weight w_c; each sample gets its class's weight, and the sampler's class share
+is p_c = n_c * w_c / sum_j n_j * w_j. Only relative weights matter, so
+``inverse`` (N/n_c) and ``balanced`` (N/(C*n_c)) sample identically.
+Empty classes always get weight 0: they are never drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import WeightsError
+
+SCHEME_NAMES = ("inverse", "balanced", "sqrt", "power", "effective", "none", "custom")
+DEFAULT_SCHEME = "inverse"
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A parsed weighting scheme: ``name`` plus ``param`` (q, beta) or ``custom`` weights."""
+
+    name: str
+    param: float | None = None
+    custom: Mapping[str, float] | None = None
+
+    def __str__(self) -> str:
+        if self.name in ("power", "effective"):
+            return f"{self.name}:{self.param:g}"
+        return self.name
+
+
+def parse_scheme(text: str | Scheme) -> Scheme:
+    """Parse ``inverse``, ``balanced``, ``sqrt``, ``power:Q``, ``effective:BETA``, ``none``,
+    or ``custom:FILE.json`` (a bare path ending in ``.json`` works too)."""
+    if isinstance(text, Scheme):
+        return text
+    raw = text.strip()
+    name, _, arg = raw.partition(":")
+    name = name.strip().lower()
+    if name.endswith(".json") and not arg:
+        name, arg = "custom", raw
+    if name in ("inverse", "balanced", "sqrt", "none"):
+        if arg:
+            raise WeightsError(f"scheme {name!r} takes no parameter (got {raw!r})")
+        return Scheme(name)
+    if name in ("power", "effective"):
+        what = "Q" if name == "power" else "BETA"
+        try:
+            value = float(arg)
+        except ValueError:
+            raise WeightsError(f"scheme {name!r} needs a number, as in '{name}:{'0.5' if name == 'power' else '0.999'}'"
+                               f" (got {raw!r})") from None
+        if not math.isfinite(value):
+            raise WeightsError(f"{name} {what} must be finite (got {arg})")
+        if name == "effective" and not 0.0 <= value < 1.0:
+            raise WeightsError(f"effective-number BETA must be in [0, 1) (got {value:g})")
+        return Scheme(name, value)
+    if name == "custom":
+        if not arg:
+            raise WeightsError("custom scheme needs a JSON file: 'custom:weights.json'")
+        return Scheme("custom", custom=load_custom_weights(arg))
+    raise WeightsError(f"unknown scheme {raw!r}; choose one of inverse, balanced, sqrt, power:Q, "
+                       "effective:BETA, none, custom:FILE.json")
+
+
+def load_custom_weights(path: str | os.PathLike) -> dict[str, float]:
+    """Read ``{"class name": weight}`` from JSON. An exported per-class ``.json``
+    weights file (with ``classes`` and ``class_weights``) is accepted too."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise WeightsError(f"custom weights file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"cannot read custom weights file {path}: {e}") from None
+    if isinstance(data, dict) and "classes" in data and "class_weights" in data:
+        if len(data["classes"]) != len(data["class_weights"]):
+            raise WeightsError(f"{path}: 'classes' and 'class_weights' differ in length")
+        data = dict(zip(data["classes"], data["class_weights"]))
+    if not isinstance(data, dict) or not data:
+        raise WeightsError(f"{path}: expected a JSON object mapping class name to weight")
+    out = {}
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WeightsError(f"{path}: class {name!r} has weight {value!r}, which is not a number")
+        out[str(name)] = float(value)
+    return out
+
+
+def class_weights(counts: Sequence[int] | np.ndarray, scheme: str | Scheme = DEFAULT_SCHEME,
+                  classes: Sequence[str] | None = None) -> np.ndarray:
+    """Per-class weights (float64) for class ``counts`` under ``scheme``. Empty classes get 0."""
+    scheme = parse_scheme(scheme)
+    n = np.asarray(counts, dtype=np.float64)
+    if n.ndim != 1 or n.size == 0:
+        raise WeightsError("class counts must be a non-empty 1-D sequence")
+    if np.any(n < 0):
+        raise WeightsError("class counts must be >= 0")
+    total, num_classes = n.sum(), n.size
+    present = n > 0
+    safe = np.where(present, n, 1.0)
+    if scheme.name == "inverse":
+        w = total / safe
+    elif scheme.name == "balanced":
+        w = total / (num_classes * safe)
+    elif scheme.name == "sqrt":
+        w = 1.0 / np.sqrt(safe)
+    elif scheme.name == "power":
+        w = safe ** (scheme.param - 1.0)
+    elif scheme.name == "effective":
+        beta = scheme.param
+        w = (1.0 - beta) / -np.expm1(safe * np.log(beta)) if beta > 0 else np.ones_like(safe)
+        w = np.where(present, w, 0.0)
+        w = w * (num_classes / w.sum()) if w.sum() > 0 else w
+    elif scheme.name == "none":
+        w = np.ones_like(safe)
+    elif scheme.name == "custom":
+        if classes is None:
+            raise WeightsError("custom weights need the class names")
+        w = _custom_vector(scheme.custom, classes)
+        validate_class_weights(w, classes, counts=n)
+        return np.where(present, w, 0.0)
+    else:  # pragma: no cover - parse_scheme rejects other names
+        raise WeightsError(f"unknown scheme {scheme.name!r}")
+    w = np.where(present, w, 0.0)
+    validate_class_weights(w, classes, counts=n)
+    return w
+
+
+def _custom_vector(custom: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
+    unknown = [c for c in custom if c not in set(classes)]
+    if unknown:
+        raise WeightsError(f"custom weights name class(es) the dataset lacks: "
+                           f"{', '.join(repr(c) for c in unknown[:10])}")
+    missing = [c for c in classes if c not in custom]
+    if missing:
+        raise WeightsError(f"custom weights give no weight for class(es): "
+                           f"{', '.join(repr(c) for c in missing[:10])}")
+    return np.array([custom[c] for c in classes], dtype=np.float64)
+
+
+def validate_class_weights(weights, classes: Sequence[str] | None = None, counts=None) -> np.ndarray:
+    """Raise :class:`WeightsError` naming the class and value of the first bad weight."""
+    w = np.asarray(weights, dtype=np.float64)
+    names = list(classes) if classes is not None else [f"#{i}" for i in range(w.size)]
+    if w.ndim != 1:
+        raise WeightsError(f"class weights must be 1-D, got shape {tuple(w.shape)}")
+    if len(names) != w.size:
+        raise WeightsError(f"expected {len(names)} class weights, got {w.size}")
+    for i in np.flatnonzero(~np.isfinite(w) | (w < 0))[:1]:
+        raise WeightsError(f"class {names[i]!r} has weight {w[i]!r}: weights must be finite and >= 0")
+    mass = w if counts is None else w * np.asarray(counts, dtype=np.float64)
+    if not np.any(mass > 0):
+        raise WeightsError("all weights are zero: nothing could ever be drawn")
+    return w
+
+
+def sample_weights(targets: np.ndarray, class_w: np.ndarray) -> np.ndarray:
+    """Each sample gets its class's weight (float64)."""
+    return np.asarray(class_w, dtype=np.float64)[np.asarray(targets)]
+
+
+def expected_shares(counts, class_w) -> np.ndarray:
+    """p_c = n_c * w_c / sum_j n_j * w_j."""
+    mass = np.asarray(counts, dtype=np.float64) * np.asarray(class_w, dtype=np.float64)
+    return mass / mass.sum()
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """Per-class figures for k draws with replacement; every field is one value per class."""
+
+    counts: np.ndarray
+    shares: np.ndarray
+    weights: np.ndarray
+    expected_shares: np.ndarray
+    expected_draws: np.ndarray
+    expected_uses_per_image: np.ndarray
+    expected_distinct: np.ndarray
+    draws: int
+
+
+def class_figures(counts, class_w, draws: int | None = None) -> ClassFigures:
+    counts = np.asarray(counts, dtype=np.int64)
+    n = counts.astype(np.float64)
+    k = int(n.sum()) if draws is None else int(draws)
+    p = expected_shares(n, class_w)
+    expected = k * p
+    uses = np.divide(expected, n, out=np.zeros_like(expected), where=n > 0)
+    return ClassFigures(
+        counts=counts,
+        shares=n / n.sum(),
+        weights=np.asarray(class_w, dtype=np.float64),
+        expected_shares=p,
+        expected_draws=expected,
+        expected_uses_per_image=uses,
+        expected_distinct=-n * np.expm1(-uses),
+        draws=k,
+    )
+
+
+@dataclass(frozen=True)
+class DatasetFigures:
+    num_samples: int
+    num_classes: int
+    empty_classes: int
+    imbalance_ratio: float  # largest over smallest non-empty class
+    normalized_entropy: float  # H / ln C; 1 is perfectly balanced
+    gini: float  # 0 is perfectly balanced
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def dataset_figures(counts) -> DatasetFigures:
+    n = np.asarray(counts, dtype=np.float64)
+    total, num_classes = n.sum(), n.size
+    nonempty = n[n > 0]
+    p = nonempty / total
+    entropy = float(-(p * np.log(p)).sum())
+    sorted_n = np.sort(n)
+    ranks = np.arange(1, num_classes + 1)
+    gini = float((2 * (ranks * sorted_n).sum()) / (num_classes * total) - (num_classes + 1) / num_classes)
+    return DatasetFigures(
+        num_samples=int(total),
+        num_classes=int(num_classes),
+        empty_classes=int((n == 0).sum()),
+        imbalance_ratio=float(nonempty.max() / nonempty.min()),
+        normalized_entropy=entropy / math.log(num_classes) if num_classes > 1 else 1.0,
+        gini=max(gini, 0.0),
+    )
+
+
+def make_weights_for_balanced_classes(images, nclasses: int) -> list[float]:
+    """The seed recipe, same signature and results: each image gets N / count[its class].
+
+    ``images`` is a sequence of ``(path, class_index)`` such as ``ImageFolder.imgs``.
+    Empty classes are skipped instead of dividing by zero.
+    """
+    count = [0] * nclasses
+    for item in images:
+        count[item[1]] += 1
+    total = float(sum(count))
+    weight_per_class = [total / float(c) if c else 0.0 for c in count]
+    return [weight_per_class[item[1]] for item in images]
