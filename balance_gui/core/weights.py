@@ -156,7 +156,7 @@ def validate_class_weights(weights, classes: Sequence[str] | None = None, counts
     if len(names) != w.size:
         raise WeightsError(f"expected {len(names)} class weights, got {w.size}")
     for i in np.flatnonzero(~np.isfinite(w) | (w < 0))[:1]:
-        raise WeightsError(f"class {names[i]!r} has weight {w[i]!r}: weights must be finite and >= 0")
+        raise WeightsError(f"class {names[i]!r} has weight {float(w[i])!r}: weights must be finite and >= 0")
     mass = w if counts is None else w * np.asarray(counts, dtype=np.float64)
     if not np.any(mass > 0):
         raise WeightsError("all weights are zero: nothing could ever be drawn")

@@ -161,7 +161,7 @@ def _validate_sample_weights(w: np.ndarray) -> None:
         raise WeightsError(f"per-sample weights must be 1-D, got shape {w.shape}")
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
-        raise WeightsError(f"sample {bad[0]} has weight {w[bad[0]]!r}: weights must be finite and >= 0")
+        raise WeightsError(f"sample {bad[0]} has weight {float(w[bad[0]])!r}: weights must be finite and >= 0")
     if not np.any(w > 0):
         raise WeightsError("all weights are zero: nothing could ever be drawn")
 
@@ -237,13 +237,21 @@ def _read_csv(path: str) -> dict:
             except ValueError:
                 raise WeightsFileError(f"{path}, line {line_no}: class_index and weight must be numbers, "
                                        f"got {row[2]!r}, {row[3]!r}") from None
-    classes: dict[int, str] = {}
+    if not samples:
+        raise WeightsFileError(f"{path}: the file lists no samples")
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":
+            raise WeightsFileError(f"{path}: the last line is cut short (truncated file?)")
+    names: dict[int, str] = {}
     for line_no, (name, t) in enumerate(zip(class_names, targets), start=2):
-        if classes.setdefault(t, name) != name:
-            raise WeightsFileError(f"{path}, line {line_no}: class_index {t} is {classes[t]!r} elsewhere, "
+        if t < 0 or names.setdefault(t, name) != name:
+            raise WeightsFileError(f"{path}, line {line_no}: class_index {t} is {names.get(t)!r} elsewhere, "
                                    f"{name!r} here")
+    # Classes with no sample (empty folders) leave gaps: None stands for them.
+    classes = [names.get(i) for i in range(max(names) + 1)]
     return {"samples": samples, "targets": np.asarray(targets, dtype=np.int64),
-            "weights": np.asarray(weights, dtype=np.float64), "class_names_by_index": classes}
+            "weights": np.asarray(weights, dtype=np.float64), "classes_seen": classes}
 
 
 # ---------------------------------------------------------------- matching
@@ -279,14 +287,11 @@ def check_matches(info: dict, view: dict, path) -> None:
     problems = []
     if "classes" in info and info["classes"] != view["classes"]:
         problems.append(_class_difference(info["classes"], view["classes"]))
-    elif "class_names_by_index" in info:
-        wrong = [(i, n) for i, n in sorted(info["class_names_by_index"].items())
-                 if not (0 <= i < len(view["classes"])) or view["classes"][i] != n]
-        if wrong:
-            problems.append("classes renamed or renumbered: " + ", ".join(
-                f"index {i} is {n!r} in the file but "
-                f"{view['classes'][i] if 0 <= i < len(view['classes']) else 'absent'!r} in the dataset"
-                for i, n in wrong[:5]))
+    elif "classes_seen" in info:
+        seen = _strip_none(info["classes_seen"])
+        present = _strip_none([c if n else None for c, n in zip(view["classes"], view["counts"])])
+        if seen != present:
+            problems.append(_class_difference([c for c in seen if c], [c for c in present if c]))
     if "samples" in info:
         problems.extend(_sample_difference(info["samples"], view["samples"]()))
     elif "counts" in info:
@@ -303,6 +308,12 @@ def check_matches(info: dict, view: dict, path) -> None:
                         f"{view['targets'][first]} in the dataset")
     if problems:
         raise WeightsFileError(f"{os.fspath(path)} does not match the dataset: " + "; ".join(problems))
+
+
+def _strip_none(names: list) -> list:
+    while names and names[-1] is None:
+        names = names[:-1]
+    return names
 
 
 def _class_difference(file_classes: list[str], data_classes: list[str]) -> str:
