@@ -117,6 +117,8 @@ class DatasetIndex:
 
 
 def _pack_paths(paths: Sequence[str]) -> tuple[bytes, np.ndarray]:
+    """One buffer of NUL-terminated paths plus start offsets. An item of ``paths`` may
+    itself hold several NUL-separated paths."""
     if not paths:
         return b"", np.zeros(1, dtype=np.int64)
     blob = ("\0".join(paths) + "\0").encode(_ENCODING, _ERRORS)
@@ -166,16 +168,19 @@ def _walk(top: str, unreadable: list[str]) -> list[tuple[str, list[str]]]:
     stack = [top]
     while stack:
         path = stack.pop()
-        files: list[str] = []
-        subdirs: list[str] = []
         try:
             with os.scandir(path) as it:
-                for entry in it:
+                entries = list(it)
+            try:
+                files = [e.name for e in entries if not e.is_dir()]
+                subdirs = [e.name for e in entries if e.is_dir()] if len(files) != len(entries) else []
+            except OSError:  # is_dir() failed on some entry: os.walk counts those as files
+                files, subdirs = [], []
+                for e in entries:
                     try:
-                        is_dir = entry.is_dir()
+                        (subdirs if e.is_dir() else files).append(e.name)
                     except OSError:
-                        is_dir = False
-                    (subdirs if is_dir else files).append(entry.name)
+                        files.append(e.name)
         except OSError:
             unreadable.append(path)
             continue
@@ -216,36 +221,38 @@ def scan_image_folder(
             f"no class folders in {root_str}: an ImageFolder root holds one sub-folder per class")
 
     exts = tuple(x.lower() for x in extensions)
-    paths: list[str] = []
-    targets: list[np.ndarray] = []
+    chunks: list[str] = []  # per folder: its kept relative paths, NUL-joined (joined in C, not per file)
+    class_sizes: list[int] = []
     skipped: Counter[str] = Counter()
     unreadable: list[str] = []
-    folders_done = 0
+    folders_done = files_found = 0
     prefix_len = len(root_str) + (0 if root_str.endswith(os.sep) else 1)
     for class_index, name in enumerate(classes):
         _check_cancel(cancel)
-        target_dir = os.path.join(root_str, name)
-        before = len(paths)
+        in_class = 0
         # torchvision sorts os.walk's (dirpath, dirs, files) tuples: folders by path string.
-        for dirpath, fnames in sorted(_walk(target_dir, unreadable)):
-            rel = dirpath[prefix_len:] + os.sep
-            for fname in sorted(fnames):
-                if fname.lower().endswith(exts):
-                    paths.append(rel + fname)
-                else:
-                    skipped[os.path.splitext(fname)[1].lower()] += 1
+        for dirpath, fnames in sorted(_walk(os.path.join(root_str, name), unreadable)):
+            kept = [f for f in fnames if f.endswith(exts) or f.lower().endswith(exts)]
+            if len(kept) != len(fnames):
+                skipped.update(os.path.splitext(f)[1].lower() for f in fnames if not f.lower().endswith(exts))
+            if kept:
+                kept.sort()
+                prefix = dirpath[prefix_len:] + os.sep
+                chunks.append(prefix + ("\0" + prefix).join(kept))
+                in_class += len(kept)
             folders_done += 1
-        targets.append(np.full(len(paths) - before, class_index, dtype=np.int64))
+        class_sizes.append(in_class)
+        files_found += in_class
         if progress is not None:
-            progress(ScanProgress(folders_done, class_index + 1, len(classes), len(paths), name,
+            progress(ScanProgress(folders_done, class_index + 1, len(classes), files_found, name,
                                   time.perf_counter() - start_time))
     _check_cancel(cancel)
-    if not paths:
+    if not files_found:
         raise DatasetNotFoundError(
             f"no image files in {root_str}: none of its {len(classes)} class folder(s) holds a file "
             f"ending in {', '.join(exts)}")
     return _make_index(
-        root_str, classes, np.concatenate(targets), paths,
+        root_str, classes, np.repeat(np.arange(len(classes), dtype=np.int64), class_sizes), chunks,
         source="folder",
         hidden_classes=tuple(c for c in classes if c.startswith(".")),
         skipped_extensions=MappingProxyType(dict(skipped)),
