@@ -4,6 +4,7 @@
     balance-gui inspect ROOT [--scheme S] [--json]       class table and dataset figures
     balance-gui export ROOT -o FILE [--scheme S]         write a weights file (.pt .csv .json .npy)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
+    balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
 
 Every subcommand takes ``--manifest CSV`` instead of ROOT for datasets listed in a
 ``path,label`` file. Errors print one line on stderr and exit with status 2.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .core.errors import BalanceError
 
-SUBCOMMANDS = ("inspect", "export", "simulate")
+SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
 DEMO_DATASET = Path(__file__).resolve().parent.parent / "resources" / "demo"
 
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="balance-gui",
         description="Class-balance inspector for image datasets. Without a subcommand, opens the desktop app "
                     "on PATH (or the bundled demo dataset).")
-    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate}")
+    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify}")
 
     def dataset_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="weighted", choices=("weighted", "class_aware"))
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
+
+    p = sub.add_parser("verify", help="check that a weights file belongs to a dataset (same classes and samples)")
+    p.add_argument("file", help="a weights file written by export")
+    p.add_argument("root", nargs="?", help="the dataset folder, or a .csv manifest")
+    p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
     return parser
 
 
@@ -178,6 +184,16 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from .core.weightsfile import load_weights
+
+    index = load_dataset(args)
+    weights = load_weights(args.file, index)
+    print(f"{args.file} matches {index.root}: {len(index):,} samples in {index.num_classes} classes, "
+          f"same order; {int((weights > 0).sum()):,} can be drawn")
+    return 0
+
+
 def _run_gui(path: str | None) -> int:
     from .qt_platform import explain_missing_platform
 
@@ -197,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             _parser().error(f"unknown command {argv[0]!r}; the app takes at most one PATH")
         return _run_gui(argv[0] if argv else None)
     args = _parser().parse_args(argv)
-    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate}[args.command]
+    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate,
+               "verify": cmd_verify}[args.command]
     try:
         return handler(args)
     except BalanceError as e:

@@ -123,3 +123,13 @@ def test_gui_launch_without_display_explains_what_to_do(capsys, monkeypatch):
     monkeypatch.setattr(qt_platform.ctypes.util, "find_library",
                         lambda name: None if name == "xcb-cursor" else f"lib{name}.so")
     assert "apt-get install libxcb-cursor0" in qt_platform.explain_missing_platform()
+
+
+def test_verify_accepts_the_right_dataset_and_names_the_difference(capsys, small_tree, tmp_path):
+    out_file = tmp_path / "w.pt"
+    assert run(capsys, "export", str(small_tree), "-o", str(out_file))[0] == 0
+    code, out, _ = run(capsys, "verify", str(out_file), str(small_tree))
+    assert code == 0 and "matches" in out and "52 samples in 3 classes" in out
+    os.remove(small_tree / "ant" / "img_007.jpg")
+    code, out, err = run(capsys, "verify", str(out_file), str(small_tree))
+    assert code == 2 and "1 file(s) missing from the dataset: 'ant/img_007.jpg'" in err and out == ""
