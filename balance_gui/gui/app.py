@@ -1,0 +1,88 @@
+"""Start the desktop app: ``run_app(path)`` opens the window at once and scans in the background.
+
+Nothing here imports torch: it loads in a worker after the window shows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import APP_NAME, MainWindow, default_demo_path
+
+
+def _install_excepthook(window: MainWindow):
+    """An unexpected error in a slot shows a message instead of a bare traceback.
+    Returns the previous hook."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        try:
+            import logging
+
+            logging.getLogger("balance_gui.gui").error("unexpected error", exc_info=(exc_type, exc, tb))
+            window.show_error("Unexpected error", f"{exc_type.__name__}: {exc}")
+        except Exception:
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    return previous
+
+
+def create_window(path: str | None = None, settings=None) -> MainWindow:
+    """A shown MainWindow that starts opening ``path`` (or the demo dataset) on the next event loop turn."""
+    window = MainWindow(settings=settings)
+    window.show()
+    target = path if path else default_demo_path()
+    if path or os.path.isdir(target):
+        QTimer.singleShot(0, lambda: window.open_path(target))
+    else:
+        window.show_status("Open a dataset: File > Open Folder (Ctrl+O), or drop a folder on the window")
+    return window
+
+
+def run_app(path: str | None = None, argv=None) -> int:
+    """Create the QApplication and the main window, open ``path`` (default: the demo), run."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    window = create_window(os.fspath(path) if path else None)
+    previous_hook = _install_excepthook(window)
+    # Ctrl+C in the terminal closes the window cleanly: Python only sees signals when it runs,
+    # so a timer lets it run a few times a second.
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+    try:
+        return app.exec()
+    finally:
+        tick.stop()
+        if not window._closed:
+            window.shutdown()
+        signal.signal(signal.SIGINT, previous_sigint)
+        sys.excepthook = previous_hook
+
+
+def main(argv=None) -> int:
+    """``python -m balance_gui.gui.app [PATH]``"""
+    argv = list(sys.argv if argv is None else argv)
+    path = argv[1] if len(argv) > 1 else None
+    return run_app(path, argv[:1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["run_app", "create_window", "main"]

@@ -1,0 +1,341 @@
+"""The class table: one row per class, sortable, weights editable, copy as TSV."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
+
+# Column keys, titles and tooltips, in display order.
+COLUMNS = (
+    ("name", "Class", "Class name (its folder or manifest label)"),
+    ("index", "Index", "Class index, as torchvision's ImageFolder numbers it"),
+    ("count", "Images", "Images in the class (n_c)"),
+    ("share", "Share", "Share of the dataset: n_c / N"),
+    ("weight", "Weight", "Weight of each image of the class (w_c). Double-click to edit: "
+                         "the scheme becomes custom; 0 excludes the class"),
+    ("expected_share", "Exp. sampled share", "Expected share of draws: n_c w_c / sum_j n_j w_j"),
+    ("expected_uses", "Exp. uses / image", "Expected draws of each image of the class per epoch"),
+    ("expected_distinct", "Exp. distinct / epoch",
+     "Expected distinct images of the class drawn in one epoch (with replacement)"),
+    ("observed_distinct", "Seen distinct / epoch",
+     "Distinct images of the class drawn so far in the current epoch of the run"),
+)
+COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
+COL = {key: i for i, key in enumerate(COLUMN_KEYS)}
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value of a cell
+
+
+class ClassTableModel(QAbstractTableModel):
+    """Per-class figures from the core (ClassFigures) plus the run's distinct-image counts.
+
+    Rows are kept in a sort permutation computed with numpy, so sorting 10,000 classes
+    by any column costs milliseconds. Editing a weight does not change the model: it emits
+    ``weightEdited(class_index, value)`` and the window recomputes everything through the core.
+    """
+
+    weightEdited = Signal(int, float)
+    editRejected = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._classes: tuple[str, ...] = ()
+        self._cols: dict[str, np.ndarray] = {}
+        self._observed: np.ndarray | None = None
+        self._perm = np.zeros(0, dtype=np.int64)
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+
+    # ------------------------------------------------------------------ data in
+    def set_figures(self, classes, figures) -> None:
+        """Show ``figures`` (core.weights.ClassFigures) for ``classes``; keeps the observed column
+        when the classes are the same."""
+        same_classes = bool(self._classes) and tuple(classes) == self._classes
+        if same_classes:
+            # Same rows, new values: update in place, so open editors, the selection and the
+            # scroll position survive a scheme change.
+            self._cols = self._columns(figures)
+            if self._sort is not None:
+                self._relayout()
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
+            return
+        self.beginResetModel()
+        self._classes = tuple(classes)
+        self._cols = self._columns(figures)
+        self._observed = None
+        self._perm = self._sorted_perm()
+        self.endResetModel()
+
+    def _columns(self, figures) -> dict[str, np.ndarray]:
+        n = len(figures.counts)
+        return {
+            "index": np.arange(n, dtype=np.int64),
+            "count": np.asarray(figures.counts, dtype=np.int64),
+            "share": np.asarray(figures.shares, dtype=np.float64),
+            "weight": np.asarray(figures.weights, dtype=np.float64),
+            "expected_share": np.asarray(figures.expected_shares, dtype=np.float64),
+            "expected_uses": np.asarray(figures.expected_uses_per_image, dtype=np.float64),
+            "expected_distinct": np.asarray(figures.expected_distinct, dtype=np.float64),
+        }
+
+    def set_observed(self, distinct_seen) -> None:
+        """Distinct images seen per class in the current epoch (None clears the column)."""
+        if not self._classes:
+            return
+        self._observed = None if distinct_seen is None else np.asarray(distinct_seen, dtype=np.int64).copy()
+        col = COL["observed_distinct"]
+        if self._sort is not None and self._sort[0] == col:
+            self._relayout()
+        elif self.rowCount():
+            self.dataChanged.emit(self.index(0, col), self.index(self.rowCount() - 1, col),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._classes, self._cols, self._observed = (), {}, None
+        self._perm = np.zeros(0, dtype=np.int64)
+        self.endResetModel()
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    def class_at_row(self, row: int) -> int:
+        return int(self._perm[row])
+
+    def row_of_class(self, class_index: int) -> int:
+        return int(np.flatnonzero(self._perm == class_index)[0])
+
+    def column_values(self, key: str) -> np.ndarray | list:
+        """A whole column, in class-index order (for tests and copy)."""
+        if key == "name":
+            return list(self._classes)
+        if key == "observed_distinct":
+            return None if self._observed is None else self._observed.copy()
+        return self._cols[key].copy()
+
+    def raw_value(self, class_index: int, key: str):
+        if key == "name":
+            return self._classes[class_index]
+        if key == "observed_distinct":
+            return None if self._observed is None else int(self._observed[class_index])
+        value = self._cols[key][class_index]
+        return int(value) if key in ("index", "count") else float(value)
+
+    def copy_text(self, key: str, class_index: int) -> str:
+        """Cell text for TSV: full precision, no thousands separators or percent signs."""
+        value = self.raw_value(class_index, key)
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return repr(value)
+        return str(value)
+
+    # ------------------------------------------------------------------ Qt model API
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._classes)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section][1]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return COLUMNS[section][2]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        c = int(self._perm[index.row()])
+        key = COLUMN_KEYS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(c, key)
+        if role == Qt.ItemDataRole.EditRole:
+            if key == "weight":
+                return f"{self._cols['weight'][c]:.10g}"
+            return self._display(c, key)
+        if role == SORT_ROLE:
+            return self.raw_value(c, key)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if key == "name":
+                return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if self._cols["count"][c] == 0 or self._cols["weight"][c] == 0:
+                return QBrush(QColor(150, 150, 150))
+        if role == Qt.ItemDataRole.FontRole and key == "weight" and self._cols["count"][c] > 0:
+            font = QFont()
+            font.setItalic(bool(self._cols["weight"][c] == 0))
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if self._cols["count"][c] == 0:
+                return f"{self._classes[c]!r} is empty: weight 0, never drawn"
+            if self._cols["weight"][c] == 0:
+                return f"{self._classes[c]!r} is excluded (weight 0)"
+            if key == "weight":
+                return "Double-click to edit; the scheme becomes custom. 0 excludes the class."
+        return None
+
+    def _display(self, c: int, key: str) -> str:
+        if key == "name":
+            return self._classes[c]
+        if key == "observed_distinct":
+            return "" if self._observed is None else f"{int(self._observed[c]):,}"
+        v = self._cols[key][c]
+        if key in ("index",):
+            return str(int(v))
+        if key == "count":
+            return f"{int(v):,}"
+        if key in ("share", "expected_share"):
+            return f"{100 * v:.2f}%"
+        if key == "weight":
+            return f"{v:.4g}"
+        if key == "expected_uses":
+            return f"{v:.3f}"
+        if key == "expected_distinct":
+            return f"{v:,.1f}"
+        return str(v)
+
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        c = int(self._perm[index.row()])
+        if COLUMN_KEYS[index.column()] == "weight" and self._cols["count"][c] > 0:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or COLUMN_KEYS[index.column()] != "weight":
+            return False
+        c = int(self._perm[index.row()])
+        try:
+            w = float(str(value).strip())
+        except ValueError:
+            self.editRejected.emit(f"weight must be a number, got {value!r}")
+            return False
+        if not math.isfinite(w) or w < 0:
+            self.editRejected.emit(f"class {self._classes[c]!r}: weight must be finite and >= 0, got {value!r}")
+            return False
+        self.weightEdited.emit(c, w)
+        return True
+
+    # ------------------------------------------------------------------ sorting
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self._relayout()
+
+    def _sorted_perm(self) -> np.ndarray:
+        n = len(self._classes)
+        if self._sort is None or n == 0:
+            return np.arange(n, dtype=np.int64)
+        column, order = self._sort
+        key = COLUMN_KEYS[column]
+        if key == "name":
+            perm = np.array(sorted(range(n), key=lambda i: self._classes[i].casefold()), dtype=np.int64)
+        elif key == "observed_distinct":
+            perm = (np.argsort(self._observed, kind="stable") if self._observed is not None
+                    else np.arange(n, dtype=np.int64))
+        else:
+            perm = np.argsort(self._cols[key], kind="stable")
+        if order == Qt.SortOrder.DescendingOrder:
+            perm = perm[::-1].copy()
+        return perm.astype(np.int64)
+
+    def _relayout(self) -> None:
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_classes = [int(self._perm[i.row()]) for i in old]
+        self._perm = self._sorted_perm()
+        inverse = np.empty_like(self._perm)
+        inverse[self._perm] = np.arange(len(self._perm))
+        new = [self.index(int(inverse[c]), i.column()) for c, i in zip(old_classes, old)]
+        self.changePersistentIndexList(old, new)
+        self.layoutChanged.emit()
+
+
+class ClassTableView(QTableView):
+    """A sortable table whose selection copies as tab-separated values (with a header row)."""
+
+    def __init__(self, model: ClassTableModel, parent=None):
+        super().__init__(parent)
+        self.setModel(model)
+        self.setSortingEnabled(True)
+        self.horizontalHeader().setSortIndicatorShown(True)
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed
+                             | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        metrics = header.fontMetrics()
+        for i, (key, title, _tip) in enumerate(COLUMNS):
+            header.resizeSection(i, max(metrics.horizontalAdvance(title) + 28, 150 if key == "name" else 64))
+        self._copy_action = QAction("Copy as TSV", self)
+        self._copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self._copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self._copy_action.triggered.connect(self.copy_selection)
+        self.addAction(self._copy_action)
+        self._select_all = QAction("Select All", self)
+        self._select_all.triggered.connect(self.selectAll)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+
+    def model(self) -> ClassTableModel:  # type: ignore[override]
+        return super().model()
+
+    def _context_menu(self, pos):
+        menu = QMenu(self)
+        menu.addAction(self._copy_action)
+        menu.addAction(self._select_all)
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+    def keyPressEvent(self, event):
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def selection_tsv(self) -> str:
+        """The selected cells as TSV: a header row of the selected columns, then one line per
+        selected row in view order; cells outside the selection within that box are blank."""
+        indexes = self.selectionModel().selectedIndexes()
+        if not indexes:
+            return ""
+        model = self.model()
+        rows = sorted({i.row() for i in indexes})
+        cols = sorted({i.column() for i in indexes}, key=self.horizontalHeader().visualIndex)
+        chosen = {(i.row(), i.column()) for i in indexes}
+        lines = ["\t".join(COLUMNS[c][1] for c in cols)]
+        for r in rows:
+            cls = model.class_at_row(r)
+            lines.append("\t".join(_tsv_cell(model.copy_text(COLUMN_KEYS[c], cls)) if (r, c) in chosen else ""
+                                   for c in cols))
+        return "\n".join(lines) + "\n"
+
+    def copy_selection(self) -> str:
+        text = self.selection_tsv()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
+
+
+def _tsv_cell(text: str) -> str:
+    """Tabs and newlines would split a cell; class names may hold them in principle."""
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+__all__ = ["ClassTableModel", "ClassTableView", "COLUMNS", "COLUMN_KEYS", "COL", "SORT_ROLE"]

@@ -1,0 +1,355 @@
+"""Class distribution plots: the dataset's counts and the sampler's draws, side by side.
+
+Each series is one long-lived ``BarGraphItem`` updated in place with ``setOpts(height=...)``;
+each class's expected value is a short red bar (one long-lived ``PlotDataItem`` drawn with
+``connect="pairs"``). Bars sit at x = 0..C-1 in display order (class index, or by count), so
+sorting and log scale only change the heights handed to the same items.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QCursor, QFontMetrics
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
+
+LOG_FLOOR = math.log10(0.5)  # log-scale bars start at 0.5, so a count of 1 shows and 0 does not
+
+BAR_BRUSH = (70, 130, 180)  # steel blue: the dataset
+SAMPLED_BRUSH = (46, 139, 87)  # sea green: the draws
+EXPECTED_PEN = pg.mkPen((214, 39, 40), width=2.5)  # red: what the scheme expects
+AXIS_PEN = pg.mkPen((60, 60, 60))
+AXIS_TEXT = (40, 40, 40)
+
+
+def configure_pyqtgraph() -> None:
+    pg.setConfigOptions(background="w", foreground=AXIS_TEXT, antialias=False)
+
+
+class ClassAxis(pg.AxisItem):
+    """Bottom axis that names the classes at their bars, as many as fit without overlapping:
+    every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise."""
+
+    def __init__(self):
+        super().__init__("bottom")
+        self.names: list[str] = []  # in display order
+
+    def set_names(self, names) -> None:
+        self.names = [_short(n) for n in names]
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):
+        n = len(self.names)
+        if n == 0 or size <= 0 or maxVal <= minVal:
+            return []
+        lo, hi = max(0, math.ceil(minVal)), min(n - 1, math.floor(maxVal))
+        if hi < lo:
+            return []
+        px_per_class = size / (maxVal - minVal)
+        font = self.style.get("tickFont") or self.font()
+        metrics = QFontMetrics(font)
+        step = max(1, (hi - lo) // 400)  # measure at most ~400 names
+        widest = max(metrics.horizontalAdvance(self.names[i]) for i in range(lo, hi + 1, step)) + 10
+        stride = _nice_stride(widest / px_per_class)
+        start = math.ceil(lo / stride) * stride
+        return [(float(stride), [float(v) for v in range(start, hi + 1, stride)])]
+
+    def tickStrings(self, values, scale, spacing):
+        n = len(self.names)
+        return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
+
+
+def _nice_stride(minimum: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... not below ``minimum``."""
+    if minimum <= 1:
+        return 1
+    magnitude = 10 ** math.floor(math.log10(minimum))
+    for factor in (1, 2, 5, 10):
+        if factor * magnitude >= minimum:
+            return int(factor * magnitude)
+    return int(10 * magnitude)
+
+
+def make_plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, ylabel: str) -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=col, axisItems={"bottom": ClassAxis()})
+    plot.setTitle(title, color=AXIS_TEXT, size="10pt")
+    plot.setLabel("left", ylabel, color=AXIS_TEXT)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(AXIS_PEN)
+        axis.setTextPen(AXIS_TEXT)
+    plot.showGrid(x=False, y=True, alpha=0.15)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    vb = plot.getViewBox()
+    vb.setMouseEnabled(x=True, y=False)  # wheel and drag zoom / pan along the classes
+    vb.enableAutoRange(y=True)
+    vb.setAutoVisible(y=True)  # y range follows the classes in view
+    return plot
+
+
+class BarSeries:
+    """One plot's long-lived items: bars and expected-value marks."""
+
+    def __init__(self, plot: pg.PlotItem, brush, name: str, mark_name: str):
+        self.plot = plot
+        self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush,
+                                    pen=pg.mkPen(None), name=name)
+        self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN,
+                                     name=mark_name)
+        plot.addItem(self.bars)
+        plot.addItem(self.marks)
+
+    def update(self, heights: np.ndarray, expected: np.ndarray | None, log: bool, resize: bool) -> None:
+        """Heights and marks are in display order."""
+        n = heights.shape[0]
+        if log:
+            h = np.log10(np.maximum(heights, 0.5)) - LOG_FLOOR
+            h[heights <= 0] = 0.0
+            y0 = LOG_FLOOR
+        else:
+            h = heights.astype(np.float64)
+            y0 = 0.0
+        if resize:
+            width = 0.8 if n <= 200 else 1.0
+            pen = pg.mkPen((40, 70, 110), width=1) if n <= 60 else pg.mkPen(None)
+            self.bars.setOpts(x=np.arange(n, dtype=np.float64), height=h, y0=y0, width=width, pen=pen)
+        else:
+            self.bars.setOpts(height=h, y0=y0)
+        if expected is None:
+            self.marks.setData(x=np.zeros(0), y=np.zeros(0))
+            return
+        half = 0.45 if n <= 200 else 0.5
+        xs = np.repeat(np.arange(n, dtype=np.float64), 2)
+        xs[0::2] -= half
+        xs[1::2] += half
+        ys = np.log10(np.maximum(expected, 1e-300)) if log else expected.astype(np.float64)
+        if log:
+            ys = np.maximum(ys, LOG_FLOOR)
+        self.marks.setData(x=xs, y=np.repeat(ys, 2))
+
+
+class HistogramView(QWidget):
+    """The raw class distribution and the sampled distribution, with expected shares marked.
+
+    ``orderChanged(order)`` tells linked views (coverage) which class sits at each x.
+    """
+
+    orderChanged = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        configure_pyqtgraph()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        controls = QHBoxLayout()
+        self.sort_check = QCheckBox("Sort by count")
+        self.sort_check.setObjectName("sort_by_count")
+        self.sort_check.setToolTip("Order the classes by image count, largest first")
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setObjectName("log_scale")
+        self.log_check.setToolTip("Logarithmic y axis (bars start at 0.5)")
+        self.reset_button = QPushButton("Reset zoom")
+        self.reset_button.setToolTip("Show all classes. Wheel: zoom the classes; drag: pan")
+        legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected under the scheme")
+        legend.setToolTip("Red marks: draws the scheme expects for each class")
+        controls.addWidget(self.sort_check)
+        controls.addWidget(self.log_check)
+        controls.addWidget(self.reset_button)
+        controls.addStretch(1)
+        controls.addWidget(legend)
+        layout.addLayout(controls)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setObjectName("histogram_graphics")
+        self.graphics.setMinimumHeight(220)
+        layout.addWidget(self.graphics, 1)
+        self.raw_plot = make_plot(self.graphics, 0, 0, "Dataset: images per class", "images")
+        self.sampled_plot = make_plot(self.graphics, 0, 1, "Sampled: draws per class", "draws")
+        self.sampled_plot.setXLink(self.raw_plot)
+        self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "expected draws per epoch")
+        self.sampled = BarSeries(self.sampled_plot, SAMPLED_BRUSH, "draws", "expected draws")
+        self.raw_bars = self.raw.bars
+        self.sampled_bars = self.sampled.bars
+
+        self.figures_label = QLabel("")
+        self.figures_label.setObjectName("running_figures")
+        self.figures_label.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.figures_label)
+
+        self.classes: tuple[str, ...] = ()
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.order = np.zeros(0, dtype=np.int64)  # order[x] = class index shown at x
+        self._weights = np.zeros(0)
+        self._expected_shares = np.zeros(0)
+        self._raw_expected: np.ndarray | None = None
+        self._sampled = np.zeros(0, dtype=np.int64)
+        self._sampled_expected: np.ndarray | None = None
+        self._sampled_is_run = False
+
+        self.sort_check.toggled.connect(self._order_changed)
+        self.log_check.toggled.connect(self._log_changed)
+        self.reset_button.clicked.connect(self.reset_zoom)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+
+    # ------------------------------------------------------------------ data in
+    def set_dataset(self, classes, counts) -> None:
+        self.classes = tuple(classes)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        n = len(self.classes)
+        self._sampled = np.zeros(n, dtype=np.int64)
+        self._sampled_expected = None
+        self._sampled_is_run = False
+        self._raw_expected = None
+        self._weights = np.zeros(n)
+        self._expected_shares = np.zeros(n)
+        self.order = self._compute_order()
+        self._update_ticks()
+        self.raw.update(self.counts[self.order], None, self.log, resize=True)
+        self.sampled.update(self._sampled[self.order], None, self.log, resize=True)
+        for plot in (self.raw_plot, self.sampled_plot):
+            plot.getViewBox().setLimits(xMin=-1.0, xMax=max(n, 1) + 0.0)
+        self.reset_zoom()
+        self.orderChanged.emit(self.order)
+
+    def set_scheme_figures(self, weights, expected_shares, draws_per_epoch: int) -> None:
+        """The scheme's weights and expected shares; raw marks show expected draws per epoch."""
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
+        self._raw_expected = self._expected_shares * float(draws_per_epoch)
+        self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log, resize=False)
+
+    def set_planned(self, total_draws: int) -> None:
+        """No run results: empty sampled bars, marks at the planned run's expected draws."""
+        self._sampled = np.zeros(len(self.classes), dtype=np.int64)
+        self._sampled_is_run = False
+        self._sampled_expected = self._expected_shares * float(total_draws) if len(self._expected_shares) else None
+        self._refresh_sampled()
+
+    def set_sampled(self, class_counts, expected_shares, draws_done: int) -> None:
+        """A run's cumulative draws per class and its expected shares."""
+        self._sampled = np.asarray(class_counts, dtype=np.int64).copy()
+        self._sampled_expected = np.asarray(expected_shares, dtype=np.float64) * float(draws_done)
+        self._sampled_is_run = True
+        self._refresh_sampled()
+
+    def set_figures_text(self, html: str) -> None:
+        self.figures_label.setText(html)
+
+    # ------------------------------------------------------------------ queries (tests, export)
+    @property
+    def log(self) -> bool:
+        return self.log_check.isChecked()
+
+    def sampled_heights_by_class(self) -> np.ndarray:
+        """The sampled bars' heights, mapped back to class-index order (linear scale only)."""
+        h = np.asarray(self.sampled_bars.opts["height"], dtype=np.float64)
+        out = np.empty_like(h)
+        out[self.order] = h
+        return out
+
+    def raw_heights_by_class(self) -> np.ndarray:
+        h = np.asarray(self.raw_bars.opts["height"], dtype=np.float64)
+        out = np.empty_like(h)
+        out[self.order] = h
+        return out
+
+    def hover_text(self, x_pos: int, sampled: bool) -> str:
+        c = int(self.order[x_pos])
+        n = int(self.counts[c])
+        total = max(int(self.counts.sum()), 1)
+        lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})",
+                 f"images: {n:,} ({100 * n / total:.2f}%)"]
+        if len(self._weights):
+            lines.append(f"weight: {self._weights[c]:.4g}")
+            lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")
+        if self._raw_expected is not None and not sampled:
+            lines.append(f"expected draws per epoch: {self._raw_expected[c]:,.1f}")
+        if sampled:
+            drawn = int(self._sampled[c])
+            all_drawn = int(self._sampled.sum())
+            share = f" ({100 * drawn / all_drawn:.2f}%)" if all_drawn else ""
+            lines.append(f"drawn: {drawn:,}{share}")
+            if self._sampled_expected is not None:
+                label = "expected" if self._sampled_is_run else "expected in the planned run"
+                lines.append(f"{label}: {self._sampled_expected[c]:,.1f}")
+        return "<br>".join(lines)
+
+    # ------------------------------------------------------------------ view
+    def reset_zoom(self) -> None:
+        n = max(len(self.classes), 1)
+        for plot in (self.raw_plot, self.sampled_plot):
+            plot.getViewBox().setXRange(-0.6, n - 0.4, padding=0)
+            plot.getViewBox().enableAutoRange(y=True)
+
+    def set_sorted(self, on: bool) -> None:
+        self.sort_check.setChecked(on)
+
+    def set_log(self, on: bool) -> None:
+        self.log_check.setChecked(on)
+
+    def _compute_order(self) -> np.ndarray:
+        n = len(self.classes)
+        if self.sort_check.isChecked() and n:
+            return np.argsort(-self.counts, kind="stable").astype(np.int64)
+        return np.arange(n, dtype=np.int64)
+
+    def _order_changed(self, *_):
+        self.order = self._compute_order()
+        self._update_ticks()
+        self._refresh_all()
+        self.orderChanged.emit(self.order)
+
+    def _log_changed(self, *_):
+        for plot in (self.raw_plot, self.sampled_plot):
+            plot.getAxis("left").setLogMode(self.log)
+        self._refresh_all()
+        for plot in (self.raw_plot, self.sampled_plot):
+            plot.getViewBox().enableAutoRange(y=True)
+
+    def _refresh_all(self) -> None:
+        raw_exp = None if self._raw_expected is None else self._raw_expected[self.order]
+        self.raw.update(self.counts[self.order], raw_exp, self.log, resize=False)
+        self._refresh_sampled()
+
+    def _refresh_sampled(self) -> None:
+        exp = None if self._sampled_expected is None else self._sampled_expected[self.order]
+        self.sampled.update(self._sampled[self.order], exp, self.log, resize=False)
+
+    def _update_ticks(self) -> None:
+        names = [self.classes[c] for c in self.order]
+        label = "classes, by count" if self.sort_check.isChecked() else "classes"
+        for plot in (self.raw_plot, self.sampled_plot):
+            axis = plot.getAxis("bottom")
+            axis.set_names(names)
+            axis.setLabel(label, color=AXIS_TEXT)
+
+    # ------------------------------------------------------------------ hover
+    def _mouse_moved(self, scene_pos: QPointF) -> None:
+        text = self.text_at(scene_pos)
+        if text:
+            QToolTip.showText(QCursor.pos(), text, self.graphics)
+        else:
+            QToolTip.hideText()
+
+    def text_at(self, scene_pos: QPointF) -> str:
+        for plot, sampled in ((self.raw_plot, False), (self.sampled_plot, True)):
+            vb = plot.getViewBox()
+            if vb.sceneBoundingRect().contains(scene_pos):
+                x = vb.mapSceneToView(scene_pos).x()
+                pos = int(round(x))
+                if 0 <= pos < len(self.classes) and abs(x - pos) <= 0.5:
+                    return self.hover_text(pos, sampled)
+        return ""
+
+
+def _short(name: str, limit: int = 12) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

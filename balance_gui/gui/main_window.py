@@ -1,0 +1,857 @@
+"""The main window: open a dataset, see its balance, run the sampler live, export."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from balance_gui.core.errors import BalanceError, Cancelled, WeightsError
+from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures
+
+from . import workers
+from .class_table import ClassTableModel, ClassTableView
+from .coverage import CoverageView
+from .export_dialogs import UseInTrainingDialog, ask_plot_path, ask_weights_path, export_plot, training_snippet
+from .histogram import HistogramView
+from .sampler_panel import SamplerPanel
+from .scheme_picker import SchemePicker
+from .summary import SummaryPanel
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "balance-gui"
+REDRAW_MS = 33  # ~30 redraws per second while a run or scan is going
+RECENT_KEY = "recent/folders"
+MAX_RECENT = 10
+SHUTDOWN_WAIT_S = 15.0
+
+
+def default_demo_path() -> str:
+    """resources/demo next to the package (a source checkout or an editable install)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, os.pardir, os.pardir, "resources", "demo"))
+
+
+def default_settings() -> QSettings:
+    return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, APP_NAME, APP_NAME)
+
+
+# Errors that describe bad input (the core's, the OS's, and the sampler's argument checks):
+# shown as they are, with no traceback anywhere.
+USER_ERRORS = (BalanceError, OSError, ValueError)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, USER_ERRORS):
+        return str(exc) or type(exc).__name__
+    return f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+class MainWindow(QMainWindow):
+    """Signals tell tests and scripts when background work has ended."""
+
+    datasetLoaded = Signal(object)  # DatasetIndex
+    scanEnded = Signal(str)  # "ok", "cancelled" or "failed"
+    runEnded = Signal(str)  # "finished", "stopped" or "failed"
+    runFinished = Signal(object)  # the final SimulationStep of a run that completed
+    weightsExported = Signal(str)
+    plotsExported = Signal(str)
+    errorShown = Signal(str)
+    devicesProbed = Signal(object)
+
+    def __init__(self, settings: QSettings | None = None, parent=None, probe_devices: bool = True):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else default_settings()
+        self.index = None  # core DatasetIndex
+        self.scheme: Scheme = Scheme("inverse")
+        self.class_w: np.ndarray | None = None
+        self.figures = None  # core ClassFigures for draws per epoch
+        self.last_error: str | None = None
+        self.last_export: str | None = None
+        self.last_step = None  # latest SimulationStep drawn
+        self._closed = False
+        self._workers: set = set()  # every worker this window started and has not seen finish
+        self._scan_job: workers.ScanJob | None = None
+        self._sim_worker = None
+        self._sim_state = "idle"
+        self._sim_stop_requested = False
+        self._run_class_w: np.ndarray | None = None
+        self._run_error: BaseException | None = None
+        self._run_params: dict | None = None
+        self._pending_step = None
+        self._message_boxes: list[QMessageBox] = []
+        self._training_dialog: UseInTrainingDialog | None = None
+
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._update_actions()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            try:
+                self.restoreGeometry(geometry)
+            except TypeError:
+                pass
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
+        if probe_devices:
+            QTimer.singleShot(0, self._start_device_probe)
+
+    # ================================================================== construction
+    def _build_widgets(self) -> None:
+        self.summary = SummaryPanel()
+        self.scheme_picker = SchemePicker()
+        self.sampler = SamplerPanel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 6, 6)
+        left_layout.addWidget(self.summary)
+        left_layout.addWidget(self.scheme_picker)
+        left_layout.addWidget(self.sampler)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(330)
+        scroll.setMaximumWidth(480)
+
+        self.histogram = HistogramView()
+        self.table_model = ClassTableModel(self)
+        self.table = ClassTableView(self.table_model)
+        self.table.setObjectName("class_table")
+        self.coverage = CoverageView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Classes")
+        self.tabs.addTab(self.coverage, "Coverage")
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.histogram)
+        right.addWidget(self.tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setSizes([520, 330])
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([350, 1090])
+        self.setCentralWidget(splitter)
+
+    def _action(self, text, slot, shortcut=None, icon=None, tip=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_action = self._action("&Open Folder…", self.choose_folder, QKeySequence.StandardKey.Open,
+                                        sp.SP_DirOpenIcon, "Open an ImageFolder dataset (one sub-folder per class)")
+        self.open_manifest_action = self._action("Open &Manifest (CSV)…", self.choose_manifest,
+                                                 QKeySequence("Ctrl+Shift+O"), sp.SP_FileIcon,
+                                                 "Open a CSV manifest with a path,label header")
+        self.demo_action = self._action("Open &Demo Dataset", self.open_demo, tip="The bundled demo dataset")
+        self.export_action = self._action("&Export Weights…", self.export_weights, QKeySequence("Ctrl+E"),
+                                          sp.SP_DialogSaveButton, "Export weights as .pt, .csv, .json or .npy")
+        self.export_png_action = self._action("Export Plots as &PNG…", lambda: self.export_plots(".png"),
+                                              tip="Save both distribution plots as a PNG image")
+        self.export_svg_action = self._action("Export Plots as &SVG…", lambda: self.export_plots(".svg"),
+                                              tip="Save both distribution plots as an SVG drawing")
+        self.training_action = self._action("&Use in Training…", self.show_training_dialog,
+                                            icon=sp.SP_FileDialogContentsView,
+                                            tip="The lines that load the exported weights into a DataLoader")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.start_action = self._action("&Start", self.start_run, QKeySequence("F5"), sp.SP_MediaPlay,
+                                         "Run the sampler with the current scheme")
+        self.pause_action = self._action("&Pause", self.toggle_pause, QKeySequence("F6"), sp.SP_MediaPause,
+                                         "Pause or resume the run")
+        self.stop_action = self._action("S&top", self.stop_run, QKeySequence("Shift+F5"), sp.SP_MediaStop,
+                                        "Stop the run")
+        self.sort_action = self._action("Sort by &Count", self.histogram.set_sorted, checkable=True)
+        self.log_action = self._action("&Log Scale", self.histogram.set_log, checkable=True)
+        self.reset_zoom_action = self._action("&Reset Zoom", self.histogram.reset_zoom, QKeySequence("Ctrl+0"))
+        self.about_action = self._action("&About", self.show_about)
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_manifest_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recent_menu")
+        file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addAction(self.export_png_action)
+        file_menu.addAction(self.export_svg_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.sort_action)
+        view_menu.addAction(self.log_action)
+        view_menu.addAction(self.reset_zoom_action)
+        run_menu = menu.addMenu("&Sampler")
+        run_menu.addAction(self.start_action)
+        run_menu.addAction(self.pause_action)
+        run_menu.addAction(self.stop_action)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.training_action)
+        help_menu.addAction(self.about_action)
+        self._rebuild_recent_menu()
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.open_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_action)
+        toolbar.addAction(self.export_png_action)
+        toolbar.addAction(self.export_svg_action)
+        toolbar.addAction(self.training_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.start_action)
+        toolbar.addAction(self.pause_action)
+        toolbar.addAction(self.stop_action)
+        self.export_png_action.setIconText("Plots as PNG")
+        self.export_svg_action.setIconText("Plots as SVG")
+        self.export_action.setIconText("Export Weights")
+        self.training_action.setIconText("Use in Training")
+        self.open_action.setIconText("Open Folder")
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("status_message")
+        bar.addWidget(self.status_label, 1)
+        self.scan_progress = QProgressBar()
+        self.scan_progress.setObjectName("scan_progress")
+        self.scan_progress.setMaximumWidth(220)
+        self.scan_progress.setVisible(False)
+        bar.addPermanentWidget(self.scan_progress)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel_scan")
+        self.cancel_button.setToolTip("Stop the scan; the dataset shown so far stays open")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        bar.addPermanentWidget(self.cancel_button)
+        self.torch_label = QLabel("PyTorch: loading…")
+        self.torch_label.setObjectName("torch_status")
+        self.torch_label.setToolTip("torch loads in the background; the window does not wait for it")
+        bar.addPermanentWidget(self.torch_label)
+
+    def _connect(self) -> None:
+        self.scheme_picker.schemeChanged.connect(self.set_scheme)
+        self.table_model.weightEdited.connect(self._weight_edited)
+        self.table_model.editRejected.connect(lambda msg: self.show_status(msg))
+        self.sampler.startRequested.connect(self.start_run)
+        self.sampler.pauseRequested.connect(self.toggle_pause)
+        self.sampler.stopRequested.connect(self.stop_run)
+        self.sampler.num_samples.valueChanged.connect(self._plan_changed)
+        self.sampler.epochs.valueChanged.connect(self._plan_changed)
+        self.histogram.orderChanged.connect(self.coverage.set_order)
+        self.histogram.sort_check.toggled.connect(self.sort_action.setChecked)
+        self.histogram.log_check.toggled.connect(self.log_action.setChecked)
+        self.histogram.raw_plot.getViewBox().sigXRangeChanged.connect(self._sync_coverage_range)
+
+    def _sync_coverage_range(self, _vb, x_range) -> None:
+        self.coverage.plot.getViewBox().setXRange(*x_range, padding=0)
+
+    # ================================================================== messages
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def show_error(self, title: str, text: str) -> None:
+        """A clear message in a non-blocking box (never a traceback), also in the status bar."""
+        self.last_error = text
+        self.show_status(f"{title}: {text}")
+        if self._closed:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("error_box")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.finished.connect(lambda *_: self._message_boxes.remove(box) if box in self._message_boxes else None)
+        self._message_boxes.append(box)
+        box.open()
+        self.errorShown.emit(text)
+
+    def _report_exception(self, title: str, exc: BaseException) -> None:
+        if not isinstance(exc, USER_ERRORS):
+            log.error("%s", title, exc_info=exc)
+        self.show_error(title, _error_text(exc))
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          "<b>balance-gui</b><br>Class-balance inspector for image datasets, and a fast, "
+                          "exact weighted sampler for PyTorch.")
+
+    # ================================================================== workers
+    def _track(self, worker) -> None:
+        self._workers.add(worker)
+        worker.finished.connect(lambda w=worker: self._workers.discard(w))
+
+    def _start_device_probe(self) -> None:
+        if self._closed:
+            return
+        worker = workers.make_device_probe_worker()
+        self._track(worker)
+        worker.returned.connect(self._devices_probed)
+        worker.errored.connect(lambda e: self._devices_probed(None, error=e))
+        worker.start()
+
+    def _devices_probed(self, info, error=None) -> None:
+        if self._closed:
+            return
+        if info is None:
+            self.torch_label.setText("PyTorch: unavailable")
+            self.torch_label.setToolTip(_error_text(error) if error else "")
+            return
+        self.sampler.set_devices(info)
+        ok, reason = info.get("cpu", (True, ""))
+        self.torch_label.setText("PyTorch: ready" if ok else "PyTorch: unavailable")
+        self.torch_label.setToolTip(reason)
+        self.devicesProbed.emit(info)
+
+    # ================================================================== opening data
+    def choose_folder(self) -> None:
+        start = self._recent()[0] if self._recent() else os.path.expanduser("~")
+        path = QFileDialog.getExistingDirectory(self, "Open dataset folder", os.path.dirname(start))
+        if path:
+            self.open_path(path)
+
+    def choose_manifest(self) -> None:
+        start = os.path.dirname(self._recent()[0]) if self._recent() else os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(self, "Open CSV manifest", start, "CSV manifest (*.csv)")
+        if path:
+            self.open_path(path)
+
+    def open_demo(self) -> None:
+        self.open_path(default_demo_path())
+
+    def open_path(self, path: str) -> None:
+        """Scan ``path`` (folder or .csv) in a worker; the current dataset stays until it succeeds."""
+        if self._closed:
+            return
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        if self._scan_job is not None:
+            self._scan_job.cancel.set()
+        job = workers.make_scan_job(path)
+        self._scan_job = job
+        self._track(job.worker)
+        job.worker.returned.connect(lambda index, job=job: self._scan_done(job, index))
+        job.worker.errored.connect(lambda exc, job=job: self._scan_failed(job, exc))
+        self.scan_progress.setRange(0, 0)
+        self.scan_progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.show_status(f"Scanning {path} …")
+        self._redraw_timer.start()
+        job.worker.start()
+
+    def cancel_scan(self) -> None:
+        if self._scan_job is not None:
+            self._scan_job.cancel.set()
+            self.cancel_button.setEnabled(False)
+            self.show_status("Cancelling the scan…")
+
+    @property
+    def scanning(self) -> bool:
+        return self._scan_job is not None
+
+    def _scan_ended(self, job) -> bool:
+        """Tidy up after ``job``; False when it is not the current scan (superseded)."""
+        if self._closed or job is not self._scan_job:
+            return False
+        self._scan_job = None
+        self.scan_progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self._stop_timer_if_idle()
+        return True
+
+    def _scan_done(self, job, index) -> None:
+        if not self._scan_ended(job):
+            return
+        elapsed = time.perf_counter() - job.started
+        self.set_dataset(index, opened_path=job.path)
+        self.show_status(f"Opened {index.root}: {len(index):,} images in {index.num_classes:,} classes "
+                         f"({elapsed:.2f} s)")
+        self.scanEnded.emit("ok")
+
+    def _scan_failed(self, job, exc) -> None:
+        if not self._scan_ended(job):
+            return
+        if isinstance(exc, Cancelled):
+            self.show_status("Scan cancelled" + ("; the previous dataset stays open" if self.index else ""))
+            self.scanEnded.emit("cancelled")
+            return
+        self._report_exception("Cannot open dataset", exc)
+        self.scanEnded.emit("failed")
+
+    def _show_scan_progress(self) -> None:
+        job = self._scan_job
+        if job is None or job.latest is None:
+            return
+        p = job.latest
+        if p.classes_total:
+            self.scan_progress.setRange(0, p.classes_total)
+            self.scan_progress.setValue(p.classes_done)
+        self.show_status(f"Scanning: {p.files_found:,} images in {p.classes_done:,} of {p.classes_total:,} "
+                         f"classes, {p.elapsed_s:.1f} s — {p.current}")
+
+    # ================================================================== recent folders
+    def _recent(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if isinstance(v, str) and v]
+
+    def _add_recent(self, path: str) -> None:
+        items = [path] + [p for p in self._recent() if p != path]
+        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self.settings.sync()
+        self._rebuild_recent_menu()
+
+    def clear_recent(self) -> None:
+        self.settings.setValue(RECENT_KEY, [])
+        self.settings.sync()
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for i, path in enumerate(recent):
+            label = f"&{i + 1}  {path}" if i < 9 else path
+            action = self.recent_menu.addAction(label)
+            action.setData(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent", self.clear_recent)
+        else:
+            empty = self.recent_menu.addAction("(none yet)")
+            empty.setEnabled(False)
+
+    def recent_paths(self) -> list[str]:
+        return self._recent()
+
+    # ================================================================== dataset and scheme
+    def set_dataset(self, index, opened_path: str | None = None) -> None:
+        """Show a core DatasetIndex; ``opened_path`` (folder or manifest) goes to the recent list."""
+        self._stop_sim_worker()
+        self.index = index
+        self.class_w = None
+        self.last_step = None
+        self.summary.set_dataset(index, dataset_figures(index.counts))
+        self.sampler.num_samples.blockSignals(True)
+        self.sampler.set_dataset_size(len(index))
+        self.sampler.num_samples.blockSignals(False)
+        self.histogram.set_dataset(index.classes, index.counts)
+        self.coverage.set_dataset(index.classes, index.counts)
+        self.coverage.set_order(self.histogram.order)
+        self.table_model.clear()
+        scheme = self.scheme
+        if scheme.name == "custom":  # custom weights belong to the classes they were made for
+            scheme = Scheme("inverse")
+            self.scheme_picker.set_scheme(scheme)
+        if not self.set_scheme(scheme):
+            self.set_scheme(Scheme("none"))
+        name = os.path.basename(os.path.normpath(index.root)) or index.root
+        self.setWindowTitle(f"{name} — {APP_NAME}")
+        self._add_recent(opened_path or index.root)
+        self._update_actions()
+        self.datasetLoaded.emit(index)
+
+    def set_scheme(self, scheme: Scheme) -> bool:
+        """Apply ``scheme`` through the core; the table and plots update at once."""
+        if self.index is None:
+            self.scheme = scheme
+            return True
+        if scheme.name == "custom" and scheme.custom is None:
+            current = self.class_w if self.class_w is not None else np.ones(self.index.num_classes)
+            scheme = Scheme("custom", custom=dict(zip(self.index.classes, map(float, current))))
+        try:
+            w = class_weights(self.index.counts, scheme, self.index.classes)
+        except WeightsError as e:
+            self.scheme_picker.set_error(str(e))
+            self.show_status(f"Scheme not applied: {e}")
+            return False
+        self.scheme_picker.set_error(None)
+        changed = self.class_w is None or self.class_w.shape != w.shape or not np.array_equal(self.class_w, w)
+        self.scheme = scheme
+        self.class_w = w
+        if self.scheme_picker.scheme().name != scheme.name or scheme.name == "custom":
+            self.scheme_picker.set_scheme(scheme)
+        self._refresh_figures()
+        self.scheme_picker.set_hint(self._scheme_hint())
+        if changed and self._sim_worker is None and self.last_step is not None:
+            self._clear_run_results()
+        return True
+
+    def _weight_edited(self, class_index: int, value: float) -> None:
+        if self.index is None or self.class_w is None:
+            return
+        custom = dict(zip(self.index.classes, map(float, self.class_w)))
+        custom[self.index.classes[class_index]] = float(value)
+        if self.set_scheme(Scheme("custom", custom=custom)):
+            self.show_status(f"Weight of {self.index.classes[class_index]!r} set to {value:g}: scheme is custom")
+        else:
+            self.show_error("Weight not applied", self.scheme_picker.error.text())
+
+    def _plan_changed(self, *_):
+        if self.index is not None and self.class_w is not None:
+            self._refresh_figures()
+
+    def _refresh_figures(self) -> None:
+        index, w = self.index, self.class_w
+        draws = self.sampler.num_samples.value()
+        self.figures = class_figures(index.counts, w, draws=draws)
+        self.table_model.set_figures(index.classes, self.figures)
+        self.histogram.set_scheme_figures(w, self.figures.expected_shares, draws)
+        if self._sim_worker is None and self.last_step is None:
+            self.histogram.set_planned(draws * self.sampler.epochs.value())
+
+    def _scheme_hint(self) -> str:
+        """Make visible that only relative weights matter: inverse and balanced give the same shares."""
+        index = self.index
+        counts = index.counts
+        inv = class_weights(counts, "inverse")
+        bal = class_weights(counts, "balanced")
+        shares_inv = class_figures(counts, inv).expected_shares
+        shares_bal = class_figures(counts, bal).expected_shares
+        same = np.allclose(shares_inv, shares_bal, rtol=1e-12, atol=0)
+        c = int(np.argmax(counts))
+        name = index.classes[c]
+        example = (f"e.g. {name!r}: inverse weight {inv[c]:.4g}, balanced weight {bal[c]:.4g} "
+                   f"→ both {100 * shares_inv[c]:.2f}% of draws")
+        if self.scheme.name in ("inverse", "balanced"):
+            other = "balanced" if self.scheme.name == "inverse" else "inverse"
+            head = (f"Same sampled shares as {other}" if same else f"Shares differ from {other}")
+            return (f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
+                    f"matter; {example}.")
+        cur = class_figures(counts, self.class_w).expected_shares
+        twins = [s for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))
+                 if np.allclose(cur, class_figures(counts, w).expected_shares, rtol=1e-9, atol=1e-15)]
+        if twins:
+            return (f"Gives the same sampled shares as {' and '.join(twins)}: only relative weights matter.")
+        return ("Only relative weights matter: scaling every weight by one constant changes nothing "
+                f"(inverse and balanced give the same shares; {example}).")
+
+    # ================================================================== sampler
+    @property
+    def running(self) -> bool:
+        return self._sim_worker is not None
+
+    def start_run(self) -> None:
+        if self._closed or self.index is None or self.class_w is None or self._sim_worker is not None:
+            return
+        params = self.sampler.params()
+        self._run_params = params
+        self._run_class_w = self.class_w.copy()
+        self._sim_stop_requested = False
+        self._clear_run_results(planned=False)
+        worker = workers.make_simulation_worker(self.index.targets, self._run_class_w, params)
+        self._sim_worker = worker
+        self._track(worker)
+        worker.yielded.connect(lambda step, w=worker: self._on_step(w, step))
+        worker.errored.connect(lambda exc, w=worker: self._run_failed(w, exc))
+        worker.finished.connect(lambda w=worker: self._run_finished(w))
+        worker.paused.connect(lambda w=worker: w is self._sim_worker and self._set_sim_state("paused"))
+        worker.resumed.connect(lambda w=worker: w is self._sim_worker and self._set_sim_state("running"))
+        self._run_error = None
+        self._set_sim_state("running")
+        self.sampler.set_progress(0, params["num_samples"] * params["epochs"], "starting…")
+        self.show_status(f"Sampling {params['num_samples'] * params['epochs']:,} draws "
+                         f"({params['mode']}, {params['implementation']}, {params['device']})…")
+        self._redraw_timer.start()
+        worker.start()
+
+    def toggle_pause(self) -> None:
+        worker = self._sim_worker
+        if worker is None:
+            return
+        if self._sim_state == "paused":
+            worker.resume()
+        else:
+            worker.pause()
+
+    def stop_run(self) -> None:
+        if self._sim_worker is not None:
+            self._sim_stop_requested = True
+            self._sim_worker.quit()
+            self.show_status("Stopping the run…")
+
+    def _stop_sim_worker(self) -> None:
+        if self._sim_worker is not None:
+            self._sim_stop_requested = True
+            self._sim_worker.quit()
+            self._sim_worker = None
+            self._redraw_timer.stop()
+            self._set_sim_state("idle")
+
+    def _set_sim_state(self, state: str) -> None:
+        if self._closed:
+            return
+        self._sim_state = state
+        self.sampler.set_state(state, can_start=self.index is not None)
+        self._update_actions()
+        if state == "paused":
+            self.show_status("Run paused")
+
+    def _on_step(self, worker, step) -> None:
+        if worker is self._sim_worker:  # a step of a run stopped for a new dataset is dropped
+            self._pending_step = step  # drawn by the ~30 Hz timer
+
+    def _run_failed(self, worker, exc) -> None:
+        if self._closed or worker is not self._sim_worker:
+            return
+        self._run_error = exc
+        self._report_exception("Sampler failed", exc)
+
+    def _run_finished(self, worker) -> None:
+        if self._closed or worker is not self._sim_worker:
+            return
+        self._sim_worker = None
+        self._stop_timer_if_idle()
+        self._redraw()
+        self._set_sim_state("idle")
+        step = self.last_step
+        if self._run_error is not None:
+            self.runEnded.emit("failed")
+        elif self._sim_stop_requested:
+            done = step.draws_done if step is not None else 0
+            self.show_status(f"Run stopped after {done:,} draws")
+            self.runEnded.emit("stopped")
+        else:
+            if step is not None:
+                self.show_status(f"Run finished: {step.draws_done:,} draws in {step.elapsed_s:.2f} s "
+                                 f"({step.draws_per_s:,.0f} draws/s)")
+            self.runEnded.emit("finished")
+            self.runFinished.emit(step)
+
+    def _clear_run_results(self, planned: bool = True) -> None:
+        self.last_step = None
+        self._pending_step = None
+        if self.index is None:
+            return
+        total = self.sampler.num_samples.value() * self.sampler.epochs.value()
+        self.histogram.set_planned(total)
+        self.histogram.set_figures_text("")
+        self.coverage.clear_run()
+        self.table_model.set_observed(None)
+        if planned:
+            self.sampler.set_progress(0, total, "idle")
+
+    def _draw_step(self, step) -> None:
+        self.last_step = step
+        self.histogram.set_sampled(step.class_counts, step.expected_shares, step.draws_done)
+        self.histogram.set_figures_text(self._figures_html(step))
+        self.sampler.set_progress(step.draws_done, step.total_draws)
+        params = self._run_params or {}
+        epochs = max(int(params.get("epochs", 1)), 1)
+        if step.distinct_seen is not None:
+            expected = None
+            if params.get("replacement", True) and params.get("mode") == "weighted":
+                # torch is loaded by now: the run itself imported it
+                from balance_gui.core.simulate import expected_distinct
+
+                expected = expected_distinct(self.index.counts, step.expected_shares, step.epoch_draws or 0)
+            label = f"Epoch {step.epoch + 1} of {epochs}: " if epochs > 1 else ""
+            self.coverage.set_coverage(step.distinct_seen, expected, label)
+            self.table_model.set_observed(step.distinct_seen)
+
+    @staticmethod
+    def _figures_html(step) -> str:
+        p = step.p_value
+        p_text = "—" if p is None or not np.isfinite(p) else (f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}")
+        chi = "—" if step.chi2 is None or not np.isfinite(step.chi2) else f"{step.chi2:,.1f}"
+        tv = "—" if step.tv_distance is None or not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
+        return (f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} &nbsp;&nbsp; "
+                f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; "
+                f"<b>χ²</b> {chi} &nbsp;&nbsp; <b>p-value</b> {p_text} &nbsp;&nbsp; "
+                f"<b>TV distance to expected</b> {tv} &nbsp;&nbsp; <b>Elapsed</b> {step.elapsed_s:.2f} s")
+
+    def _redraw(self) -> None:
+        if self._closed:
+            return
+        if self._scan_job is not None:
+            self._show_scan_progress()
+        step, self._pending_step = self._pending_step, None
+        if step is not None and self.index is not None:
+            self._draw_step(step)
+
+    def _stop_timer_if_idle(self) -> None:
+        if self._scan_job is None and self._sim_worker is None:
+            self._redraw_timer.stop()
+
+    # ================================================================== export
+    def _base_name(self) -> str:
+        if self.index is None:
+            return "weights"
+        name = os.path.basename(os.path.normpath(self.index.root)) or "dataset"
+        return f"{name}-{str(self.scheme).replace(':', '-')}-weights" if self.scheme.name != "custom" \
+            else f"{name}-custom-weights"
+
+    def export_weights(self) -> None:
+        if self.index is None or self.class_w is None:
+            self.show_status("Open a dataset first")
+            return
+        path = ask_weights_path(self, self.settings, self._base_name())
+        if path:
+            self.export_weights_to(path)
+
+    def export_weights_to(self, path: str) -> None:
+        """Write the current weights to ``path`` in a worker (the format follows the extension)."""
+        worker = workers.make_export_worker(path, self.index, self.class_w.copy(), self.scheme)
+        self._track(worker)
+        worker.returned.connect(self._exported)
+        worker.errored.connect(lambda exc: None if self._closed else self._report_exception("Export failed", exc))
+        self.show_status(f"Exporting weights to {path} …")
+        worker.start()
+
+    def _exported(self, path: str) -> None:
+        if self._closed:
+            return
+        self.last_export = path
+        self.show_status(f"Exported weights to {path}")
+        self.weightsExported.emit(path)
+
+    def export_plots(self, ext: str) -> None:
+        path = ask_plot_path(self, self.settings, self._base_name().replace("-weights", "-plots"), ext)
+        if path:
+            self.export_plots_to(path)
+
+    def export_plots_to(self, path: str) -> None:
+        try:
+            export_plot(self.histogram.graphics, path)
+        except Exception as e:  # disk full, permission denied, bad extension
+            self._report_exception("Plot export failed", e)
+            return
+        self.show_status(f"Exported plots to {path}")
+        self.plotsExported.emit(path)
+
+    def training_snippet(self) -> str:
+        params = self.sampler.params()
+        root = self.index.root if self.index is not None else "path/to/dataset"
+        source = self.index.source if self.index is not None else "folder"
+        weights = self.last_export or os.path.join(os.getcwd(), "weights.pt")
+        return training_snippet(weights, root, source, params["num_samples"], params["replacement"],
+                                params["batch_size"] or 64)
+
+    def show_training_dialog(self) -> UseInTrainingDialog:
+        if self._training_dialog is not None:
+            self._training_dialog.close()
+        self._training_dialog = UseInTrainingDialog(self, self.training_snippet(), self.last_export)
+        self._training_dialog.show()
+        return self._training_dialog
+
+    # ================================================================== actions state
+    def _update_actions(self) -> None:
+        has_data = self.index is not None
+        running = self._sim_worker is not None
+        for action in (self.export_action, self.export_png_action, self.export_svg_action):
+            action.setEnabled(has_data)
+        self.start_action.setEnabled(has_data and not running)
+        self.pause_action.setEnabled(running)
+        self.pause_action.setText("&Resume" if self._sim_state == "paused" else "&Pause")
+        self.stop_action.setEnabled(running)
+        if not running:
+            self.sampler.set_state("idle", can_start=has_data)
+
+    # ================================================================== drag and drop
+    @staticmethod
+    def _dropped_path(mime) -> str | None:
+        if mime is None or not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            url = QUrl(url)
+            if url.isLocalFile():
+                path = url.toLocalFile()
+                if os.path.isdir(path) or path.lower().endswith(".csv"):
+                    return path
+        return None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_path(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_path(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.open_path(path)
+        else:
+            event.ignore()
+
+    # ================================================================== shutdown
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_WAIT_S) -> bool:
+        """Stop every worker this window started and wait for them; True if all ended."""
+        if not self._closed:
+            try:
+                self.settings.setValue("window/geometry", self.saveGeometry())
+                self.settings.sync()
+            except RuntimeError:
+                pass
+        self._closed = True
+        self._redraw_timer.stop()
+        if self._scan_job is not None:
+            self._scan_job.cancel.set()
+        for worker in list(self._workers):
+            if hasattr(worker, "resume"):
+                worker.resume()
+            worker.quit()
+        for box in list(self._message_boxes):
+            box.close()
+        deadline = time.monotonic() + timeout_s
+        pool = QThreadPool.globalInstance()
+        while self._workers and time.monotonic() < deadline:
+            # deliver the queued "finished" signals and any worker start still pending on a timer
+            QCoreApplication.processEvents()
+            pool.waitForDone(20)
+        QCoreApplication.processEvents()
+        return not self._workers
+

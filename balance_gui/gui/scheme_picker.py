@@ -1,0 +1,130 @@
+"""Scheme picker: which weighting scheme the core applies, with its parameter."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from superqt import QLabeledDoubleSlider
+
+from balance_gui.core.weights import Scheme
+
+# (scheme name, label in the picker, tooltip)
+SCHEMES = (
+    ("inverse", "Inverse  (N / n_c)", "Each class drawn equally often: w_c = N / n_c"),
+    ("balanced", "Balanced  (N / (C·n_c))",
+     "sklearn's 'balanced': w_c = N / (C n_c), inverse divided by C: the same shares"),
+    ("sqrt", "Square root  (1 / √n_c)", "Half-way: shares grow with √n_c"),
+    ("power", "Power  (n_c^(q−1))", "Shares grow as n_c^q: q = 0 is inverse, q = 1 is none"),
+    ("effective", "Effective number  (β)",
+     "Cui et al. 2019: w_c = (1 − β) / (1 − β^n_c); β → 1 approaches inverse, β = 0 is none"),
+    ("none", "None  (uniform)", "Every image weight 1: shares as in the dataset"),
+    ("custom", "Custom  (edit in the table)", "Your own weight per class: edit the Weight column"),
+)
+SCHEME_ORDER = tuple(s[0] for s in SCHEMES)
+
+
+class SchemePicker(QGroupBox):
+    """Emits ``schemeChanged(Scheme)`` whenever the user changes the scheme or its parameter."""
+
+    schemeChanged = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__("Weighting scheme", parent)
+        self._custom: dict[str, float] | None = None
+        self._quiet = False
+
+        layout = QVBoxLayout(self)
+        self.combo = QComboBox()
+        self.combo.setObjectName("scheme_combo")
+        for i, (name, label, tip) in enumerate(SCHEMES):
+            self.combo.addItem(label, name)
+            self.combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        layout.addWidget(self.combo)
+
+        params = QWidget()
+        form = QFormLayout(params)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.q_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.q_slider.setObjectName("power_q")
+        self.q_slider.setRange(0.0, 1.0)
+        self.q_slider.setDecimals(2)
+        self.q_slider.setSingleStep(0.05)
+        self.q_slider.setValue(0.5)
+        self.q_slider.setToolTip("q: 0 balances fully (inverse), 1 keeps the dataset's shares (none)")
+        self.q_label = QLabel("q")
+        form.addRow(self.q_label, self.q_slider)
+        self.beta_spin = QDoubleSpinBox()
+        self.beta_spin.setObjectName("effective_beta")
+        self.beta_spin.setDecimals(5)
+        self.beta_spin.setRange(0.0, 0.99999)
+        self.beta_spin.setSingleStep(0.001)
+        self.beta_spin.setValue(0.999)
+        self.beta_spin.setToolTip("β in [0, 1): 0 is none; closer to 1 approaches inverse")
+        self.beta_label = QLabel("β")
+        form.addRow(self.beta_label, self.beta_spin)
+        layout.addWidget(params)
+
+        self.hint = QLabel()
+        self.hint.setObjectName("scheme_hint")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
+        layout.addWidget(self.hint)
+        self.error = QLabel()
+        self.error.setObjectName("scheme_error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setVisible(False)
+        layout.addWidget(self.error)
+
+        self.combo.currentIndexChanged.connect(self._changed)
+        self.q_slider.valueChanged.connect(self._changed)
+        self.beta_spin.valueChanged.connect(self._changed)
+        self._sync_visibility()
+
+    # ------------------------------------------------------------------ API
+    def scheme(self) -> Scheme:
+        name = self.combo.currentData()
+        if name == "power":
+            return Scheme("power", round(float(self.q_slider.value()), 6))
+        if name == "effective":
+            return Scheme("effective", float(self.beta_spin.value()))
+        if name == "custom":
+            return Scheme("custom", custom=dict(self._custom) if self._custom is not None else None)
+        return Scheme(name)
+
+    def set_scheme(self, scheme: Scheme, emit: bool = False) -> None:
+        """Show ``scheme`` in the widgets; emits ``schemeChanged`` only when ``emit``."""
+        self._quiet = not emit
+        try:
+            if scheme.name == "custom":
+                self._custom = dict(scheme.custom) if scheme.custom is not None else None
+            if scheme.name == "power" and scheme.param is not None:
+                self.q_slider.setValue(float(scheme.param))
+            if scheme.name == "effective" and scheme.param is not None:
+                self.beta_spin.setValue(float(scheme.param))
+            self.combo.setCurrentIndex(SCHEME_ORDER.index(scheme.name))
+        finally:
+            self._quiet = False
+        self._sync_visibility()
+        if emit:
+            self.schemeChanged.emit(self.scheme())
+
+    def set_hint(self, text: str) -> None:
+        self.hint.setText(text)
+
+    def set_error(self, text: str | None) -> None:
+        self.error.setText(text or "")
+        self.error.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ internals
+    def _sync_visibility(self) -> None:
+        name = self.combo.currentData()
+        for widget in (self.q_slider, self.q_label):
+            widget.setVisible(name == "power")
+        for widget in (self.beta_spin, self.beta_label):
+            widget.setVisible(name == "effective")
+
+    def _changed(self, *_):
+        self._sync_visibility()
+        if not self._quiet:
+            self.schemeChanged.emit(self.scheme())

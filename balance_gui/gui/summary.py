@@ -1,0 +1,88 @@
+"""Dataset summary: the core's dataset figures and the scan's warnings."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+
+class SummaryPanel(QGroupBox):
+    """N, C, empty classes, imbalance ratio, normalised entropy, Gini, and warnings."""
+
+    FIELDS = (
+        ("root", "Dataset", "Folder or manifest that was opened"),
+        ("num_samples", "Images (N)", "Images indexed, in ImageFolder order"),
+        ("num_classes", "Classes (C)", "Class folders (or manifest labels)"),
+        ("empty_classes", "Empty classes", "Classes with no image: weight 0, never drawn"),
+        ("imbalance_ratio", "Imbalance ratio", "Largest class over smallest non-empty class"),
+        ("normalized_entropy", "Normalised entropy", "H / ln C of the class shares; 1 is perfectly balanced"),
+        ("gini", "Gini", "Gini coefficient of the class counts; 0 is perfectly balanced"),
+    )
+
+    def __init__(self, parent=None):
+        super().__init__("Dataset", parent)
+        layout = QVBoxLayout(self)
+        form_host = QWidget()
+        form = QFormLayout(form_host)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.values: dict[str, QLabel] = {}
+        for key, title, tip in self.FIELDS:
+            label = QLabel(title)
+            label.setToolTip(tip)
+            value = QLabel("—")
+            value.setToolTip(tip)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setObjectName(f"summary_{key}")
+            self.values[key] = value
+            form.addRow(label, value)
+        self.values["root"].setWordWrap(True)
+        layout.addWidget(form_host)
+        self.warnings_label = QLabel("")
+        self.warnings_label.setObjectName("summary_warnings")
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setTextFormat(Qt.TextFormat.RichText)
+        self.warnings_label.setVisible(False)
+        layout.addWidget(self.warnings_label)
+        self._warnings: list[str] = []
+
+    def set_dataset(self, index, figures) -> None:
+        """``index``: core DatasetIndex; ``figures``: core DatasetFigures."""
+        root = index.root
+        self.values["root"].setText(os.path.basename(os.path.normpath(root)) or root)
+        self.values["root"].setToolTip(f"{root} ({index.source})")
+        self.values["num_samples"].setText(f"{figures.num_samples:,}")
+        self.values["num_classes"].setText(f"{figures.num_classes:,}")
+        self.values["empty_classes"].setText(f"{figures.empty_classes:,}")
+        ratio = figures.imbalance_ratio
+        self.values["imbalance_ratio"].setText(f"{ratio:,.1f} : 1" if math.isfinite(ratio) else "—")
+        self.values["normalized_entropy"].setText(f"{figures.normalized_entropy:.3f}")
+        self.values["gini"].setText(f"{figures.gini:.3f}")
+        self.set_warnings(index.warnings())
+
+    def set_warnings(self, warnings: list[str]) -> None:
+        self._warnings = list(warnings)
+        if not warnings:
+            self.warnings_label.setVisible(False)
+            self.warnings_label.setText("")
+            return
+        items = "".join(f"<li>{_escape(w)}</li>" for w in warnings)
+        self.warnings_label.setText(
+            f"<b style='color:#a15c00'>Warnings</b><ul style='margin-left:-20px'>{items}</ul>")
+        self.warnings_label.setVisible(True)
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    def clear(self) -> None:
+        for value in self.values.values():
+            value.setText("—")
+        self.set_warnings([])
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

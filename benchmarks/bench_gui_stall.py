@@ -1,0 +1,212 @@
+"""How long the GUI's event loop ever stalls while the window works, and how fast it appears.
+
+A QTimer ticks every 5 ms on the GUI thread and records the longest gap between two ticks
+(minus the 5 ms it should be) while:
+
+1. the window scans a generated tree of empty files (default 1,000,000 files in 1,000 class
+   folders) through its own scan worker, and
+2. the window runs a real simulation of 10,000,000 draws through its own sampler worker,
+   with the live plots redrawing at ~30 Hz.
+
+It also measures the time from launching a fresh Python process to the main window being
+shown. The quality bar: shown within 1 s, no stall over 100 ms.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui_stall.py
+    ... --files 100000 --draws 1000000      (a quicker run)
+
+The tree is kept in the temp folder between runs (``--tree`` picks the folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+TICK_MS = 5
+
+
+def build_tree(root: str, files: int, classes: int) -> str:
+    """``classes`` folders, ``files`` empty .jpg files spread over them with a long tail."""
+    marker = os.path.join(root, ".complete")
+    if os.path.exists(marker):
+        return root
+    import numpy as np
+
+    print(f"building {files:,} empty files in {classes:,} class folders under {root} (kept for next runs)…",
+          flush=True)
+    t0 = time.perf_counter()
+    shares = 1.0 / np.arange(1, classes + 1) ** 0.8  # long-tailed
+    counts = np.floor(shares / shares.sum() * files).astype(np.int64)
+    counts[0] += files - counts.sum()
+    for c, n in enumerate(counts):
+        folder = os.path.join(root, f"class_{c:05d}")
+        os.makedirs(folder, exist_ok=True)
+        for i in range(int(n)):
+            os.close(os.open(os.path.join(folder, f"{i:07d}.jpg"), os.O_CREAT | os.O_WRONLY, 0o644))
+    open(marker, "w").close()
+    print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
+    return root
+
+
+def measure_startup() -> float:
+    """Seconds from starting a fresh interpreter to the main window shown (exposed)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from PySide6.QtTest import QTest\n"
+        "app = QApplication(sys.argv[:1])\n"
+        "from balance_gui.gui.app import create_window\n"
+        "import tempfile\n"
+        "from PySide6.QtCore import QSettings\n"
+        "s = QSettings(tempfile.mktemp(suffix='.ini'), QSettings.Format.IniFormat)\n"
+        "w = create_window(None, settings=s)\n"
+        "QTest.qWaitForWindowExposed(w)\n"
+        "print('SHOWN', flush=True)\n"
+        "import os; os._exit(0)\n"
+    )
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=REPO, env=env)
+    shown = None
+    for line in proc.stdout:
+        if line.startswith("SHOWN"):
+            shown = time.perf_counter() - t0
+            break
+    proc.wait()
+    if shown is None:
+        raise RuntimeError("the window did not show")
+    return shown
+
+
+class StallMeter:
+    def __init__(self):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.reset()
+
+    def reset(self):
+        self.last = time.perf_counter()
+        self.longest = 0.0
+        self.ticks = 0
+
+    def _tick(self):
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+        self.ticks += 1
+
+    def start(self):
+        self.reset()
+        self.timer.start()
+
+    def stop(self) -> float:
+        self._tick()
+        self.timer.stop()
+        return max(self.longest - TICK_MS / 1000, 0.0)
+
+
+def wait_for(signal, timeout_s: float):
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    got = []
+    loop = QEventLoop()
+
+    def done(*args):
+        got.append(args)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    signal.disconnect(done)
+    if not got:
+        raise TimeoutError(f"no signal within {timeout_s} s")
+    return got[0]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=1_000_000)
+    parser.add_argument("--classes", type=int, default=1_000)
+    parser.add_argument("--draws", type=int, default=10_000_000)
+    parser.add_argument("--tree", default=None, help="where the generated tree lives (kept)")
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args(argv)
+
+    tree = args.tree or os.path.join(tempfile.gettempdir(), f"balance-gui-bench-{args.files}-{args.classes}")
+    build_tree(tree, args.files, args.classes)
+
+    results = {}
+    if not args.skip_startup:
+        times = sorted(measure_startup() for _ in range(3))
+        results["startup"] = times[1]
+        print(f"window shown after launch:        {times[1]:.3f} s (median of 3: "
+              f"{', '.join(f'{t:.3f}' for t in times)})", flush=True)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("balance-gui-bench")
+    from balance_gui.gui.main_window import MainWindow
+
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1440, 900)
+    window.show()
+    wait_for(window.devicesProbed, 120)  # torch loaded: its import is not what we measure
+    meter = StallMeter()
+
+    meter.start()
+    t0 = time.perf_counter()
+    window.open_path(tree)
+    outcome = wait_for(window.scanEnded, 3600)[0]
+    scan_s = time.perf_counter() - t0
+    stall = meter.stop()
+    if outcome != "ok":
+        print(f"scan ended: {outcome}: {window.last_error}")
+        return 1
+    n = len(window.index)
+    results["scan_stall"] = stall
+    print(f"scan of {n:,} files in {window.index.num_classes:,} classes: {scan_s:.2f} s; "
+          f"longest stall {1000 * stall:.1f} ms ({meter.ticks} ticks)", flush=True)
+
+    window.sampler.num_samples.setValue(args.draws)
+    window.sampler.epochs.setValue(1)
+    meter.start()
+    t0 = time.perf_counter()
+    window.start_run()
+    ended = wait_for(window.runEnded, 3600)[0]
+    run_s = time.perf_counter() - t0
+    stall = meter.stop()
+    step = window.last_step
+    if ended != "finished":
+        print(f"run ended: {ended}: {window.last_error}")
+        return 1
+    results["sample_stall"] = stall
+    print(f"sampling {step.draws_done:,} draws over {n:,} images: {run_s:.2f} s "
+          f"({step.draws_per_s:,.0f} draws/s in the sampler); longest stall {1000 * stall:.1f} ms "
+          f"({meter.ticks} ticks)", flush=True)
+
+    window.close()
+    ok = results["scan_stall"] <= 0.1 and results["sample_stall"] <= 0.1 and results.get("startup", 0) <= 1.0
+    print("quality bar (shown < 1 s, stalls < 100 ms):", "met" if ok else "NOT met")
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
