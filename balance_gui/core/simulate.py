@@ -144,7 +144,9 @@ def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=No
     ``format_simulation_report`` pads to the names it is given.
 
     Arguments are checked here, before the first step; the generator can be stopped at
-    any time.  ``expected_shares`` are the with-replacement shares ``p_c``; without
+    any time.  Each step's arrays are fresh copies (``image_uses`` is one int64 per
+    sample): keep the latest step, not all of them, on large datasets, or pass
+    ``track_images=False``.  ``expected_shares`` are the with-replacement shares ``p_c``; without
     replacement, counts drift from them by design as ``num_samples`` nears the number of
     samples with non-zero weight.
     """
