@@ -4,9 +4,13 @@ The public API is re-exported here lazily, so ``import balance_gui`` stays fast
 and torch loads only when a sampler or weights file is used.
 """
 
+import os
 from importlib import import_module
 
 __version__ = "0.1.0"
+
+#: The bundled demo dataset (a source checkout or an editable install), opened when the app starts with no path.
+DEMO_DATASET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "demo")
 
 _EXPORTS = {
     "scan_image_folder": "dataset", "scan_manifest": "dataset", "open_dataset": "dataset",

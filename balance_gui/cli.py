@@ -16,12 +16,11 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
+from . import DEMO_DATASET
 from .core.errors import BalanceError
 
 SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
-DEMO_DATASET = Path(__file__).resolve().parent.parent / "resources" / "demo"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -203,7 +202,7 @@ def _run_gui(path: str | None) -> int:
         return 3
     from .gui.app import run_app
 
-    return run_app(path if path else os.fspath(DEMO_DATASET))
+    return run_app(path or DEMO_DATASET)
 
 
 def main(argv: list[str] | None = None) -> int:

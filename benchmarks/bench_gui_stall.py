@@ -118,25 +118,6 @@ class StallMeter:
         return max(self.longest - TICK_MS / 1000, 0.0)
 
 
-def wait_for(signal, timeout_s: float):
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    got = []
-    loop = QEventLoop()
-
-    def done(*args):
-        got.append(args)
-        loop.quit()
-
-    signal.connect(done)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    loop.exec()
-    signal.disconnect(done)
-    if not got:
-        raise TimeoutError(f"no signal within {timeout_s} s")
-    return got[0]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=1_000_000)
@@ -162,19 +143,20 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("balance-gui-bench")
+    from balance_gui.gui.app import wait_for_signal
     from balance_gui.gui.main_window import MainWindow
 
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     window.resize(1440, 900)
     window.show()
-    wait_for(window.devicesProbed, 120)  # torch loaded: its import is not what we measure
+    wait_for_signal(window.devicesProbed, 120)  # torch loaded: its import is not what we measure
     meter = StallMeter()
 
     meter.start()
     t0 = time.perf_counter()
     window.open_path(tree)
-    outcome = wait_for(window.scanEnded, 3600)[0]
+    outcome = wait_for_signal(window.scanEnded, 3600)[0]
     scan_s = time.perf_counter() - t0
     stall = meter.stop()
     if outcome != "ok":
@@ -190,7 +172,7 @@ def main(argv=None) -> int:
     meter.start()
     t0 = time.perf_counter()
     window.start_run()
-    ended = wait_for(window.runEnded, 3600)[0]
+    ended = wait_for_signal(window.runEnded, 3600)[0]
     run_s = time.perf_counter() - t0
     stall = meter.stop()
     step = window.last_step

@@ -44,38 +44,22 @@ def main(argv=None) -> int:
 
     app = QApplication(sys.argv[:1])
     app.setApplicationName("balance-gui")
-    from balance_gui.gui.app import create_window
+    from balance_gui.gui.app import create_window, wait_for_signal
 
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
     window = create_window(args.data, settings=settings)
     window.resize(WIDTH, HEIGHT)
     window.move(0, 0)
 
-    def wait(signal, timeout_s=120.0):
-        got = []
-        loop = QEventLoop()
-
-        def done(*a):
-            got.append(a)
-            loop.quit()
-
-        signal.connect(done)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        loop.exec()
-        signal.disconnect(done)
-        if not got:
-            raise SystemExit(f"timed out waiting for {signal}")
-        return got[0]
-
     if window.index is None:
-        outcome = wait(window.scanEnded)[0]
+        outcome = wait_for_signal(window.scanEnded)[0]
         if outcome != "ok":
             raise SystemExit(f"could not open {args.data}: {window.last_error}")
     if window.torch_label.text().endswith("loading…"):
-        wait(window.devicesProbed)
+        wait_for_signal(window.devicesProbed)
     window.sampler.epochs.setValue(args.epochs)
     window.start_run()
-    if wait(window.runEnded)[0] != "finished":
+    if wait_for_signal(window.runEnded)[0] != "finished":
         raise SystemExit(f"the run did not finish: {window.last_error}")
     window.histogram.set_sorted(True)  # the long tail reads best largest-first
     window.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)

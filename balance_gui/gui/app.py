@@ -12,7 +12,8 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from .main_window import APP_NAME, MainWindow, default_demo_path
+from .. import DEMO_DATASET
+from .main_window import APP_NAME, MainWindow
 
 
 def _install_excepthook(window: MainWindow):
@@ -40,12 +41,32 @@ def create_window(path: str | None = None, settings=None) -> MainWindow:
     """A shown MainWindow that starts opening ``path`` (or the demo dataset) on the next event loop turn."""
     window = MainWindow(settings=settings)
     window.show()
-    target = path if path else default_demo_path()
+    target = path or DEMO_DATASET
     if path or os.path.isdir(target):
         QTimer.singleShot(0, lambda: window.open_path(target))
     else:
         window.show_status("Open a dataset: File > Open Folder (Ctrl+O), or drop a folder on the window")
     return window
+
+
+def wait_for_signal(signal, timeout_s: float = 120.0) -> tuple:
+    """Run the event loop until ``signal`` fires; its arguments. For scripts driving the window."""
+    from PySide6.QtCore import QEventLoop
+
+    got = []
+    loop = QEventLoop()
+
+    def done(*args):
+        got.append(args)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    signal.disconnect(done)
+    if not got:
+        raise TimeoutError(f"no signal within {timeout_s} s")
+    return got[0]
 
 
 def run_app(path: str | None = None, argv=None) -> int:
@@ -85,4 +106,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["run_app", "create_window", "main"]
+__all__ = ["run_app", "create_window", "wait_for_signal", "main"]

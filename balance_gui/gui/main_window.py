@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from balance_gui import DEMO_DATASET
 from balance_gui.core.errors import BalanceError, Cancelled, WeightsError
 from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures
 
@@ -43,12 +44,6 @@ REDRAW_MS = 33  # ~30 redraws per second while a run or scan is going
 RECENT_KEY = "recent/folders"
 MAX_RECENT = 10
 SHUTDOWN_WAIT_S = 15.0
-
-
-def default_demo_path() -> str:
-    """resources/demo next to the package (a source checkout or an editable install)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, os.pardir, os.pardir, "resources", "demo"))
 
 
 def default_settings() -> QSettings:
@@ -362,7 +357,7 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_demo(self) -> None:
-        self.open_path(default_demo_path())
+        self.open_path(DEMO_DATASET)
 
     def open_path(self, path: str) -> None:
         """Scan ``path`` (folder or .csv) in a worker; the current dataset stays until it succeeds."""

@@ -1,23 +1,14 @@
-"""Helpers for the GUI tests: dataset trees on disk and waiting on the window's workers."""
+"""Fixtures and helpers for the GUI tests: isolated settings, a window, waiting on its workers.
+
+Every GUI test gets settings in tmp_path and fails if it leaves a worker running.
+"""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, QThreadPool
-
-
-def make_tree(root: Path, layout: dict[str, int], ext: str = ".jpg") -> Path:
-    """``{"cls": n}``: a class folder holding n empty image files."""
-    root.mkdir(parents=True, exist_ok=True)
-    for cls, n in layout.items():
-        folder = root / cls
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            (folder / f"img_{i:05d}{ext}").touch()
-    return root
 
 
 def active_threads() -> int:
@@ -77,12 +68,6 @@ def window(qtbot, settings):
     ok = w.shutdown(timeout_s=30)
     assert ok, "the window's workers did not end when it closed"
     assert active_threads() == 0
-
-
-@pytest.fixture
-def tree(tmp_path):
-    """Long-tailed: 3 classes of 40, 10 and 2 images."""
-    return make_tree(tmp_path / "data", {"ant": 40, "bee": 10, "cat": 2})
 
 
 def open_and_wait(qtbot, window, path, timeout_ms: int = 20_000) -> str:

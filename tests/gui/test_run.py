@@ -1,6 +1,5 @@
 """The sampler run in the window: live plots equal the core's counts; pause, stop, close mid-run."""
 
-# ruff: noqa: F811  (pytest fixtures imported from gui_helpers are used as arguments)
 from __future__ import annotations
 
 import time
@@ -11,16 +10,8 @@ from PySide6.QtCore import Qt
 
 from balance_gui.core.weights import Scheme, class_weights
 
-from .gui_helpers import (  # noqa: F401
-    active_threads,
-    isolated_settings,
-    no_leaked_workers,
-    open_and_wait,
-    settings,
-    tree,
-    wait_until,
-    window,
-)
+
+from .conftest import active_threads, open_and_wait, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -58,9 +49,9 @@ def plot_items(window):
     return [id(i) for plot in (hist.raw_plot, hist.sampled_plot, window.coverage.plot) for i in plot.items]
 
 
-def test_run_to_completion_plots_the_sampler_counts(qtbot, window, tree):
+def test_run_to_completion_plots_the_sampler_counts(qtbot, window, small_tree):
     items_before = plot_items(window)
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, num_samples=20_000, epochs=3, seed=7)
     assert window.sampler.start_button.isEnabled()
     step = run_to_end(qtbot, window)
@@ -114,8 +105,8 @@ def test_run_to_completion_plots_the_sampler_counts(qtbot, window, tree):
     dict(batch_size=16),
     dict(replacement=False, num_samples=40),
 ], ids=["class_aware", "torch", "batched", "no_replacement"])
-def test_run_settings_reach_the_core(qtbot, window, tree, params):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_run_settings_reach_the_core(qtbot, window, small_tree, params):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     params = {"num_samples": 5_000, **params}
     set_params(window, seed=3, **params)
     step = run_to_end(qtbot, window)
@@ -132,8 +123,8 @@ def test_run_settings_reach_the_core(qtbot, window, tree, params):
     (dict(replacement=False, num_samples=100), "exceeds"),
     (dict(mode="class_aware", implementation="torch", num_samples=100), "class-aware"),
 ])
-def test_invalid_run_is_a_message(qtbot, window, tree, params, message):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_invalid_run_is_a_message(qtbot, window, small_tree, params, message):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, **params)
     with qtbot.waitSignal(window.runEnded, timeout=60_000) as blocker:
         qtbot.mouseClick(window.sampler.start_button, Qt.MouseButton.LeftButton)
@@ -142,8 +133,8 @@ def test_invalid_run_is_a_message(qtbot, window, tree, params, message):
     assert not window.running and window.sampler.start_button.isEnabled()
 
 
-def test_pause_resume_stop(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_pause_resume_stop(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, num_samples=2_000_000_000)  # far more than the test will wait for
     qtbot.mouseClick(window.sampler.start_button, Qt.MouseButton.LeftButton)
     assert window.running and window.sampler.pause_button.isEnabled()
@@ -167,13 +158,13 @@ def test_pause_resume_stop(qtbot, window, tree):
     assert active_threads() == 0 or wait_until(lambda: active_threads() == 0, 5)
 
 
-def test_close_mid_run_leaves_no_threads(qtbot, settings, tree):
+def test_close_mid_run_leaves_no_threads(qtbot, settings, small_tree):
     from balance_gui.gui.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     qtbot.addWidget(w)
     w.show()
-    assert open_and_wait(qtbot, w, tree) == "ok"
+    assert open_and_wait(qtbot, w, small_tree) == "ok"
     set_params(w, num_samples=2_000_000_000)
     w.start_run()
     assert wait_until(lambda: w.last_step is not None, 30)
@@ -184,8 +175,8 @@ def test_close_mid_run_leaves_no_threads(qtbot, settings, tree):
     assert active_threads() == 0
 
 
-def test_new_scheme_clears_finished_run(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_new_scheme_clears_finished_run(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, num_samples=1_000)
     run_to_end(qtbot, window)
     assert window.histogram.sampled_heights_by_class().sum() == 1_000
@@ -197,11 +188,11 @@ def test_new_scheme_clears_finished_run(qtbot, window, tree):
     assert window.coverage.fractions().sum() == 0
 
 
-def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, tree, tmp_path):
-    from .gui_helpers import make_tree
+def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, small_tree, tmp_path):
+    from ..conftest import make_tree
 
     other = make_tree(tmp_path / "other", {"x": 5, "y": 3, "z": 1, "w": 1})
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, num_samples=2_000_000_000)
     window.start_run()
     assert wait_until(lambda: window.last_step is not None, 30)

@@ -1,6 +1,5 @@
 """The desktop app, driven through its real widgets: opening data, tables, schemes, export."""
 
-# ruff: noqa: F811  (pytest fixtures imported from gui_helpers are used as arguments)
 from __future__ import annotations
 
 import json
@@ -19,21 +18,13 @@ from balance_gui.core.weights import Scheme, class_figures, class_weights, datas
 from balance_gui.gui import workers
 from balance_gui.gui.class_table import COL
 
-from .gui_helpers import (  # noqa: F401
-    active_threads,
-    isolated_settings,
-    make_tree,
-    no_leaked_workers,
-    open_and_wait,
-    settings,
-    tree,
-    wait_until,
-    window,
-)
+
+from .conftest import active_threads, open_and_wait, wait_until
+from ..conftest import make_tree
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def table_column(window, key):
@@ -53,7 +44,6 @@ def test_gui_import_leaves_torch_unloaded():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(not (REPO / "resources" / "demo").is_dir(), reason="no bundled demo dataset")
 def test_starts_on_demo_dataset(qtbot, settings):
     from balance_gui.gui.app import create_window
 
@@ -89,8 +79,8 @@ def test_devices_probed_in_background(qtbot, window):
 # ---------------------------------------------------------------- opening data
 
 
-def test_open_folder_through_dialog(qtbot, window, tree, monkeypatch, settings):
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tree))
+def test_open_folder_through_dialog(qtbot, window, small_tree, monkeypatch, settings):
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(small_tree))
     with qtbot.waitSignal(window.datasetLoaded, timeout=20_000):
         window.open_action.trigger()
     index = window.index
@@ -106,8 +96,8 @@ def test_open_folder_through_dialog(qtbot, window, tree, monkeypatch, settings):
     # raw bars are the class counts, in place in one long-lived item
     np.testing.assert_array_equal(window.histogram.raw_heights_by_class(), [40, 10, 2])
     # recent folders persist in the (temporary) settings
-    assert window.recent_paths()[0] == str(tree)
-    assert settings_list(settings, "recent/folders")[0] == str(tree)
+    assert window.recent_paths()[0] == str(small_tree)
+    assert settings_list(settings, "recent/folders")[0] == str(small_tree)
     assert not window.scan_progress.isVisible() and not window.cancel_button.isVisible()
 
 
@@ -118,9 +108,9 @@ def settings_list(settings, key):
 
 
 @pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
-def test_open_by_drop(qtbot, window, tree, tmp_path):
+def test_open_by_drop(qtbot, window, small_tree, tmp_path):
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tree))])
+    mime.setUrls([QUrl.fromLocalFile(str(small_tree))])
     enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
@@ -129,7 +119,7 @@ def test_open_by_drop(qtbot, window, tree, tmp_path):
                       Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.datasetLoaded, timeout=20_000):
         QApplication.sendEvent(window, drop)
-    assert window.index.root == str(tree)
+    assert window.index.root == str(small_tree)
     assert list(table_column(window, "count")) == [40, 10, 2]
 
     # a plain file is not a dataset: the drag is refused
@@ -143,9 +133,9 @@ def test_open_by_drop(qtbot, window, tree, tmp_path):
     assert not enter2.isAccepted()
 
 
-def test_open_csv_manifest(qtbot, window, tree):
-    manifest = tree / "manifest.csv"
-    rows = ["path,label"] + [f"ant/img_{i:05d}.jpg,ant" for i in range(5)] + ["bee/img_00000.jpg,bee"]
+def test_open_csv_manifest(qtbot, window, small_tree):
+    manifest = small_tree / "manifest.csv"
+    rows = ["path,label"] + [f"ant/img_{i:03d}.jpg,ant" for i in range(5)] + ["bee/img_000.jpg,bee"]
     manifest.write_text("\n".join(rows) + "\n")
     assert open_and_wait(qtbot, window, manifest) == "ok"
     assert window.index.source == "manifest"
@@ -153,11 +143,11 @@ def test_open_csv_manifest(qtbot, window, tree):
     assert window.recent_paths()[0] == str(manifest)
 
 
-def test_recent_menu_reopens(qtbot, window, tree, tmp_path, settings):
+def test_recent_menu_reopens(qtbot, window, small_tree, tmp_path, settings):
     other = make_tree(tmp_path / "other", {"x": 3, "y": 1})
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     assert open_and_wait(qtbot, window, other) == "ok"
-    assert window.recent_paths()[:2] == [str(other), str(tree)]
+    assert window.recent_paths()[:2] == [str(other), str(small_tree)]
     # a new window with the same settings lists them, newest first, and opens one
     from balance_gui.gui.main_window import MainWindow
 
@@ -165,8 +155,8 @@ def test_recent_menu_reopens(qtbot, window, tree, tmp_path, settings):
     qtbot.addWidget(second)
     try:
         paths = [a.data() for a in second.recent_menu.actions() if a.data()]
-        assert paths[:2] == [str(other), str(tree)]
-        action = next(a for a in second.recent_menu.actions() if a.data() == str(tree))
+        assert paths[:2] == [str(other), str(small_tree)]
+        action = next(a for a in second.recent_menu.actions() if a.data() == str(small_tree))
         with qtbot.waitSignal(second.datasetLoaded, timeout=20_000):
             action.trigger()
         assert second.index.classes == ("ant", "bee", "cat")
@@ -175,8 +165,8 @@ def test_recent_menu_reopens(qtbot, window, tree, tmp_path, settings):
 
 
 @pytest.mark.parametrize("case", ["missing", "no_classes", "no_images", "bad_manifest"])
-def test_errors_are_clear_messages(qtbot, window, tree, tmp_path, case, capfd):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_errors_are_clear_messages(qtbot, window, small_tree, tmp_path, case, capfd):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     if case == "missing":
         path, expect = tmp_path / "nowhere", "not found"
     elif case == "no_classes":
@@ -203,10 +193,10 @@ def test_errors_are_clear_messages(qtbot, window, tree, tmp_path, case, capfd):
     assert "Traceback" not in out + err
 
 
-def test_cancel_scan(qtbot, window, tree, tmp_path, monkeypatch):
-    """A real scan of a 300-folder tree, slowed per folder, is cancelled from the status bar."""
+def test_cancel_scan(qtbot, window, small_tree, tmp_path, monkeypatch):
+    """A real scan of a 300-folder small_tree, slowed per folder, is cancelled from the status bar."""
     big = make_tree(tmp_path / "big", {f"c{i:03d}": 1 for i in range(300)})
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     real = workers.open_dataset
     seen = []
 
@@ -229,7 +219,7 @@ def test_cancel_scan(qtbot, window, tree, tmp_path, monkeypatch):
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["cancelled"]
     assert len(seen) < 300
-    assert window.index.root == str(tree)  # the previous dataset stays open
+    assert window.index.root == str(small_tree)  # the previous dataset stays open
     assert "cancelled" in window.status_label.text().lower()
     assert not window.cancel_button.isVisible()
     assert window.last_error is None
@@ -280,8 +270,8 @@ def pick(window, scheme: Scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEME_CASES, ids=str)
-def test_scheme_updates_table_and_plot(qtbot, window, tree, scheme):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_scheme_updates_table_and_plot(qtbot, window, small_tree, scheme):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     pick(window, scheme)
     assert window.scheme == scheme
     counts = np.array([40, 10, 2])
@@ -301,8 +291,8 @@ def test_scheme_updates_table_and_plot(qtbot, window, tree, scheme):
     assert shown == f"{100 * figs.expected_shares[2]:.2f}%"
 
 
-def test_inverse_and_balanced_give_the_same_shares(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_inverse_and_balanced_give_the_same_shares(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     pick(window, Scheme("inverse"))
     inv_w, inv_p = table_column(window, "weight"), table_column(window, "expected_share")
     hint = window.scheme_picker.hint.text()
@@ -316,8 +306,8 @@ def test_inverse_and_balanced_give_the_same_shares(qtbot, window, tree):
     assert "same sampled shares as inverse" in window.scheme_picker.hint.text()
 
 
-def test_edit_weight_makes_scheme_custom(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_edit_weight_makes_scheme_custom(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     pick(window, Scheme("none"))
     view, model = window.table, window.table_model
     # type a weight into the real editor
@@ -356,8 +346,8 @@ def test_edit_weight_makes_scheme_custom(qtbot, window, tree):
     assert "zero" in window.last_error
 
 
-def test_table_sorts_and_copies_tsv(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_table_sorts_and_copies_tsv(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     view, model = window.table, window.table_model
     view.sortByColumn(COL["count"], Qt.SortOrder.AscendingOrder)
     assert [model.index(r, COL["name"]).data() for r in range(3)] == ["cat", "bee", "ant"]
@@ -417,8 +407,8 @@ def test_many_classes_stay_legible(qtbot, window, tmp_path):
     hist.set_log(False)
 
 
-def test_hover_shows_class_figures(qtbot, window, tree):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_hover_shows_class_figures(qtbot, window, small_tree):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     window.resize(1200, 800)
     qtbot.wait(50)
     hist = window.histogram
@@ -438,11 +428,11 @@ def test_hover_shows_class_figures(qtbot, window, tree):
 
 
 @pytest.mark.parametrize("ext", [".pt", ".csv", ".json", ".npy"])
-def test_export_weights_reads_back(qtbot, window, tree, tmp_path, monkeypatch, settings, ext):
+def test_export_weights_reads_back(qtbot, window, small_tree, tmp_path, monkeypatch, settings, ext):
     from balance_gui.core.weightsfile import load_weights
     from balance_gui.gui.export_dialogs import WEIGHT_FORMATS
 
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     pick(window, Scheme("sqrt"))
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
@@ -472,18 +462,18 @@ def test_export_weights_reads_back(qtbot, window, tree, tmp_path, monkeypatch, s
     assert last_dir(settings) == str(out_dir)
 
 
-def test_export_error_is_a_message(qtbot, window, tree, tmp_path):
-    assert open_and_wait(qtbot, window, tree) == "ok"
+def test_export_error_is_a_message(qtbot, window, small_tree, tmp_path):
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     with qtbot.waitSignal(window.errorShown, timeout=60_000) as blocker:
         window.export_weights_to(str(tmp_path / "no-such-dir" / "w.npy"))
     assert "Traceback" not in blocker.args[0]
 
 
 @pytest.mark.parametrize("ext", [".png", ".svg"])
-def test_export_plots(qtbot, window, tree, tmp_path, monkeypatch, ext):
+def test_export_plots(qtbot, window, small_tree, tmp_path, monkeypatch, ext):
     from balance_gui.gui.export_dialogs import PLOT_FORMATS
 
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     target = tmp_path / f"plots{ext}"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), PLOT_FORMATS[ext]))
     with qtbot.waitSignal(window.plotsExported, timeout=20_000):
@@ -501,9 +491,9 @@ def test_export_plots(qtbot, window, tree, tmp_path, monkeypatch, ext):
 
 
 @pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
-def test_use_in_training_snippet_runs(qtbot, window, tree, tmp_path):
+def test_use_in_training_snippet_runs(qtbot, window, small_tree, tmp_path):
     """The dialog's lines, copied and run, give a DataLoader sampling with the exported weights."""
-    assert open_and_wait(qtbot, window, tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
     path = str(tmp_path / "weights.pt")
     with qtbot.waitSignal(window.weightsExported, timeout=60_000):
         window.export_weights_to(path)
@@ -550,7 +540,7 @@ def test_export_actions_in_toolbar_and_file_menu(window):
     assert not window.export_action.isEnabled()  # nothing to export before a dataset is open
 
 
-def test_run_app_opens_the_command_line_path(qapp, tree):
+def test_run_app_opens_the_command_line_path(qapp, small_tree):
     """``balance-gui PATH`` calls run_app(PATH): the window opens PATH, and closing it ends the app."""
     from PySide6.QtCore import QTimer
 
@@ -579,7 +569,7 @@ def test_run_app_opens_the_command_line_path(qapp, tree):
 
     QTimer.singleShot(0, check)
     QTimer.singleShot(30_000, qapp.quit)  # safety net
-    assert run_app(str(tree)) == 0
-    assert seen == {"root": str(tree), "shown": True}
+    assert run_app(str(small_tree)) == 0
+    assert seen == {"root": str(small_tree), "shown": True}
     assert sys.excepthook is hook_before
     assert active_threads() == 0
