@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=1, metavar="E")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", default="weighted", choices=("weighted", "class_aware"))
+    p.add_argument("--mode", default="weighted", type=lambda m: m.replace("-", "_").lower(),
+                   choices=("weighted", "class_aware"),
+                   help="weighted (independent draws, WRS's law) or class_aware (each class cycles its images)")
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
 
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                "verify": cmd_verify}[args.command]
     try:
         return handler(args)
-    except BalanceError as e:
+    except (BalanceError, ValueError) as e:  # bad data, files or settings: say which, in one line
         print(f"balance-gui {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # stdout closed early, as by `| head`: not an error

@@ -133,3 +133,35 @@ def test_verify_accepts_the_right_dataset_and_names_the_difference(capsys, small
     os.remove(small_tree / "ant" / "img_007.jpg")
     code, out, err = run(capsys, "verify", str(out_file), str(small_tree))
     assert code == 2 and "1 file(s) missing from the dataset: 'ant/img_007.jpg'" in err and out == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "foo"], "unknown device 'foo'"),
+    (["--device", "mps"], "device 'mps' is not available"),
+    (["--epochs", "0"], "epochs must be a positive int"),
+    (["--no-replacement", "--num-samples", "60"], "exceeds the 52 samples with non-zero weight"),
+])
+def test_simulate_bad_settings_give_one_line(capsys, small_tree, args, message):
+    code, out, err = run(capsys, "simulate", str(small_tree), *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_simulate_without_cuda_says_so(capsys, small_tree):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the GPU path is tested in test_sampler")
+    code, _, err = run(capsys, "simulate", str(small_tree), "--device", "cuda")
+    assert code == 2 and "device 'cuda' is not available: no CUDA GPU or driver" in err
+
+
+def test_simulate_prints_observed_against_expected(capsys, small_tree):
+    code, out, _ = run(capsys, "simulate", str(small_tree), "--num-samples", "30000", "--seed", "3",
+                       "--mode", "class-aware")
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["ant"], ["bee"], ["cat"])}
+    for name, n in (("ant", 40), ("bee", 10), ("cat", 2)):
+        assert rows[name][1] == str(n)
+        draws = int(rows[name][2].replace(",", ""))
+        assert abs(draws - 10000) < 5 * (30000 * (1 / 3) * (2 / 3)) ** 0.5  # inverse weights: 1/3 each
+        assert rows[name][3] == "33.333%"
+        assert rows[name][-1] == str(n)  # 10,000 draws per class see every image
+    assert "p-value" in out and "draws/s" in out

@@ -109,6 +109,28 @@ def _mix64(z: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------- validation
 
+def _resolve_device(device) -> torch.device:
+    """The torch.device to draw on, or a ValueError saying why it cannot be used here."""
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} is not available: no CUDA GPU or driver "
+                             "(torch.cuda.is_available() is False)")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s)")
+    elif d.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} is not available: MPS needs Apple silicon and a PyTorch "
+                             "built with MPS")
+    elif d.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'mps'")
+    return d
+
+
 def _to_cpu_tensor(x, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu()
@@ -320,7 +342,7 @@ class BalancedSampler(Sampler[int]):
         self.batch_size = batch_size
         self.drop_last = bool(drop_last)
         self.base_seed = int(base_seed)
-        self.device = torch.device(device)
+        self.device = _resolve_device(device)
         self._fdtype = torch.float32 if self.device.type == "mps" else torch.float64
         self._chunk_size = int(CHUNK_SIZE)
         self._block = _CPU_BLOCK if self.device.type == "cpu" else self._chunk_size
