@@ -23,6 +23,7 @@ import torch
 
 from .errors import WeightsError
 from .sampler import CHUNK_SIZE, BalancedSampler
+from .weights import expected_distinct
 
 __all__ = [
     "SimulationStep",
@@ -90,19 +91,6 @@ def chi_square_test(observed_counts, expected_shares) -> tuple[float, float]:
     pv = torch.special.gammaincc(torch.tensor(dof / 2.0, dtype=torch.float64),
                                  torch.tensor(chi2 / 2.0, dtype=torch.float64))
     return chi2, float(pv)
-
-
-def expected_distinct(counts, expected_shares, k) -> np.ndarray:
-    """Expected distinct images seen per class after ``k`` draws with replacement,
-    uniform inside a class: ``n_c * (1 - exp(-k * p_c / n_c))`` (0 for empty classes)."""
-    n = np.asarray(counts, dtype=np.float64)
-    p = np.asarray(expected_shares, dtype=np.float64)
-    out = np.zeros(np.broadcast(n, p).shape, dtype=np.float64)
-    nz = n > 0
-    nb = np.broadcast_to(n, out.shape)
-    pb = np.broadcast_to(p, out.shape)
-    out[nz] = -nb[nz] * np.expm1(-float(k) * pb[nz] / nb[nz])
-    return out
 
 
 def _tv(counts: np.ndarray, shares: np.ndarray) -> float:

@@ -174,6 +174,14 @@ def expected_shares(counts, class_w) -> np.ndarray:
     return mass / mass.sum()
 
 
+def expected_distinct(counts, shares, draws: float) -> np.ndarray:
+    """Expected distinct images per class after ``draws`` draws with replacement, uniform
+    inside a class: n_c * (1 - exp(-draws * p_c / n_c)); 0 for empty classes."""
+    n = np.asarray(counts, dtype=np.float64)
+    uses = np.divide(float(draws) * np.asarray(shares, dtype=np.float64), n, out=np.zeros_like(n), where=n > 0)
+    return -n * np.expm1(-uses)
+
+
 @dataclass(frozen=True)
 class ClassFigures:
     """Per-class figures for k draws with replacement; every field is one value per class."""
@@ -202,7 +210,7 @@ def class_figures(counts, class_w, draws: int | None = None) -> ClassFigures:
         expected_shares=p,
         expected_draws=expected,
         expected_uses_per_image=uses,
-        expected_distinct=-n * np.expm1(-uses),
+        expected_distinct=expected_distinct(n, p, k),
         draws=k,
     )
 

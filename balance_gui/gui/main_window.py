@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from balance_gui import DEMO_DATASET
 from balance_gui.core.errors import BalanceError, Cancelled, WeightsError
-from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures
+from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures, expected_distinct
 
 from . import workers
 from .class_table import ClassTableModel, ClassTableView
@@ -682,9 +682,6 @@ class MainWindow(QMainWindow):
         if step.distinct_seen is not None:
             expected = None
             if params.get("replacement", True) and params.get("mode") == "weighted":
-                # torch is loaded by now: the run itself imported it
-                from balance_gui.core.simulate import expected_distinct
-
                 expected = expected_distinct(self.index.counts, step.expected_shares, step.epoch_draws or 0)
             label = f"Epoch {step.epoch + 1} of {epochs}: " if epochs > 1 else ""
             self.coverage.set_coverage(step.distinct_seen, expected, label)
