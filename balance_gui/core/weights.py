@@ -126,8 +126,7 @@ def class_weights(counts: Sequence[int] | np.ndarray, scheme: str | Scheme = DEF
         if classes is None:
             raise WeightsError("custom weights need the class names")
         w = _custom_vector(scheme.custom, classes)
-        validate_class_weights(w, classes, counts=n)
-        return np.where(present, w, 0.0)
+        validate_class_weights(w, classes)  # the user's own values, empty classes included
     else:  # pragma: no cover - parse_scheme rejects other names
         raise WeightsError(f"unknown scheme {scheme.name!r}")
     w = np.where(present, w, 0.0)

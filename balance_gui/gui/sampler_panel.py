@@ -28,6 +28,16 @@ IMPLEMENTATIONS = (("balanced", "balance-gui sampler", "This project's sampler")
                    ("torch", "torch WeightedRandomSampler", "PyTorch's own sampler, for comparison"))
 
 
+def _choice_combo(name: str, choices) -> QComboBox:
+    """A combo box of ``(key, label, tooltip)`` choices; each item's data is its key."""
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for i, (key, label, tip) in enumerate(choices):
+        combo.addItem(label, key)
+        combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+    return combo
+
+
 class SamplerPanel(QGroupBox):
     startRequested = Signal()
     pauseRequested = Signal()  # pause or resume
@@ -80,18 +90,9 @@ class SamplerPanel(QGroupBox):
         form.addRow("Device", self.device)
         self.set_devices(None)
 
-        self.mode = QComboBox()
-        self.mode.setObjectName("mode")
-        for i, (key, label, tip) in enumerate(MODES):
-            self.mode.addItem(label, key)
-            self.mode.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.mode = _choice_combo("mode", MODES)
         form.addRow("Mode", self.mode)
-
-        self.implementation = QComboBox()
-        self.implementation.setObjectName("implementation")
-        for i, (key, label, tip) in enumerate(IMPLEMENTATIONS):
-            self.implementation.addItem(label, key)
-            self.implementation.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.implementation = _choice_combo("implementation", IMPLEMENTATIONS)
         form.addRow("Sampler", self.implementation)
         layout.addWidget(form_host)
 
