@@ -27,20 +27,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balance-gui",
         description="Class-balance inspector for image datasets. Without a subcommand, opens the desktop app "
-                    "on PATH (or the bundled demo dataset).")
+        "on PATH (or the bundled demo dataset).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify}")
 
     def dataset_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
         p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
-        p.add_argument("--scheme", default="inverse",
-                       help="inverse (default), balanced, sqrt, power:Q, effective:BETA, none, custom:FILE.json")
+        p.add_argument(
+            "--scheme",
+            default="inverse",
+            help="inverse (default), balanced, sqrt, power:Q, effective:BETA, none, custom:FILE.json",
+        )
 
     p = sub.add_parser("inspect", help="print the class table and dataset figures")
     dataset_args(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--draws", type=int, default=None, metavar="K",
-                   help="draws per epoch for the expected figures (default: the number of images)")
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        metavar="K",
+        help="draws per epoch for the expected figures (default: the number of images)",
+    )
 
     p = sub.add_parser("export", help="write a weights file; the extension picks the format")
     dataset_args(p)
@@ -52,9 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=1, metavar="E")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", default="weighted", type=lambda m: m.replace("-", "_").lower(),
-                   choices=("weighted", "class_aware"),
-                   help="weighted (independent draws, WRS's law) or class_aware (each class cycles its images)")
+    p.add_argument(
+        "--mode",
+        default="weighted",
+        type=lambda m: m.replace("-", "_").lower(),
+        choices=("weighted", "class_aware"),
+        help="weighted (independent draws, WRS's law) or class_aware (each class cycles its images)",
+    )
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
 
@@ -84,10 +97,12 @@ def load_dataset(args):
     else:
         raise BalanceError("give a dataset folder (ROOT) or --manifest CSV")
     with _progress_bar("scanning") as bar:
+
         def progress(p):
             bar.total = p.classes_total
             bar.set_postfix_str(f"{p.files_found:,} images", refresh=False)
             bar.update(p.classes_done - bar.n)
+
         return open_fn(source, progress=progress)
 
 
@@ -113,11 +128,17 @@ def inspect_report(index, scheme, class_w, draws=None) -> dict:
         "draws": fig.draws,
         "dataset": data,
         "classes": [
-            {"index": i, "name": name, "count": int(fig.counts[i]), "share": float(fig.shares[i]),
-             "weight": float(fig.weights[i]), "expected_share": float(fig.expected_shares[i]),
-             "expected_draws": float(fig.expected_draws[i]),
-             "expected_uses_per_image": float(fig.expected_uses_per_image[i]),
-             "expected_distinct": float(fig.expected_distinct[i])}
+            {
+                "index": i,
+                "name": name,
+                "count": int(fig.counts[i]),
+                "share": float(fig.shares[i]),
+                "weight": float(fig.weights[i]),
+                "expected_share": float(fig.expected_shares[i]),
+                "expected_draws": float(fig.expected_draws[i]),
+                "expected_uses_per_image": float(fig.expected_uses_per_image[i]),
+                "expected_distinct": float(fig.expected_distinct[i]),
+            }
             for i, name in enumerate(index.classes)
         ],
         "warnings": index.warnings(),
@@ -126,23 +147,42 @@ def inspect_report(index, scheme, class_w, draws=None) -> dict:
 
 def format_inspect_report(report: dict) -> str:
     header = ("idx", "class", "count", "share", "weight", "exp.share", "exp.draws", "uses/img", "exp.distinct")
-    rows = [(str(c["index"]), c["name"], f"{c['count']:,}", f"{c['share']:.4f}", f"{c['weight']:.6g}",
-             f"{c['expected_share']:.4f}", f"{c['expected_draws']:,.1f}", f"{c['expected_uses_per_image']:.2f}",
-             f"{c['expected_distinct']:,.1f}") for c in report["classes"]]
+    rows = [
+        (
+            str(c["index"]),
+            c["name"],
+            f"{c['count']:,}",
+            f"{c['share']:.4f}",
+            f"{c['weight']:.6g}",
+            f"{c['expected_share']:.4f}",
+            f"{c['expected_draws']:,.1f}",
+            f"{c['expected_uses_per_image']:.2f}",
+            f"{c['expected_distinct']:,.1f}",
+        )
+        for c in report["classes"]
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     name_col = 1
 
     def line(cells):
-        return "  ".join(cell.ljust(w) if i == name_col else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            cell.ljust(w) if i == name_col else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     d = report["dataset"]
-    out = [f"dataset: {report['root']} ({report['source']})",
-           f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}", "",
-           line(header), line(["-" * w for w in widths]), *map(line, rows), "",
-           f"images (N): {d['num_samples']:,}   classes (C): {d['num_classes']:,}   "
-           f"empty classes: {d['empty_classes']}",
-           f"imbalance ratio (max/min): {d['imbalance_ratio']:.2f}   normalised entropy: "
-           f"{d['normalized_entropy']:.4f}   Gini: {d['gini']:.4f}"]
+    out = [
+        f"dataset: {report['root']} ({report['source']})",
+        f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}",
+        "",
+        line(header),
+        line(["-" * w for w in widths]),
+        *map(line, rows),
+        "",
+        f"images (N): {d['num_samples']:,}   classes (C): {d['num_classes']:,}   empty classes: {d['empty_classes']}",
+        f"imbalance ratio (max/min): {d['imbalance_ratio']:.2f}   normalised entropy: "
+        f"{d['normalized_entropy']:.4f}   Gini: {d['gini']:.4f}",
+    ]
     out += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(out)
 
@@ -161,8 +201,9 @@ def cmd_export(args) -> int:
     index = load_dataset(args)
     scheme, class_w = _weights_for(index, args.scheme)
     export_weights(args.output, index, class_w, scheme)
-    print(f"wrote {args.output}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}",
-          file=sys.stderr)
+    print(
+        f"wrote {args.output}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}", file=sys.stderr
+    )
     return 0
 
 
@@ -173,9 +214,17 @@ def cmd_simulate(args) -> int:
 
     index = load_dataset(args)
     _, class_w = _weights_for(index, args.scheme)
-    steps = simulate(index.targets, class_w, num_samples=args.num_samples, epochs=args.epochs,
-                     replacement=not args.no_replacement, mode=args.mode, device=args.device, seed=args.seed,
-                     batch_size=args.batch_size)
+    steps = simulate(
+        index.targets,
+        class_w,
+        num_samples=args.num_samples,
+        epochs=args.epochs,
+        replacement=not args.no_replacement,
+        mode=args.mode,
+        device=args.device,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
     last = None
     with tqdm(desc="sampling", unit=" draws", unit_scale=True, file=sys.stderr, delay=0.5, leave=False) as bar:
         for last in steps:
@@ -190,8 +239,10 @@ def cmd_verify(args) -> int:
 
     index = load_dataset(args)
     weights = load_weights(args.file, index)
-    print(f"{args.file} matches {index.root}: {len(index):,} samples in {index.num_classes} classes, "
-          f"same order; {int((weights > 0).sum()):,} can be drawn")
+    print(
+        f"{args.file} matches {index.root}: {len(index):,} samples in {index.num_classes} classes, "
+        f"same order; {int((weights > 0).sum()):,} can be drawn"
+    )
     return 0
 
 
@@ -214,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             _parser().error(f"unknown command {argv[0]!r}; the app takes at most one PATH")
         return _run_gui(argv[0] if argv else None)
     args = _parser().parse_args(argv)
-    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate,
-               "verify": cmd_verify}[args.command]
+    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate, "verify": cmd_verify}[
+        args.command
+    ]
     try:
         return handler(args)
     except (BalanceError, ValueError) as e:  # bad data, files or settings: say which, in one line
@@ -225,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:
-        print(f"balance-gui {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(f"balance-gui {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"balance-gui {args.command}: interrupted", file=sys.stderr)

@@ -40,10 +40,14 @@ def explain_missing_platform(environ=os.environ, platform: str = sys.platform) -
     if not qpa and environ.get("WAYLAND_DISPLAY"):
         return None
     if not environ.get("DISPLAY"):
-        return ("no display to open a window on (DISPLAY is not set). Run it from a desktop session, "
-                "or on a headless machine under a virtual screen: apt-get install xvfb && xvfb-run make run")
+        return (
+            "no display to open a window on (DISPLAY is not set). Run it from a desktop session, "
+            "or on a headless machine under a virtual screen: apt-get install xvfb && xvfb-run make run"
+        )
     missing = missing_xcb_packages()
     if missing:
-        return ("Qt's xcb platform plugin cannot load: these system libraries are missing. Install them with: "
-                f"sudo apt-get install {' '.join(missing)}")
+        return (
+            "Qt's xcb platform plugin cannot load: these system libraries are missing. Install them with: "
+            f"sudo apt-get install {' '.join(missing)}"
+        )
     return None

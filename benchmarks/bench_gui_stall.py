@@ -39,8 +39,7 @@ def build_tree(root: str, files: int, classes: int) -> str:
         return root
     import numpy as np
 
-    print(f"building {files:,} empty files in {classes:,} class folders under {root} (kept for next runs)…",
-          flush=True)
+    print(f"building {files:,} empty files in {classes:,} class folders under {root} (kept for next runs)…", flush=True)
     t0 = time.perf_counter()
     shares = 1.0 / np.arange(1, classes + 1) ** 0.8  # long-tailed
     counts = np.floor(shares / shares.sum() * files).astype(np.int64)
@@ -74,8 +73,9 @@ def measure_startup() -> float:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, cwd=REPO, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env=env
+    )
     shown = None
     for line in proc.stdout:
         if line.startswith("SHOWN"):
@@ -134,8 +134,10 @@ def main(argv=None) -> int:
     if not args.skip_startup:
         times = sorted(measure_startup() for _ in range(3))
         results["startup"] = times[1]
-        print(f"window shown after launch:        {times[1]:.3f} s (median of 3: "
-              f"{', '.join(f'{t:.3f}' for t in times)})", flush=True)
+        print(
+            f"window shown after launch:        {times[1]:.3f} s (median of 3: {', '.join(f'{t:.3f}' for t in times)})",
+            flush=True,
+        )
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
@@ -164,8 +166,11 @@ def main(argv=None) -> int:
         return 1
     n = len(window.index)
     results["scan_stall"] = stall
-    print(f"scan of {n:,} files in {window.index.num_classes:,} classes: {scan_s:.2f} s; "
-          f"longest stall {1000 * stall:.1f} ms ({meter.ticks} ticks)", flush=True)
+    print(
+        f"scan of {n:,} files in {window.index.num_classes:,} classes: {scan_s:.2f} s; "
+        f"longest stall {1000 * stall:.1f} ms ({meter.ticks} ticks)",
+        flush=True,
+    )
 
     window.sampler.num_samples.setValue(args.draws)
     window.sampler.epochs.setValue(1)
@@ -180,9 +185,12 @@ def main(argv=None) -> int:
         print(f"run ended: {ended}: {window.last_error}")
         return 1
     results["sample_stall"] = stall
-    print(f"sampling {step.draws_done:,} draws over {n:,} images: {run_s:.2f} s "
-          f"({step.draws_per_s:,.0f} draws/s in the sampler); longest stall {1000 * stall:.1f} ms "
-          f"({meter.ticks} ticks)", flush=True)
+    print(
+        f"sampling {step.draws_done:,} draws over {n:,} images: {run_s:.2f} s "
+        f"({step.draws_per_s:,.0f} draws/s in the sampler); longest stall {1000 * stall:.1f} ms "
+        f"({meter.ticks} ticks)",
+        flush=True,
+    )
 
     window.close()
     ok = results["scan_stall"] <= 0.1 and results["sample_stall"] <= 0.1 and results.get("startup", 0) <= 1.0

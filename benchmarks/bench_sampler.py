@@ -46,6 +46,7 @@ BATCH = 256
 
 # ---------------------------------------------------------------------------- data
 
+
 def long_tail_counts(n: int, k: int) -> torch.Tensor:
     c = 1.0 / torch.arange(1, k + 1, dtype=torch.float64)
     counts = (c / c.sum() * n).floor().long().clamp(min=1)
@@ -89,6 +90,7 @@ def sync(device):
 
 # ---------------------------------------------------------------------------- memory (subprocess)
 
+
 def _vm_hwm_bytes() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -124,8 +126,13 @@ def mem_case(case: str, n: int, k: int) -> dict:
 
 def run_mem_case(case: str, n: int, k: int) -> float | None:
     try:
-        out = subprocess.run([sys.executable, __file__, "--mem-case", case, "--n", str(n), "--classes", str(k)],
-                             capture_output=True, text=True, check=True, timeout=900)
+        out = subprocess.run(
+            [sys.executable, __file__, "--mem-case", case, "--n", str(n), "--classes", str(k)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"]
     except (subprocess.CalledProcessError, OSError, ValueError, KeyError) as e:
         print(f"  memory case {case} failed: {e}", file=sys.stderr)
@@ -138,8 +145,17 @@ ROWS: list[tuple] = []
 
 
 def record(case: str, what: str, ours: str, ref: str, ratio: float | None, target: str, ok: bool | None):
-    ROWS.append((case, what, ours, ref, "-" if ratio is None else f"{ratio:.2f}", target,
-                 "info" if ok is None else ("PASS" if ok else "FAIL")))
+    ROWS.append(
+        (
+            case,
+            what,
+            ours,
+            ref,
+            "-" if ratio is None else f"{ratio:.2f}",
+            target,
+            "info" if ok is None else ("PASS" if ok else "FAIL"),
+        )
+    )
     print(f"  ({case}) {what}: {ours} vs {ref} -> ratio {ROWS[-1][4]} [{target}] {ROWS[-1][6]}", flush=True)
 
 
@@ -154,7 +170,7 @@ def fmt_mb(b: float) -> str:
 def print_table():
     head = ("case", "what", "ours", "reference", "ratio", "target", "result")
     widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(head)]
-    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths))  # noqa: E731
+    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False))  # noqa: E731
     print()
     print(line(head))
     print("  ".join("-" * w for w in widths))
@@ -165,6 +181,7 @@ def print_table():
 
 
 # ---------------------------------------------------------------------------- main
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,8 +199,11 @@ def main():
         print(json.dumps(mem_case(args.mem_case, n, k)))
         return
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N = {n:,} items in {k} classes, "
-          f"{n:,} draws with replacement", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, N = {n:,} items in {k} classes, "
+        f"{n:,} draws with replacement",
+        flush=True,
+    )
     counts, targets, cw = make_data(n, k)
     w_class = cw[targets]  # the equivalent per-sample weights (few distinct values, ImageFolder order)
     w_items = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # all distinct
@@ -192,40 +212,103 @@ def main():
     t_class = best(lambda: drain(BalancedSampler(targets=targets, class_weights=cw, num_samples=n)), R)
     t_multi = best(lambda: torch.multinomial(w_class, n, True), RR)
     t_rand2 = best(lambda: (torch.rand(n, dtype=torch.float64), torch.rand(n, dtype=torch.float64)), R)
-    record("a", "class form vs torch.multinomial", fmt_s(t_class), fmt_s(t_multi), t_multi / t_class, ">= 10",
-           t_multi / t_class >= 10)
-    record("a", "class form vs two float64 torch.rand(N)", fmt_s(t_class), fmt_s(t_rand2), t_class / t_rand2,
-           "<= 3", t_class / t_rand2 <= 3)
+    record(
+        "a",
+        "class form vs torch.multinomial",
+        fmt_s(t_class),
+        fmt_s(t_multi),
+        t_multi / t_class,
+        ">= 10",
+        t_multi / t_class >= 10,
+    )
+    record(
+        "a",
+        "class form vs two float64 torch.rand(N)",
+        fmt_s(t_class),
+        fmt_s(t_rand2),
+        t_class / t_rand2,
+        "<= 3",
+        t_class / t_rand2 <= 3,
+    )
     shuffled = targets[torch.randperm(n, generator=torch.Generator().manual_seed(1))]
     t_shuf = best(lambda: drain(BalancedSampler(targets=shuffled, class_weights=cw, num_samples=n)), R)
     del shuffled
-    record("a", "shuffled targets (argsort gather) vs class-sorted", fmt_s(t_shuf), fmt_s(t_class),
-           t_shuf / t_class, "-", None)
+    record(
+        "a",
+        "shuffled targets (argsort gather) vs class-sorted",
+        fmt_s(t_shuf),
+        fmt_s(t_class),
+        t_shuf / t_class,
+        "-",
+        None,
+    )
 
     # (b)
     t_items = best(lambda: drain(BalancedSampler(w_items)), R)
     t_multi_items = best(lambda: torch.multinomial(w_items, n, True), RR)
-    record("b", "distinct per-sample weights vs torch.multinomial", fmt_s(t_items), fmt_s(t_multi_items),
-           t_multi_items / t_items, ">= 2", t_multi_items / t_items >= 2)
+    record(
+        "b",
+        "distinct per-sample weights vs torch.multinomial",
+        fmt_s(t_items),
+        fmt_s(t_multi_items),
+        t_multi_items / t_items,
+        ">= 2",
+        t_multi_items / t_items >= 2,
+    )
     t_runs = best(lambda: drain(BalancedSampler(w_class)), R)
-    record("b", "per-sample weights, few distinct values, vs class form", fmt_s(t_runs), fmt_s(t_class),
-           t_runs / t_class, "<= 2", t_runs / t_class <= 2)
+    record(
+        "b",
+        "per-sample weights, few distinct values, vs class form",
+        fmt_s(t_runs),
+        fmt_s(t_class),
+        t_runs / t_class,
+        "<= 2",
+        t_runs / t_class <= 2,
+    )
 
     # (c), (d)
     t_floor = best(lambda: consume(BatchSampler(range(n), BATCH, False)), R)
     t_ours_bs = best(lambda: consume(BatchSampler(BalancedSampler(targets=targets, class_weights=cw), BATCH, False)), R)
     t_wrs_bs = best(lambda: consume(BatchSampler(WeightedRandomSampler(w_class, n), BATCH, False)), RR)
-    record("c", "BatchSampler(ours, 256) vs BatchSampler(WRS, 256)", fmt_s(t_ours_bs), fmt_s(t_wrs_bs),
-           t_wrs_bs / t_ours_bs, ">= 5", t_wrs_bs / t_ours_bs >= 5)
-    record("c", "  Python per-index floor: BatchSampler(range(N), 256)", fmt_s(t_floor), fmt_s(t_ours_bs),
-           t_ours_bs / t_floor, "(ours / floor)", None)
+    record(
+        "c",
+        "BatchSampler(ours, 256) vs BatchSampler(WRS, 256)",
+        fmt_s(t_ours_bs),
+        fmt_s(t_wrs_bs),
+        t_wrs_bs / t_ours_bs,
+        ">= 5",
+        t_wrs_bs / t_ours_bs >= 5,
+    )
+    record(
+        "c",
+        "  Python per-index floor: BatchSampler(range(N), 256)",
+        fmt_s(t_floor),
+        fmt_s(t_ours_bs),
+        t_ours_bs / t_floor,
+        "(ours / floor)",
+        None,
+    )
     t_batch = best(lambda: consume(BalancedSampler(targets=targets, class_weights=cw, batch_size=BATCH)), R)
-    record("d", "batch form (256) vs BatchSampler(WRS, 256)", fmt_s(t_batch), fmt_s(t_wrs_bs), t_wrs_bs / t_batch,
-           ">= 10", t_wrs_bs / t_batch >= 10)
+    record(
+        "d",
+        "batch form (256) vs BatchSampler(WRS, 256)",
+        fmt_s(t_batch),
+        fmt_s(t_wrs_bs),
+        t_wrs_bs / t_batch,
+        ">= 10",
+        t_wrs_bs / t_batch >= 10,
+    )
     t_items_bs = best(lambda: consume(BalancedSampler(w_items, batch_size=BATCH)), R)
     t_wrs_items_bs = best(lambda: consume(BatchSampler(WeightedRandomSampler(w_items, n), BATCH, False)), 1)
-    record("d", "  batch form, distinct per-sample weights, vs BatchSampler(WRS)", fmt_s(t_items_bs),
-           fmt_s(t_wrs_items_bs), t_wrs_items_bs / t_items_bs, "-", None)
+    record(
+        "d",
+        "  batch form, distinct per-sample weights, vs BatchSampler(WRS)",
+        fmt_s(t_items_bs),
+        fmt_s(t_wrs_items_bs),
+        t_wrs_items_bs / t_items_bs,
+        "-",
+        None,
+    )
     del w_items
     gc.collect()
 
@@ -239,14 +322,35 @@ def main():
         m_wrs_items = run_mem_case("wrs_items", n, k)
         m_items = run_mem_case("ours_items", n, k)
         if m_wrs and m_class is not None:
-            record("e", "peak extra memory, class form vs WRS", fmt_mb(m_class), fmt_mb(m_wrs), m_class / m_wrs,
-                   "<= 0.2", m_class / m_wrs <= 0.2)
+            record(
+                "e",
+                "peak extra memory, class form vs WRS",
+                fmt_mb(m_class),
+                fmt_mb(m_wrs),
+                m_class / m_wrs,
+                "<= 0.2",
+                m_class / m_wrs <= 0.2,
+            )
         if m_wrs and m_batch is not None:
-            record("e", "peak extra memory, batch form vs WRS", fmt_mb(m_batch), fmt_mb(m_wrs), m_batch / m_wrs,
-                   "<= 0.2", m_batch / m_wrs <= 0.2)
+            record(
+                "e",
+                "peak extra memory, batch form vs WRS",
+                fmt_mb(m_batch),
+                fmt_mb(m_wrs),
+                m_batch / m_wrs,
+                "<= 0.2",
+                m_batch / m_wrs <= 0.2,
+            )
         if m_wrs_items and m_items is not None:
-            record("e", "  distinct per-sample weights (alias table) vs WRS", fmt_mb(m_items), fmt_mb(m_wrs_items),
-                   m_items / m_wrs_items, "-", None)
+            record(
+                "e",
+                "  distinct per-sample weights (alias table) vs WRS",
+                fmt_mb(m_items),
+                fmt_mb(m_wrs_items),
+                m_items / m_wrs_items,
+                "-",
+                None,
+            )
 
     # (f)
     del w_class, targets
@@ -256,8 +360,15 @@ def main():
         bc, bt, bcw = make_data(big_n, k)
         t_big = best(lambda: drain(BalancedSampler(targets=bt, class_weights=bcw, num_samples=big_n)), min(R, 2))
         per_small, per_big = t_class / n, t_big / big_n
-        record("f", f"{big_n:,} items, class form: time per draw vs {n:,}", f"{per_big * 1e9:.1f} ns",
-               f"{per_small * 1e9:.1f} ns", per_big / per_small, "<= 2", per_big / per_small <= 2)
+        record(
+            "f",
+            f"{big_n:,} items, class form: time per draw vs {n:,}",
+            f"{per_big * 1e9:.1f} ns",
+            f"{per_small * 1e9:.1f} ns",
+            per_big / per_small,
+            "<= 2",
+            per_big / per_small <= 2,
+        )
         del bc, bt, bcw
         gc.collect()
     except (RuntimeError, MemoryError) as e:
@@ -265,8 +376,15 @@ def main():
     if args.big:
         wb = torch.rand(big_n, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
         t_bi = best(lambda: drain(BalancedSampler(wb)), 1)
-        record("f", f"{big_n:,} items, distinct per-sample weights: per draw vs {n:,}", f"{t_bi / big_n * 1e9:.1f} ns",
-               f"{t_items / n * 1e9:.1f} ns", (t_bi / big_n) / (t_items / n), "<= 2", (t_bi / big_n) / (t_items / n) <= 2)
+        record(
+            "f",
+            f"{big_n:,} items, distinct per-sample weights: per draw vs {n:,}",
+            f"{t_bi / big_n * 1e9:.1f} ns",
+            f"{t_items / n * 1e9:.1f} ns",
+            (t_bi / big_n) / (t_items / n),
+            "<= 2",
+            (t_bi / big_n) / (t_items / n) <= 2,
+        )
         del wb
         gc.collect()
     else:
@@ -298,13 +416,26 @@ def main():
         multi_gpu()
         t_mg = best(multi_gpu, R)
         ratio = (t_mg / mn) / (t_g / big_n)
-        record("g", f"CUDA {big_n:,} items, class form vs torch.multinomial (at {mn:,}), per draw",
-               f"{t_g / big_n * 1e9:.2f} ns", f"{t_mg / mn * 1e9:.2f} ns", ratio, "speed-up", None)
-        t_g_cpu_chunks = best(lambda: consume(BatchSampler(BalancedSampler(targets=gt, class_weights=gcw,
-                                                                           num_samples=big_n, device=dev),
-                                                           BATCH, False)), 1)
-        record("g", f"CUDA {big_n:,} draws through BatchSampler(ours, 256)", fmt_s(t_g_cpu_chunks), "-", None, "-",
-               None)
+        record(
+            "g",
+            f"CUDA {big_n:,} items, class form vs torch.multinomial (at {mn:,}), per draw",
+            f"{t_g / big_n * 1e9:.2f} ns",
+            f"{t_mg / mn * 1e9:.2f} ns",
+            ratio,
+            "speed-up",
+            None,
+        )
+        t_g_cpu_chunks = best(
+            lambda: consume(
+                BatchSampler(
+                    BalancedSampler(targets=gt, class_weights=gcw, num_samples=big_n, device=dev), BATCH, False
+                )
+            ),
+            1,
+        )
+        record(
+            "g", f"CUDA {big_n:,} draws through BatchSampler(ours, 256)", fmt_s(t_g_cpu_chunks), "-", None, "-", None
+        )
 
     print_table()
 

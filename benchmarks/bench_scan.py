@@ -51,8 +51,13 @@ def deep_size_of_samples(samples) -> int:
 
 
 def index_size(index) -> int:
-    return (len(index._paths_blob) + index._path_starts.nbytes + index.targets.nbytes + index.counts.nbytes
-            + sum(sys.getsizeof(c) for c in index.classes))
+    return (
+        len(index._paths_blob)
+        + index._path_starts.nbytes
+        + index.targets.nbytes
+        + index.counts.nbytes
+        + sum(sys.getsizeof(c) for c in index.classes)
+    )
 
 
 def main() -> None:
@@ -84,10 +89,14 @@ def main() -> None:
     time_ratio = min(ours_t) / min(theirs_t)
     mem_ratio = ours_mem / theirs_mem
     print(f"tree: {len(index):,} files in {index.num_classes:,} classes")
-    print(f"scan time      ImageFolder {min(theirs_t):7.3f} s   scan_image_folder {min(ours_t):7.3f} s   "
-          f"ratio {time_ratio:.3f} (target <= 0.5)  {'PASS' if time_ratio <= 0.5 else 'FAIL'}")
-    print(f"index memory   samples list {theirs_mem / 2**20:7.1f} MiB   DatasetIndex {ours_mem / 2**20:7.1f} MiB   "
-          f"ratio {mem_ratio:.3f} (target <= 0.333)  {'PASS' if mem_ratio <= 1 / 3 else 'FAIL'}")
+    print(
+        f"scan time      ImageFolder {min(theirs_t):7.3f} s   scan_image_folder {min(ours_t):7.3f} s   "
+        f"ratio {time_ratio:.3f} (target <= 0.5)  {'PASS' if time_ratio <= 0.5 else 'FAIL'}"
+    )
+    print(
+        f"index memory   samples list {theirs_mem / 2**20:7.1f} MiB   DatasetIndex {ours_mem / 2**20:7.1f} MiB   "
+        f"ratio {mem_ratio:.3f} (target <= 0.333)  {'PASS' if mem_ratio <= 1 / 3 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,20 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-CLASSES = ["circle", "square", "triangle", "cross", "ring", "diamond",
-           "hstripes", "vstripes", "checker", "dots", "star", "plus"]
+CLASSES = [
+    "circle",
+    "square",
+    "triangle",
+    "cross",
+    "ring",
+    "diamond",
+    "hstripes",
+    "vstripes",
+    "checker",
+    "dots",
+    "star",
+    "plus",
+]
 LARGEST, RATIO, SIZE = 400, 50, 32
 
 
@@ -64,8 +76,13 @@ def draw(kind: str, rng: random.Random) -> Image.Image:
             px, py = rng.randrange(2, SIZE - 2), rng.randrange(2, SIZE - 2)
             d.ellipse([px - 2, py - 2, px + 2, py + 2], fill=fg)
     elif kind == "star":
-        pts = [(cx + (s / 2 if i % 2 == 0 else s / 5) * math.cos(math.pi * i / 5 - math.pi / 2),
-                cy + (s / 2 if i % 2 == 0 else s / 5) * math.sin(math.pi * i / 5 - math.pi / 2)) for i in range(10)]
+        pts = [
+            (
+                cx + (s / 2 if i % 2 == 0 else s / 5) * math.cos(math.pi * i / 5 - math.pi / 2),
+                cy + (s / 2 if i % 2 == 0 else s / 5) * math.sin(math.pi * i / 5 - math.pi / 2),
+            )
+            for i in range(10)
+        ]
         d.polygon(pts, fill=fg)
     elif kind == "plus":
         d.rectangle([cx - 2, y0, cx + 2, y1], fill=fg)
@@ -78,7 +95,7 @@ def make(out: Path, seed: int = 0) -> list[int]:
         shutil.rmtree(out)
     rng = random.Random(seed)
     counts = class_counts()
-    for name, n in zip(CLASSES, counts):
+    for name, n in zip(CLASSES, counts, strict=False):
         folder = out / name
         folder.mkdir(parents=True)
         for i in range(n):
@@ -93,5 +110,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     counts = make(args.out, args.seed)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(f"{args.out}: {sum(counts)} images in {len(counts)} classes {counts}, "
-          f"imbalance {max(counts) / min(counts):.0f}, {size / 1e6:.2f} MB")
+    print(
+        f"{args.out}: {sum(counts)} images in {len(counts)} classes {counts}, "
+        f"imbalance {max(counts) / min(counts):.0f}, {size / 1e6:.2f} MB"
+    )

@@ -27,8 +27,18 @@ def _reexec_under_xvfb() -> None:
     if xvfb is None:
         sys.exit("no display: install Xvfb (apt-get install xvfb) or set DISPLAY")
     os.environ["_SCREENSHOT_XVFB"] = "1"
-    os.execv(xvfb, [xvfb, "-a", "-s", f"-screen 0 {WIDTH + 160}x{HEIGHT + 100}x24",
-                    sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+    os.execv(
+        xvfb,
+        [
+            xvfb,
+            "-a",
+            "-s",
+            f"-screen 0 {WIDTH + 160}x{HEIGHT + 100}x24",
+            sys.executable,
+            os.path.abspath(__file__),
+            *sys.argv[1:],
+        ],
+    )
 
 
 def main(argv=None) -> int:

@@ -32,13 +32,27 @@ def small_tree(tmp_path) -> Path:
 @pytest.fixture
 def odd_tree(tmp_path) -> Path:
     """Every surprise of ImageFolder's rules in one tree."""
-    root = make_tree(tmp_path / "odd", {
-        "b class": ["x.JPG", "y.Png", "z.txt", "noext", ".hidden.jpg", "sub dir/a.jpeg", "sub/b.webp",
-                    "sub/deeper/c.bmp", "sub-x/d.tif", "sub.x/e.tiff", "ünï çødé.jpg"],
-        "a": ["1.jpg", "10.jpg", "2.jpg", "Z.jpg", "a.jpg", "_.jpg", "notes.md"],
-        ".ipynb_checkpoints": ["a-checkpoint.jpg"],
-        "Émoji 🐱": ["🐱.jpg", "ß.PPM", "x.pgm"],
-    })
+    root = make_tree(
+        tmp_path / "odd",
+        {
+            "b class": [
+                "x.JPG",
+                "y.Png",
+                "z.txt",
+                "noext",
+                ".hidden.jpg",
+                "sub dir/a.jpeg",
+                "sub/b.webp",
+                "sub/deeper/c.bmp",
+                "sub-x/d.tif",
+                "sub.x/e.tiff",
+                "ünï çødé.jpg",
+            ],
+            "a": ["1.jpg", "10.jpg", "2.jpg", "Z.jpg", "a.jpg", "_.jpg", "notes.md"],
+            ".ipynb_checkpoints": ["a-checkpoint.jpg"],
+            "Émoji 🐱": ["🐱.jpg", "ß.PPM", "x.pgm"],
+        },
+    )
     (root / "a" / "folder.jpg").mkdir()  # a folder with an image extension is walked, not listed
     (root / "a" / "folder.jpg" / "inside.png").write_bytes(b"")
     (root / "README.txt").write_bytes(b"not a class")

@@ -60,6 +60,7 @@ def test_export_every_format(capsys, small_tree, tmp_path, ext):
     code, _, err = run(capsys, "export", str(small_tree), "-o", str(out_file), "--scheme", "balanced")
     assert code == 0 and "wrote" in err
     from balance_gui.core.weightsfile import load_weights
+
     loaded = load_weights(out_file, str(small_tree))
     expected = class_weights([40, 10, 2], "balanced")
     if ext != ".json":
@@ -70,21 +71,25 @@ def test_export_every_format(capsys, small_tree, tmp_path, ext):
 
 def test_export_from_manifest(capsys, small_tree, tmp_path):
     manifest = tmp_path / "m.csv"
-    manifest.write_text("path,label\n" + "".join(f"data/ant/img_{i:03d}.jpg,ant\n" for i in range(3)) +
-                        "data/bee/img_000.jpg,bee\n")
+    manifest.write_text(
+        "path,label\n" + "".join(f"data/ant/img_{i:03d}.jpg,ant\n" for i in range(3)) + "data/bee/img_000.jpg,bee\n"
+    )
     code, _, _ = run(capsys, "export", "--manifest", str(manifest), "-o", str(tmp_path / "m.pt"))
     assert code == 0
     record = torch.load(tmp_path / "m.pt", weights_only=True)
     assert record["classes"] == ["ant", "bee"] and record["weights"].tolist() == [4 / 3] * 3 + [4.0]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "dataset folder not found"),
-    ("file", "not a folder"),
-    ("no_classes", "no class folders"),
-    ("bad_scheme", "unknown scheme"),
-    ("bad_output", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "dataset folder not found"),
+        ("file", "not a folder"),
+        ("no_classes", "no class folders"),
+        ("bad_scheme", "unknown scheme"),
+        ("bad_output", "does not exist"),
+    ],
+)
 def test_bad_input_gives_one_line_and_nonzero_exit(capsys, tmp_path, small_tree, case, message):
     target = tmp_path / "x"
     args = ["inspect", str(target)]
@@ -103,25 +108,35 @@ def test_bad_input_gives_one_line_and_nonzero_exit(capsys, tmp_path, small_tree,
 
 
 def test_module_entry_point_runs_in_a_fresh_process(small_tree):
-    proc = subprocess.run([sys.executable, "-m", "balance_gui", "inspect", str(small_tree), "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "balance_gui", "inspect", str(small_tree), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["dataset"]["num_classes"] == 3
-    proc = subprocess.run([sys.executable, "-m", "balance_gui", "inspect", "/definitely/missing"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "balance_gui", "inspect", "/definitely/missing"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "not found" in proc.stderr
 
 
 def test_gui_launch_without_display_explains_what_to_do(capsys, monkeypatch):
     from balance_gui import qt_platform
+
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     code, _, err = run(capsys)
     assert code == 3 and "xvfb" in err
     monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.setattr(qt_platform.ctypes.util, "find_library",
-                        lambda name: None if name == "xcb-cursor" else f"lib{name}.so")
+    monkeypatch.setattr(
+        qt_platform.ctypes.util, "find_library", lambda name: None if name == "xcb-cursor" else f"lib{name}.so"
+    )
     assert "apt-get install libxcb-cursor0" in qt_platform.explain_missing_platform()
 
 
@@ -135,12 +150,15 @@ def test_verify_accepts_the_right_dataset_and_names_the_difference(capsys, small
     assert code == 2 and "1 file(s) missing from the dataset: 'ant/img_007.jpg'" in err and out == ""
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--device", "foo"], "unknown device 'foo'"),
-    (["--device", "mps"], "device 'mps' is not available"),
-    (["--epochs", "0"], "epochs must be a positive int"),
-    (["--no-replacement", "--num-samples", "60"], "exceeds the 52 samples with non-zero weight"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--device", "foo"], "unknown device 'foo'"),
+        (["--device", "mps"], "device 'mps' is not available"),
+        (["--epochs", "0"], "epochs must be a positive int"),
+        (["--no-replacement", "--num-samples", "60"], "exceeds the 52 samples with non-zero weight"),
+    ],
+)
 def test_simulate_bad_settings_give_one_line(capsys, small_tree, args, message):
     code, out, err = run(capsys, "simulate", str(small_tree), *args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
@@ -154,10 +172,13 @@ def test_simulate_without_cuda_says_so(capsys, small_tree):
 
 
 def test_simulate_prints_observed_against_expected(capsys, small_tree):
-    code, out, _ = run(capsys, "simulate", str(small_tree), "--num-samples", "30000", "--seed", "3",
-                       "--mode", "class-aware")
+    code, out, _ = run(
+        capsys, "simulate", str(small_tree), "--num-samples", "30000", "--seed", "3", "--mode", "class-aware"
+    )
     assert code == 0
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["ant"], ["bee"], ["cat"])}
+    rows = {
+        line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["ant"], ["bee"], ["cat"])
+    }
     for name, n in (("ant", 40), ("bee", 10), ("cat", 2)):
         assert rows[name][1] == str(n)
         draws = int(rows[name][2].replace(",", ""))

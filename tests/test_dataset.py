@@ -73,10 +73,12 @@ def test_random_trees_match_imagefolder(tmp_path):
             files = []
             for _ in range(rng.integers(1, 12)):
                 depth = rng.integers(0, 3)
-                parts = ["".join(rng.choice(alphabet, size=rng.integers(1, 4))).strip(". ") or "d"
-                         for _ in range(depth)]
+                parts = [
+                    "".join(rng.choice(alphabet, size=rng.integers(1, 4))).strip(". ") or "d" for _ in range(depth)
+                ]
                 name = "".join(rng.choice(alphabet, size=rng.integers(1, 6))) + rng.choice(
-                    [".jpg", ".JPEG", ".png", ".txt", ".webp", ""])
+                    [".jpg", ".JPEG", ".png", ".txt", ".webp", ""]
+                )
                 files.append(os.path.join(*parts, name) if parts else name)
             layout[f"{cls}{c}"] = files
         root = make_tree(tmp_path / f"t{t}", layout)
@@ -206,12 +208,15 @@ def test_manifest(tmp_path):
     assert open_dataset(manifest).targets.tolist() == [1, 0, 1]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("file,class\na.jpg,x\n", "header 'path,label'"),
-    ("path,label\na.jpg\n", "line 2"),
-    ("path,label\n", "lists no files"),
-    ("path,label\nmissing.jpg,x\n", "1 listed file(s) do not exist"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("file,class\na.jpg,x\n", "header 'path,label'"),
+        ("path,label\na.jpg\n", "line 2"),
+        ("path,label\n", "lists no files"),
+        ("path,label\nmissing.jpg,x\n", "1 listed file(s) do not exist"),
+    ],
+)
 def test_bad_manifests(tmp_path, text, expected):
     manifest = tmp_path / "m.csv"
     manifest.write_text(text)

@@ -52,8 +52,9 @@ def global_draw(form: dict, seed: int, epoch: int, length: int, N: int) -> list[
 
 
 @pytest.mark.parametrize("form", list(FORMS))
-@pytest.mark.parametrize("world,N,drop_last", [(1, 90, False), (2, 91, False), (3, 89, False), (3, 89, True),
-                                              (4, 90, False), (5, 93, False)])
+@pytest.mark.parametrize(
+    "world,N,drop_last", [(1, 90, False), (2, 91, False), (3, 89, False), (3, 89, True), (4, 90, False), (5, 93, False)]
+)
 def test_ranks_are_contiguous_slices_of_one_global_draw(form, world, N, drop_last, small_chunks):
     kw = FORMS[form]
     m = N // world if drop_last else -(-N // world)
@@ -95,10 +96,11 @@ def test_batch_form_slices_then_batches(small_chunks):
         flat = DistributedBalancedSampler(num_replicas=2, rank=r, seed=4, num_samples=101, **kw)
         bat = DistributedBalancedSampler(num_replicas=2, rank=r, seed=4, num_samples=101, batch_size=8, **kw)
         stream = list(flat)
-        assert list(bat) == [stream[i:i + 8] for i in range(0, len(stream), 8)]
+        assert list(bat) == [stream[i : i + 8] for i in range(0, len(stream), 8)]
         assert len(bat) == 7
-        dl = DistributedBalancedSampler(num_replicas=2, rank=r, seed=4, num_samples=101, batch_size=8,
-                                        drop_last=True, **kw)
+        dl = DistributedBalancedSampler(
+            num_replicas=2, rank=r, seed=4, num_samples=101, batch_size=8, drop_last=True, **kw
+        )
         assert len(dl) == len(list(dl)) == 6  # 50 per rank, last partial batch dropped
 
 
@@ -151,8 +153,7 @@ def _worker(rank: int, world: int, port: int, out_path: str) -> None:
             first = list(s)
             again = list(s)
             s.set_epoch(4)
-            res[name] = dict(rank=s.rank, world=s.num_replicas, len=len(s), e3=first, e3_again=again,
-                             e4=list(s))
+            res[name] = dict(rank=s.rank, world=s.num_replicas, len=len(s), e3=first, e3_again=again, e4=list(s))
         b = DistributedBalancedSampler(seed=7, num_samples=N_GLOBAL, batch_size=64, **FORMS["classes"])
         b.set_epoch(3)
         res["batches"] = list(b)
@@ -204,6 +205,6 @@ def test_gloo_two_processes(gloo_results, form):
 @pytest.mark.timeout(300)
 def test_gloo_batch_form(gloo_results):
     m = -(-N_GLOBAL // WORLD)
-    for r, g in enumerate(gloo_results):
+    for _r, g in enumerate(gloo_results):
         stream = g["classes"]["e3"]
-        assert g["batches"] == [stream[i:i + 64] for i in range(0, m, 64)]
+        assert g["batches"] == [stream[i : i + 64] for i in range(0, m, 64)]

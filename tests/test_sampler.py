@@ -43,6 +43,7 @@ def small_chunks(monkeypatch):
 
 # ------------------------------------------------------------------ building blocks
 
+
 def test_mix64_matches_python_splitmix():
     def ref(z):
         z %= 1 << 64
@@ -86,6 +87,7 @@ def test_alias_table_is_exact(case):
 
 
 # ------------------------------------------------------------------ the law with replacement
+
 
 def test_law_per_sample_distinct_weights_item_path():
     w = torch.rand(300, dtype=torch.float64, generator=gen(3)) ** 2
@@ -165,6 +167,7 @@ def test_works_as_dataloader_sampler():
 
 # ------------------------------------------------------------------ without replacement
 
+
 def successive_pair_probs(w):
     w = np.asarray(w, dtype=float)
     W = w.sum()
@@ -234,6 +237,7 @@ def test_without_replacement_full_draw_is_a_permutation_of_nonzero():
 
 # ------------------------------------------------------------------ class-aware
 
+
 def class_streams(d, t):
     return {c: d[t[d] == c] for c in np.unique(t)}
 
@@ -261,7 +265,7 @@ def test_class_aware_law_and_permutation_cycles(layout, small_chunks, monkeypatc
         n_c = counts[c]
         uses = np.bincount(stream, minlength=t.size)[members[c]]
         assert uses.max() - uses.min() <= 1, f"class {c}: use counts {uses.min()}..{uses.max()}"
-        cycles = [tuple(stream[a:a + n_c]) for a in range(0, stream.size - n_c + 1, n_c)]
+        cycles = [tuple(stream[a : a + n_c]) for a in range(0, stream.size - n_c + 1, n_c)]
         for cyc in cycles:  # every full cycle is a permutation of the class
             assert sorted(cyc) == sorted(members[c])
         if n_c >= 3 and len(cycles) >= 10:  # a fresh permutation each cycle
@@ -272,8 +276,9 @@ def test_class_aware_law_and_permutation_cycles(layout, small_chunks, monkeypatc
 def test_class_aware_use_counts_across_full_chunks():
     """Default chunk size, one big class: spread <= 1 and class shares as drawn."""
     t = np.repeat([0, 1, 2], [5000, 50, 7])
-    s = BalancedSampler(targets=t, class_weights=[1.0, 100.0, 1000.0], num_samples=40_000, generator=gen(17),
-                        mode="class_aware")
+    s = BalancedSampler(
+        targets=t, class_weights=[1.0, 100.0, 1000.0], num_samples=40_000, generator=gen(17), mode="class_aware"
+    )
     d = draws(s)
     uses = np.bincount(d, minlength=t.size)
     for c in range(3):
@@ -289,6 +294,7 @@ def test_class_aware_needs_replacement():
 
 
 # ------------------------------------------------------------------ reproducibility
+
 
 @pytest.mark.parametrize("mode_kw", [dict(), dict(mode="class_aware"), dict(replacement=False)])
 def test_reproducible_per_epoch(mode_kw, small_chunks):
@@ -336,6 +342,7 @@ def test_generator_state_is_not_consumed():
 
 # ------------------------------------------------------------------ batches
 
+
 @pytest.mark.parametrize("bs,drop_last", [(7, False), (7, True), (97, False), (200, True), (1, False)])
 @pytest.mark.parametrize("mode_kw", [dict(), dict(mode="class_aware"), dict(replacement=False)])
 def test_batch_form_is_the_stream_cut_into_lists(bs, drop_last, mode_kw, small_chunks):
@@ -347,7 +354,7 @@ def test_batch_form_is_the_stream_cut_into_lists(bs, drop_last, mode_kw, small_c
     bsamp = BalancedSampler(generator=gen(25), batch_size=bs, drop_last=drop_last, **kw)
     bsamp.set_epoch(1)
     batches = list(bsamp)
-    expect = [stream[i:i + bs] for i in range(0, len(stream), bs)]
+    expect = [stream[i : i + bs] for i in range(0, len(stream), bs)]
     if drop_last and len(expect[-1]) < bs:
         expect = expect[:-1]
     assert batches == expect
@@ -365,41 +372,57 @@ def test_batch_sampler_needs_batch_size():
 
 # ------------------------------------------------------------------ validation
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    (dict(weights=[1.0, 2.0, -0.5]), r"weights\[2\] = -0\.5 is negative"),
-    (dict(weights=[1.0, float("nan"), 1.0]), r"weights\[1\] is NaN"),
-    (dict(weights=[1.0, 1.0, float("inf")]), r"weights\[2\] is infinite"),
-    (dict(weights=[0.0, 0.0, 0.0]), r"all 3 weights are zero"),
-    (dict(weights=[[1.0, 2.0], [3.0, 4.0]]), r"weights must be 1-D, but has shape \(2, 2\)"),
-    (dict(weights=[]), r"weights is empty"),
-    (dict(weights=[1e308, 1e308]), r"overflows"),
-    (dict(weights=[1.0, 0.0, 2.0], num_samples=3, replacement=False),
-     r"num_samples=3 exceeds the 2 samples with non-zero weight"),
-    (dict(targets=[0, 1, 2, 5], class_weights=[1.0, 1.0, 1.0]),
-     r"targets\[3\] = 5 is out of range: class_weights has 3 entries"),
-    (dict(targets=[0, -1], class_weights=[1.0, 1.0]), r"targets\[1\] = -1 is a negative class index"),
-    (dict(targets=[0, 1.5], class_weights=[1.0, 1.0]), r"targets\[1\] = 1\.5 is not an integer"),
-    (dict(targets=[[0, 1]], class_weights=[1.0, 1.0]), r"targets must be 1-D"),
-    (dict(targets=[0, 1], class_weights=[1.0, -2.0]), r"class_weights\[1\] \(class 1\) = -2\.0 is negative"),
-    (dict(targets=[0, 1], class_weights=[1.0, float("nan")]), r"class_weights\[1\] \(class 1\) is NaN"),
-    (dict(targets=[0, 0, 1], class_weights=[0.0, 0.0, 5.0]), r"every class that has samples has class weight 0"),
-    (dict(targets=[0, 1], class_weights=[[1.0, 1.0]]), r"class_weights must be 1-D"),
-    (dict(targets=[0, 1]), r"both targets and class_weights"),
-    (dict(weights=[1.0], targets=[0], class_weights=[1.0]), r"not both"),
-    (dict(targets=[0, 1, 1], class_weights=[1.0, 0.0], num_samples=2, replacement=False),
-     r"num_samples=2 exceeds the 1 samples"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        (dict(weights=[1.0, 2.0, -0.5]), r"weights\[2\] = -0\.5 is negative"),
+        (dict(weights=[1.0, float("nan"), 1.0]), r"weights\[1\] is NaN"),
+        (dict(weights=[1.0, 1.0, float("inf")]), r"weights\[2\] is infinite"),
+        (dict(weights=[0.0, 0.0, 0.0]), r"all 3 weights are zero"),
+        (dict(weights=[[1.0, 2.0], [3.0, 4.0]]), r"weights must be 1-D, but has shape \(2, 2\)"),
+        (dict(weights=[]), r"weights is empty"),
+        (dict(weights=[1e308, 1e308]), r"overflows"),
+        (
+            dict(weights=[1.0, 0.0, 2.0], num_samples=3, replacement=False),
+            r"num_samples=3 exceeds the 2 samples with non-zero weight",
+        ),
+        (
+            dict(targets=[0, 1, 2, 5], class_weights=[1.0, 1.0, 1.0]),
+            r"targets\[3\] = 5 is out of range: class_weights has 3 entries",
+        ),
+        (dict(targets=[0, -1], class_weights=[1.0, 1.0]), r"targets\[1\] = -1 is a negative class index"),
+        (dict(targets=[0, 1.5], class_weights=[1.0, 1.0]), r"targets\[1\] = 1\.5 is not an integer"),
+        (dict(targets=[[0, 1]], class_weights=[1.0, 1.0]), r"targets must be 1-D"),
+        (dict(targets=[0, 1], class_weights=[1.0, -2.0]), r"class_weights\[1\] \(class 1\) = -2\.0 is negative"),
+        (dict(targets=[0, 1], class_weights=[1.0, float("nan")]), r"class_weights\[1\] \(class 1\) is NaN"),
+        (dict(targets=[0, 0, 1], class_weights=[0.0, 0.0, 5.0]), r"every class that has samples has class weight 0"),
+        (dict(targets=[0, 1], class_weights=[[1.0, 1.0]]), r"class_weights must be 1-D"),
+        (dict(targets=[0, 1]), r"both targets and class_weights"),
+        (dict(weights=[1.0], targets=[0], class_weights=[1.0]), r"not both"),
+        (
+            dict(targets=[0, 1, 1], class_weights=[1.0, 0.0], num_samples=2, replacement=False),
+            r"num_samples=2 exceeds the 1 samples",
+        ),
+    ],
+)
 def test_validation_errors(kwargs, pattern):
     with pytest.raises(WeightsError, match=pattern) as info:
         BalancedSampler(**kwargs)
     assert isinstance(info.value, ValueError)  # WeightsError is a ValueError too
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(weights=[1.0], num_samples=0), dict(weights=[1.0], num_samples=-3), dict(weights=[1.0], num_samples=2.5),
-    dict(weights=[1.0], mode="balanced"), dict(weights=[1.0], batch_size=0),
-    dict(weights=[1.0], replacement="yes"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(weights=[1.0], num_samples=0),
+        dict(weights=[1.0], num_samples=-3),
+        dict(weights=[1.0], num_samples=2.5),
+        dict(weights=[1.0], mode="balanced"),
+        dict(weights=[1.0], batch_size=0),
+        dict(weights=[1.0], replacement="yes"),
+    ],
+)
 def test_argument_errors(kwargs):
     with pytest.raises(ValueError):
         BalancedSampler(**kwargs)
@@ -411,14 +434,19 @@ def test_inputs_of_every_kind_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a = BalancedSampler(targets=t_ro, class_weights=(1, 2, 3), num_samples=50, generator=gen(1))
-        b = BalancedSampler(targets=torch.as_tensor(t_ro.copy(), dtype=torch.int32),
-                            class_weights=np.array([1, 2, 3], dtype=np.float32), num_samples=50, generator=gen(1))
+        b = BalancedSampler(
+            targets=torch.as_tensor(t_ro.copy(), dtype=torch.int32),
+            class_weights=np.array([1, 2, 3], dtype=np.float32),
+            num_samples=50,
+            generator=gen(1),
+        )
         c = BalancedSampler(weights=[1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3], num_samples=50, generator=gen(1))
     assert list(a) == list(b)
     assert max(c) < 12
 
 
 # ------------------------------------------------------------------ size
+
 
 def test_more_than_2_pow_24_items():
     n = (1 << 24) + 10

@@ -11,8 +11,13 @@ import torch
 import balance_gui.core.sampler as smod
 from balance_gui.core.errors import WeightsError
 from balance_gui.core.sampler import BalancedSampler
-from balance_gui.core.simulate import (SimulationStep, chi_square_test, expected_distinct, format_simulation_report,
-                                       simulate)
+from balance_gui.core.simulate import (
+    SimulationStep,
+    chi_square_test,
+    expected_distinct,
+    format_simulation_report,
+    simulate,
+)
 
 COUNTS = np.array([50, 20, 7, 3, 0])
 CW = np.array([1.0, 2.0, 5.0, 10.0, 4.0])
@@ -27,7 +32,7 @@ def test_counts_are_cumulative_and_end_at_total():
     assert [s.epoch for s in steps] == [0] * 4 + [1] * 4 + [2] * 4
     assert all(s.total_draws == 3000 for s in steps)
     assert all(s.class_counts.sum() == s.draws_done for s in steps)
-    for a, b in zip(steps, steps[1:]):
+    for a, b in zip(steps, steps[1:], strict=False):
         assert (b.class_counts >= a.class_counts).all()
     last = steps[-1]
     assert last.done and last.class_counts.dtype == np.int64 and last.class_counts.size == 5
@@ -84,14 +89,15 @@ def test_early_stop_and_close():
 def test_track_images_distinct_counts_tiny():
     t = np.array([0, 0, 0, 1, 1, 2])
     steps = list(simulate(t, [1.0, 1.0, 1.0], num_samples=4, epochs=3, chunk_size=1, seed=5))
-    s = BalancedSampler(targets=t, class_weights=[1.0, 1.0, 1.0], num_samples=4,
-                        generator=torch.Generator().manual_seed(5))
+    s = BalancedSampler(
+        targets=t, class_weights=[1.0, 1.0, 1.0], num_samples=4, generator=torch.Generator().manual_seed(5)
+    )
     for e in range(3):
         s.set_epoch(e)
         d = list(s)
         for j, st in enumerate(x for x in steps if x.epoch == e):
-            seen = set(d[:j + 1])
-            np.testing.assert_array_equal(st.image_uses, np.bincount(d[:j + 1], minlength=6))
+            seen = set(d[: j + 1])
+            np.testing.assert_array_equal(st.image_uses, np.bincount(d[: j + 1], minlength=6))
             np.testing.assert_array_equal(st.distinct_seen, [len({i for i in seen if t[i] == c}) for c in range(3)])
     untracked = list(simulate(t, [1.0, 1.0, 1.0], num_samples=4, track_images=False))
     assert untracked[-1].image_uses is None and untracked[-1].distinct_seen is None
@@ -144,7 +150,7 @@ def test_report_rows_aligned_for_many_classes():
     last = list(simulate(t, np.ones(K), num_samples=5000, seed=0))[-1]
     text = format_simulation_report(last, names, counts)
     lines = text.splitlines()
-    rows = lines[3:3 + K]
+    rows = lines[3 : 3 + K]
     assert len({len(r) for r in rows}) == 1  # aligned columns
     assert rows[0].startswith("n00000_") and rows[-1].startswith("n00999_")
     assert f"{last.class_counts[7]:,}" in rows[7].split()
@@ -155,8 +161,9 @@ def test_report_rows_aligned_for_many_classes():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_simulate_on_cuda_matches_sampler():
     steps = list(simulate(T, CW, num_samples=5000, epochs=2, device="cuda", seed=4))
-    s = BalancedSampler(targets=T, class_weights=CW, num_samples=5000, device="cuda",
-                        generator=torch.Generator().manual_seed(4))
+    s = BalancedSampler(
+        targets=T, class_weights=CW, num_samples=5000, device="cuda", generator=torch.Generator().manual_seed(4)
+    )
     expect = np.zeros(5, dtype=np.int64)
     for e in range(2):
         s.set_epoch(e)

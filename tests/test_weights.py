@@ -11,21 +11,30 @@ import torch
 
 from balance_gui.core.errors import WeightsError
 from balance_gui.core.weights import (
-    class_figures, class_weights, dataset_figures, expected_shares, make_weights_for_balanced_classes,
-    parse_scheme, sample_weights)
+    class_figures,
+    class_weights,
+    dataset_figures,
+    expected_shares,
+    make_weights_for_balanced_classes,
+    parse_scheme,
+    sample_weights,
+)
 
 COUNTS = np.array([100, 30, 7, 1])
 N, C = COUNTS.sum(), COUNTS.size
 
 
-@pytest.mark.parametrize("scheme, expected", [
-    ("inverse", N / COUNTS),
-    ("balanced", N / (C * COUNTS)),
-    ("sqrt", 1 / np.sqrt(COUNTS)),
-    ("power:0.3", COUNTS ** (0.3 - 1)),
-    ("power:1", np.ones(C)),
-    ("none", np.ones(C)),
-])
+@pytest.mark.parametrize(
+    "scheme, expected",
+    [
+        ("inverse", N / COUNTS),
+        ("balanced", N / (C * COUNTS)),
+        ("sqrt", 1 / np.sqrt(COUNTS)),
+        ("power:0.3", COUNTS ** (0.3 - 1)),
+        ("power:1", np.ones(C)),
+        ("none", np.ones(C)),
+    ],
+)
 def test_scheme_formulas(scheme, expected):
     np.testing.assert_allclose(class_weights(COUNTS, scheme), expected, rtol=1e-12)
 
@@ -65,13 +74,16 @@ def test_custom_weights_from_json(tmp_path):
     assert class_weights([1, 2, 3], str(path), ["a", "b", "c"]).tolist() == [2.0, 0.0, 0.5]
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"a": 1, "b": 1, "c": 1, "zebra": 2}, "lacks: 'zebra'"),
-    ({"a": 1, "b": 1}, "no weight for class(es): 'c'"),
-    ({"a": 1, "b": -2, "c": 1}, "class 'b' has weight -2.0"),
-    ({"a": 1, "b": "x", "c": 1}, "class 'b' has weight 'x'"),
-    ({"a": 0, "b": 0, "c": 0}, "all weights are zero"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"a": 1, "b": 1, "c": 1, "zebra": 2}, "lacks: 'zebra'"),
+        ({"a": 1, "b": 1}, "no weight for class(es): 'c'"),
+        ({"a": 1, "b": -2, "c": 1}, "class 'b' has weight -2.0"),
+        ({"a": 1, "b": "x", "c": 1}, "class 'b' has weight 'x'"),
+        ({"a": 0, "b": 0, "c": 0}, "all weights are zero"),
+    ],
+)
 def test_custom_weights_errors_name_class_and_value(tmp_path, mapping, message):
     path = tmp_path / "w.json"
     path.write_text(json.dumps(mapping))
@@ -83,16 +95,24 @@ def test_custom_weights_errors_name_class_and_value(tmp_path, mapping, message):
 def test_nan_and_inf_custom_weights_are_refused(tmp_path):
     for bad in ("NaN", "Infinity"):
         path = tmp_path / "w.json"
-        path.write_text('{"a": 1, "b": %s}' % bad)
+        path.write_text(f'{{"a": 1, "b": {bad}}}')
         with pytest.raises(WeightsError, match="class 'b' has weight (nan|inf)"):
             class_weights([1, 2], f"custom:{path}", ["a", "b"])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("bogus", "unknown scheme"), ("power", "needs a number"), ("power:x", "needs a number"),
-    ("effective:1", "BETA must be in [0, 1)"), ("effective:-0.1", "BETA must be in [0, 1)"),
-    ("power:nan", "must be finite"), ("sqrt:2", "takes no parameter"), ("custom:/no/such.json", "not found"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("bogus", "unknown scheme"),
+        ("power", "needs a number"),
+        ("power:x", "needs a number"),
+        ("effective:1", "BETA must be in [0, 1)"),
+        ("effective:-0.1", "BETA must be in [0, 1)"),
+        ("power:nan", "must be finite"),
+        ("sqrt:2", "takes no parameter"),
+        ("custom:/no/such.json", "not found"),
+    ],
+)
 def test_bad_scheme_text(text, message):
     with pytest.raises(WeightsError) as info:
         parse_scheme(text)
@@ -101,6 +121,7 @@ def test_bad_scheme_text(text, message):
 
 def test_wrong_length_custom_vector_is_refused():
     from balance_gui.core.weights import validate_class_weights
+
     with pytest.raises(WeightsError, match="expected 3 class weights, got 2"):
         validate_class_weights([1.0, 2.0], ["a", "b", "c"])
 
@@ -125,8 +146,9 @@ def test_expected_distinct_matches_monte_carlo():
     # the design note's example: the minority class repeats each image about 50 times per epoch
     assert f.expected_uses_per_image[0] == pytest.approx(50.0)
     g = torch.Generator().manual_seed(0)
-    draws = torch.multinomial(torch.from_numpy(sample_weights(np.repeat([0, 1], counts), w)), int(counts.sum()),
-                              replacement=True, generator=g)
+    draws = torch.multinomial(
+        torch.from_numpy(sample_weights(np.repeat([0, 1], counts), w)), int(counts.sum()), replacement=True, generator=g
+    )
     distinct_majority = int(torch.unique(draws[draws >= 100]).numel())
     assert distinct_majority == pytest.approx(f.expected_distinct[1], rel=0.03)
 
@@ -150,7 +172,7 @@ def seed_recipe(images, nclasses):
     count = [0] * nclasses
     for item in images:
         count[item[1]] += 1
-    weight_per_class = [0.] * nclasses
+    weight_per_class = [0.0] * nclasses
     N = float(sum(count))
     for i in range(nclasses):
         weight_per_class[i] = N / float(count[i])
@@ -162,6 +184,7 @@ def seed_recipe(images, nclasses):
 
 def test_make_weights_for_balanced_classes_matches_the_seed(small_tree):
     from torchvision.datasets import ImageFolder
+
     ds = ImageFolder(str(small_tree))
     assert make_weights_for_balanced_classes(ds.imgs, len(ds.classes)) == seed_recipe(ds.imgs, len(ds.classes))
 

@@ -21,8 +21,17 @@ from balance_gui.core.weightsfile import export_weights, load_weights
 
 from .conftest import make_tree
 
-PT_KEYS = ["weights", "targets", "class_weights", "classes", "class_to_idx", "samples", "scheme", "root",
-           "format_version"]
+PT_KEYS = [
+    "weights",
+    "targets",
+    "class_weights",
+    "classes",
+    "class_to_idx",
+    "samples",
+    "scheme",
+    "root",
+    "format_version",
+]
 
 
 @pytest.fixture
@@ -39,7 +48,7 @@ def exported(small_tree, tmp_path):
 def test_pt_holds_the_contract_keys_and_loads_with_weights_only(exported, small_tree):
     index, w, files = exported
     record = torch.load(files[".pt"], weights_only=True)
-    assert list(record)[:len(PT_KEYS)] == PT_KEYS
+    assert list(record)[: len(PT_KEYS)] == PT_KEYS
     reference = ImageFolder(str(small_tree))
     expected = torch.tensor([w[t] for t in reference.targets], dtype=torch.float64)
     assert record["weights"].dtype == torch.float64 and torch.equal(record["weights"], expected)
@@ -86,12 +95,15 @@ def test_odd_names_survive_every_format(odd_tree, tmp_path):
         assert load_weights(tmp_path / f"w{ext}", str(odd_tree)).shape == (len(index),)
 
 
-@pytest.mark.parametrize("change, message", [
-    ("remove", "1 file(s) missing from the dataset: 'bee/img_003.jpg'"),
-    ("add", "1 extra file(s) in the dataset, not in the weights file: 'bee/new.jpg'"),
-    ("rename_class", "classes renamed: 'cat' -> 'cats'"),
-    ("new_class", "classes only in the dataset: 'dog'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("remove", "1 file(s) missing from the dataset: 'bee/img_003.jpg'"),
+        ("add", "1 extra file(s) in the dataset, not in the weights file: 'bee/new.jpg'"),
+        ("rename_class", "classes renamed: 'cat' -> 'cats'"),
+        ("new_class", "classes only in the dataset: 'dog'"),
+    ],
+)
 def test_mismatch_says_what_differs(exported, small_tree, change, message):
     _, _, files = exported
     if change == "remove":
@@ -133,8 +145,9 @@ def test_tampered_pt_is_caught(exported, tmp_path):
         load_weights(tmp_path / "tampered.pt")
 
 
-@pytest.mark.parametrize("bad, message", [(-1.0, "has weight -1.0"), (float("nan"), "has weight nan"),
-                                          (float("inf"), "has weight inf")])
+@pytest.mark.parametrize(
+    "bad, message", [(-1.0, "has weight -1.0"), (float("nan"), "has weight nan"), (float("inf"), "has weight inf")]
+)
 def test_invalid_weights_in_a_file_are_refused(tmp_path, bad, message):
     w = np.ones(4)
     w[2] = bad

@@ -13,9 +13,9 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class DatasetIndex:
 
     @property
     def empty_classes(self) -> tuple[str, ...]:
-        return tuple(c for c, n in zip(self.classes, self.counts) if n == 0)
+        return tuple(c for c, n in zip(self.classes, self.counts, strict=False) if n == 0)
 
     @property
     def skipped_files(self) -> int:
@@ -94,22 +94,27 @@ class DatasetIndex:
     @property
     def samples(self) -> list[tuple[str, int]]:
         """``(path, class_index)`` pairs exactly as ImageFolder's ``samples``."""
-        return [(os.path.join(self.root, p), int(t)) for p, t in zip(self.relative_paths(), self.targets)]
+        return [(os.path.join(self.root, p), int(t)) for p, t in zip(self.relative_paths(), self.targets, strict=False)]
 
     def warnings(self) -> list[str]:
         """Surprises worth telling the user, in plain words."""
         out = []
         for name in self.hidden_classes:
-            out.append(f"hidden folder {name!r} is taken as a class (torchvision does the same); "
-                       "delete or move it if it is not one")
+            out.append(
+                f"hidden folder {name!r} is taken as a class (torchvision does the same); "
+                "delete or move it if it is not one"
+            )
         if self.empty_classes:
             names = ", ".join(repr(c) for c in self.empty_classes[:10])
             more = "" if len(self.empty_classes) <= 10 else f" and {len(self.empty_classes) - 10} more"
-            out.append(f"{len(self.empty_classes)} empty class(es): {names}{more}; "
-                       "they get weight 0 and are never drawn")
+            out.append(
+                f"{len(self.empty_classes)} empty class(es): {names}{more}; they get weight 0 and are never drawn"
+            )
         if self.skipped_files:
-            exts = ", ".join(f"{ext or '(none)'} x{n}" for ext, n in
-                             sorted(self.skipped_extensions.items(), key=lambda kv: (-kv[1], kv[0])))
+            exts = ", ".join(
+                f"{ext or '(none)'} x{n}"
+                for ext, n in sorted(self.skipped_extensions.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
             out.append(f"{self.skipped_files} file(s) skipped, not image extensions: {exts}")
         for folder in self.unreadable_folders:
             out.append(f"folder {folder!r} could not be read and was skipped (torchvision skips it too)")
@@ -218,7 +223,8 @@ def scan_image_folder(
         raise DatasetError(f"cannot read dataset folder {root_str}: {e.strerror or e}") from e
     if not classes:
         raise DatasetNotFoundError(
-            f"no class folders in {root_str}: an ImageFolder root holds one sub-folder per class")
+            f"no class folders in {root_str}: an ImageFolder root holds one sub-folder per class"
+        )
 
     exts = tuple(x.lower() for x in extensions)
     chunks: list[str] = []  # per folder: its kept relative paths, NUL-joined (joined in C, not per file)
@@ -244,15 +250,22 @@ def scan_image_folder(
         class_sizes.append(in_class)
         files_found += in_class
         if progress is not None:
-            progress(ScanProgress(folders_done, class_index + 1, len(classes), files_found, name,
-                                  time.perf_counter() - start_time))
+            progress(
+                ScanProgress(
+                    folders_done, class_index + 1, len(classes), files_found, name, time.perf_counter() - start_time
+                )
+            )
     _check_cancel(cancel)
     if not files_found:
         raise DatasetNotFoundError(
             f"no image files in {root_str}: none of its {len(classes)} class folder(s) holds a file "
-            f"ending in {', '.join(exts)}")
+            f"ending in {', '.join(exts)}"
+        )
     return _make_index(
-        root_str, classes, np.repeat(np.arange(len(classes), dtype=np.int64), class_sizes), chunks,
+        root_str,
+        classes,
+        np.repeat(np.arange(len(classes), dtype=np.int64), class_sizes),
+        chunks,
         source="folder",
         hidden_classes=tuple(c for c in classes if c.startswith(".")),
         skipped_extensions=MappingProxyType(dict(skipped)),
@@ -285,8 +298,9 @@ def scan_manifest(
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or [h.strip().lower() for h in header] != ["path", "label"]:
-                raise DatasetError(f"{manifest_str}: the first line must be the header 'path,label', "
-                                   f"found {','.join(header or [])!r}")
+                raise DatasetError(
+                    f"{manifest_str}: the first line must be the header 'path,label', found {','.join(header or [])!r}"
+                )
             for line_no, row in enumerate(reader, start=2):
                 if not row:
                     continue
@@ -314,8 +328,9 @@ def scan_manifest(
     class_to_idx = {c: i for i, c in enumerate(classes)}
     targets = np.fromiter((class_to_idx[lab] for lab in labels), dtype=np.int64, count=len(labels))
     if progress is not None:
-        progress(ScanProgress(1, len(classes), len(classes), len(paths), manifest_str,
-                              time.perf_counter() - start_time))
+        progress(
+            ScanProgress(1, len(classes), len(classes), len(paths), manifest_str, time.perf_counter() - start_time)
+        )
     return _make_index(root, classes, targets, paths, source="manifest")
 
 
@@ -326,5 +341,4 @@ def open_dataset(path: str | os.PathLike, **kwargs) -> DatasetIndex:
     return scan_image_folder(path, **kwargs)
 
 
-__all__ = ["IMG_EXTENSIONS", "DatasetIndex", "ScanProgress", "scan_image_folder", "scan_manifest",
-           "open_dataset"]
+__all__ = ["IMG_EXTENSIONS", "DatasetIndex", "ScanProgress", "scan_image_folder", "scan_manifest", "open_dataset"]

@@ -40,7 +40,7 @@ import hashlib
 import itertools
 import math
 import warnings
-from typing import Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -90,6 +90,7 @@ _TAG_PERM = 3
 
 # --------------------------------------------------------------------------- seeds
 
+
 def _mix_seed(*parts: int) -> int:
     """A 63-bit seed from a tuple of integers (blake2b: stable across runs and platforms)."""
     h = hashlib.blake2b(digest_size=8, person=b"balance-gui")
@@ -109,6 +110,7 @@ def _mix64(z: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------- validation
 
+
 def _resolve_device(device) -> torch.device:
     """The torch.device to draw on, or a ValueError saying why it cannot be used here."""
     try:
@@ -117,15 +119,17 @@ def _resolve_device(device) -> torch.device:
         raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
     if d.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} is not available: no CUDA GPU or driver "
-                             "(torch.cuda.is_available() is False)")
+            raise ValueError(
+                f"device {device!r} is not available: no CUDA GPU or driver (torch.cuda.is_available() is False)"
+            )
         if d.index is not None and d.index >= torch.cuda.device_count():
             raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s)")
     elif d.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device {device!r} is not available: MPS needs Apple silicon and a PyTorch "
-                             "built with MPS")
+            raise ValueError(
+                f"device {device!r} is not available: MPS needs Apple silicon and a PyTorch built with MPS"
+            )
     elif d.type != "cpu":
         raise ValueError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'mps'")
     return d
@@ -196,11 +200,13 @@ def _as_targets(x, num_classes: int) -> torch.Tensor:
         i = int((t >= num_classes).nonzero()[0, 0])
         raise WeightsError(
             f"targets[{i}] = {int(t[i])} is out of range: class_weights has {num_classes} entries "
-            f"(classes 0..{num_classes - 1})")
+            f"(classes 0..{num_classes - 1})"
+        )
     return t
 
 
 # ---------------------------------------------------------------------- alias table
+
 
 def _build_alias(mass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Walker's alias table for ``mass`` (float64, >= 0, positive sum), built vectorised.
@@ -241,20 +247,24 @@ def _build_alias(mass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     del sur
     # light i: alias = the heavy item whose surplus covers the start of its deficit, D[i-1]
     i32 = S < (1 << 31)
-    J = torch.cat([torch.searchsorted(Sh, D.new_zeros(1), right=True, out_int32=i32),
-                   torch.searchsorted(Sh, D[:-1], right=True, out_int32=i32)]).clamp_(max=nH - 1)
+    J = torch.cat(
+        [
+            torch.searchsorted(Sh, D.new_zeros(1), right=True, out_int32=i32),
+            torch.searchsorted(Sh, D[:-1], right=True, out_int32=i32),
+        ]
+    ).clamp_(max=nH - 1)
     alias.index_copy_(0, L, H.index_select(0, J).to(alias.dtype))
     del J
     if nH > 1:
         # heavy j < last whose surplus ends strictly inside light I's deficit: it keeps
         # 1 - (D[I] - Sh[j]) of its own bucket, aliased to heavy j + 1
         Sj = Sh[:-1]
-        I = torch.searchsorted(D, Sj, right=True, out_int32=i32)
-        Ic = I.clamp(max=nL - 1)
+        Il = torch.searchsorted(D, Sj, right=True, out_int32=i32)
+        Ic = Il.clamp(max=nL - 1)
         Dprev = torch.where(Ic > 0, D.index_select(0, (Ic - 1).clamp_(min=0)), torch.zeros((), dtype=D.dtype))
-        inside = (I < nL) & (Dprev < Sj)
+        inside = (Il < nL) & (Dprev < Sj)
         hp = (1.0 - (D.index_select(0, Ic) - Sj)).clamp_(0.0, 1.0)
-        del I, Ic, Dprev, D
+        del Il, Ic, Dprev, D
         sel = inside.nonzero().squeeze(1)
         Hs = H.index_select(0, sel)
         prob.index_copy_(0, Hs, hp.index_select(0, sel))
@@ -270,7 +280,7 @@ def _compact_index(ix: torch.Tensor) -> torch.Tensor:
     return ix.to(torch.int32) if ix.numel() < (1 << 31) else ix.to(torch.int64)
 
 
-def _runs(x: torch.Tensor, max_runs: int) -> Optional[torch.Tensor]:
+def _runs(x: torch.Tensor, max_runs: int) -> torch.Tensor | None:
     """Start positions of the runs of equal values of ``x``, or None if there are more than ``max_runs``."""
     n = x.numel()
     if n == 1:
@@ -282,6 +292,7 @@ def _runs(x: torch.Tensor, max_runs: int) -> Optional[torch.Tensor]:
 
 
 # -------------------------------------------------------------------------- sampler
+
 
 class BalancedSampler(Sampler[int]):
     """Weighted random sampler with WRS's law, streamed in chunks, seeded per epoch.
@@ -312,30 +323,45 @@ class BalancedSampler(Sampler[int]):
 
     num_samples: int
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, generator=None, device="cpu", *,
-                 targets=None, class_weights=None, mode="weighted", batch_size=None, drop_last=False):
+    def __init__(
+        self,
+        weights=None,
+        num_samples=None,
+        replacement=True,
+        generator=None,
+        device="cpu",
+        *,
+        targets=None,
+        class_weights=None,
+        mode="weighted",
+        batch_size=None,
+        drop_last=False,
+    ):
         super().__init__()
         if generator is not None:
             base_seed = int(generator.initial_seed())
         else:
             base_seed = int(torch.randint(0, 1 << 62, (), dtype=torch.int64).item())
-        self._setup(weights, num_samples, replacement, device, targets, class_weights, mode, batch_size,
-                    drop_last, base_seed)
-        self._epoch: Optional[int] = None
+        self._setup(
+            weights, num_samples, replacement, device, targets, class_weights, mode, batch_size, drop_last, base_seed
+        )
+        self._epoch: int | None = None
         self._auto_epoch = 0
 
     # ------------------------------------------------------------------ setup
 
-    def _setup(self, weights, num_samples, replacement, device, targets, class_weights, mode, batch_size,
-               drop_last, base_seed):
+    def _setup(
+        self, weights, num_samples, replacement, device, targets, class_weights, mode, batch_size, drop_last, base_seed
+    ):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement must be a bool, got {replacement!r}")
         if mode == "class_aware" and not replacement:
             raise ValueError("class_aware mode draws with replacement; use replacement=True")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size <= 0):
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+        ):
             raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
         self.mode = mode
         self.replacement = replacement
@@ -386,7 +412,8 @@ class BalancedSampler(Sampler[int]):
                 nonempty = (counts > 0).nonzero().squeeze(1).tolist()
                 raise WeightsError(
                     "every class that has samples has class weight 0 (classes with samples: "
-                    f"{_short_list(nonempty)}); at least one must be positive")
+                    f"{_short_list(nonempty)}); at least one must be positive"
+                )
             self._nnz = int(counts[cw > 0].sum())
             self._class_form = True
             self._w = None
@@ -400,7 +427,8 @@ class BalancedSampler(Sampler[int]):
         if not replacement and num_samples > self._nnz:
             raise WeightsError(
                 f"num_samples={num_samples} exceeds the {self._nnz} samples with non-zero weight; "
-                "without replacement each can be drawn once")
+                "without replacement each can be drawn once"
+            )
         self._global_num_samples = num_samples
         self.num_samples = num_samples
 
@@ -599,8 +627,9 @@ class BalancedSampler(Sampler[int]):
             "cur": None,  # current permutation of every class, laid out as the classes
         }
 
-    def _permutations(self, bc: torch.Tensor, bq: torch.Tensor, bsz: torch.Tensor, boff: torch.Tensor, E: int,
-                      perm_seed: int) -> torch.Tensor:
+    def _permutations(
+        self, bc: torch.Tensor, bq: torch.Tensor, bsz: torch.Tensor, boff: torch.Tensor, E: int, perm_seed: int
+    ) -> torch.Tensor:
         """Permutation ``q`` of class ``c`` for each block ``(bc, bq)``, laid out at ``boff``.
 
         Each permutation depends only on ``(perm_seed, c, q)``: large classes use
@@ -612,10 +641,10 @@ class BalancedSampler(Sampler[int]):
         big = bsz >= _PERM_LOOP_MIN
         if bool(big.any()):
             ib = big.nonzero().squeeze(1)
-            for c, q, o, n in zip(*(x.index_select(0, ib).tolist() for x in (bc, bq, boff, bsz))):
+            for c, q, o, n in zip(*(x.index_select(0, ib).tolist() for x in (bc, bq, boff, bsz)), strict=False):
                 gp = torch.Generator(device=dev)
                 gp.manual_seed(_mix_seed(perm_seed, c, q))
-                out[o:o + n] = torch.randperm(n, generator=gp, device=dev)
+                out[o : o + n] = torch.randperm(n, generator=gp, device=dev)
             small = (~big).nonzero().squeeze(1)
             if small.numel() == 0:
                 return out
@@ -719,7 +748,7 @@ class BalancedSampler(Sampler[int]):
                 part = full.index_select(0, torch.arange(lo, hi, device=full.device) % N)
             del full
             for a in range(0, part.numel(), C):
-                yield part[a:a + C]
+                yield part[a : a + C]
             return
         j0, j1 = lo // C, (hi - 1) // C
         state = None
@@ -753,9 +782,11 @@ class BalancedSampler(Sampler[int]):
         return _batches(chunks, self.batch_size, self.drop_last)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(n={self._n}, num_samples={self.num_samples}, "
-                f"replacement={self.replacement}, mode={self.mode!r}, device={str(self.device)!r}, "
-                f"batch_size={self.batch_size}, path={self._path!r})")
+        return (
+            f"{type(self).__name__}(n={self._n}, num_samples={self.num_samples}, "
+            f"replacement={self.replacement}, mode={self.mode!r}, device={str(self.device)!r}, "
+            f"batch_size={self.batch_size}, path={self._path!r})"
+        )
 
 
 def _pieces(chunks: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -800,12 +831,34 @@ class BalancedBatchSampler(BalancedSampler):
     """``BalancedSampler`` in batch form, for ``DataLoader(batch_sampler=...)``: yields lists of
     ``batch_size`` indices cut straight from the drawn tensors (same law, same seeding)."""
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, generator=None, device="cpu", *,
-                 targets=None, class_weights=None, mode="weighted", batch_size=None, drop_last=False):
+    def __init__(
+        self,
+        weights=None,
+        num_samples=None,
+        replacement=True,
+        generator=None,
+        device="cpu",
+        *,
+        targets=None,
+        class_weights=None,
+        mode="weighted",
+        batch_size=None,
+        drop_last=False,
+    ):
         if batch_size is None:
             raise ValueError("BalancedBatchSampler needs batch_size")
-        super().__init__(weights, num_samples, replacement, generator, device, targets=targets,
-                         class_weights=class_weights, mode=mode, batch_size=batch_size, drop_last=drop_last)
+        super().__init__(
+            weights,
+            num_samples,
+            replacement,
+            generator,
+            device,
+            targets=targets,
+            class_weights=class_weights,
+            mode=mode,
+            batch_size=batch_size,
+            drop_last=drop_last,
+        )
 
 
 class DistributedBalancedSampler(BalancedSampler):
@@ -825,11 +878,26 @@ class DistributedBalancedSampler(BalancedSampler):
     ``DistributedSampler``); ``total_size`` is ``m * world``.
     """
 
-    def __init__(self, weights=None, num_replicas=None, rank=None, seed=0, drop_last=False, *, num_samples=None,
-                 replacement=True, device="cpu", targets=None, class_weights=None, mode="weighted", batch_size=None):
+    def __init__(
+        self,
+        weights=None,
+        num_replicas=None,
+        rank=None,
+        seed=0,
+        drop_last=False,
+        *,
+        num_samples=None,
+        replacement=True,
+        device="cpu",
+        targets=None,
+        class_weights=None,
+        mode="weighted",
+        batch_size=None,
+    ):
         Sampler.__init__(self)
         if num_replicas is None or rank is None:
             import torch.distributed as dist
+
             if not (dist.is_available() and dist.is_initialized()):
                 raise RuntimeError("torch.distributed is not initialised: pass num_replicas and rank")
             if num_replicas is None:
@@ -841,8 +909,9 @@ class DistributedBalancedSampler(BalancedSampler):
             raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, {num_replicas - 1}], got {rank}")
-        self._setup(weights, num_samples, replacement, device, targets, class_weights, mode, batch_size,
-                    drop_last, int(seed))
+        self._setup(
+            weights, num_samples, replacement, device, targets, class_weights, mode, batch_size, drop_last, int(seed)
+        )
         self.seed = int(seed)
         self.num_replicas = self._world = num_replicas
         self.rank = self._rank = rank

@@ -15,8 +15,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,8 +43,8 @@ class SimulationStep:
     total_draws: int  # draws per epoch * epochs
     class_counts: np.ndarray  # int64 per class, cumulative over all epochs
     expected_shares: np.ndarray  # float64 per class, p_c
-    image_uses: Optional[np.ndarray]  # int64 per sample, uses in the CURRENT epoch (None if not tracked)
-    distinct_seen: Optional[np.ndarray]  # int64 per class, distinct images seen in the CURRENT epoch
+    image_uses: np.ndarray | None  # int64 per sample, uses in the CURRENT epoch (None if not tracked)
+    distinct_seen: np.ndarray | None  # int64 per class, distinct images seen in the CURRENT epoch
     elapsed_s: float  # time spent drawing and counting (not in the consumer)
     draws_per_s: float
     chi2: float  # Pearson chi-square of class_counts against expected_shares
@@ -56,12 +56,13 @@ class SimulationStep:
         return self.draws_done >= self.total_draws
 
     @property
-    def epoch_draws(self) -> Optional[int]:
+    def epoch_draws(self) -> int | None:
         """Draws so far in the current epoch (known when images are tracked)."""
         return None if self.image_uses is None else int(self.image_uses.sum())
 
 
 # ------------------------------------------------------------------------ statistics
+
 
 def chi_square_test(observed_counts, expected_shares) -> tuple[float, float]:
     """Pearson's chi-square of counts against shares, and its p-value.
@@ -88,8 +89,9 @@ def chi_square_test(observed_counts, expected_shares) -> tuple[float, float]:
     dof = int(pos.sum()) - 1
     if dof <= 0:
         return chi2, 1.0
-    pv = torch.special.gammaincc(torch.tensor(dof / 2.0, dtype=torch.float64),
-                                 torch.tensor(chi2 / 2.0, dtype=torch.float64))
+    pv = torch.special.gammaincc(
+        torch.tensor(dof / 2.0, dtype=torch.float64), torch.tensor(chi2 / 2.0, dtype=torch.float64)
+    )
     return chi2, float(pv)
 
 
@@ -101,6 +103,7 @@ def _tv(counts: np.ndarray, shares: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------ simulation
+
 
 def _as_int_targets(targets) -> torch.Tensor:
     t = targets.detach().cpu() if isinstance(targets, torch.Tensor) else torch.as_tensor(np.array(targets))
@@ -115,9 +118,22 @@ def _as_int_targets(targets) -> torch.Tensor:
     return t
 
 
-def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=None, epochs=1, replacement=True,
-             mode="weighted", device="cpu", seed=0, batch_size=None, implementation="balanced",
-             chunk_size=None, track_images=True) -> Iterator[SimulationStep]:
+def simulate(
+    targets,
+    class_weights=None,
+    *,
+    sample_weights=None,
+    num_samples=None,
+    epochs=1,
+    replacement=True,
+    mode="weighted",
+    device="cpu",
+    seed=0,
+    batch_size=None,
+    implementation="balanced",
+    chunk_size=None,
+    track_images=True,
+) -> Iterator[SimulationStep]:
     """Draw ``epochs`` epochs and yield a ``SimulationStep`` after each chunk.
 
     ``targets`` (class per sample) gives the classes the draws are counted in.  The
@@ -158,8 +174,9 @@ def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=No
         sw = sample_weights.detach().cpu() if isinstance(sample_weights, torch.Tensor) else sample_weights
         sw = torch.as_tensor(np.asarray(sw), dtype=torch.float64)
         if sw.dim() != 1 or sw.numel() != n:
-            raise WeightsError(f"sample_weights must be 1-D with one weight per target ({n}), "
-                               f"got shape {tuple(sw.shape)}")
+            raise WeightsError(
+                f"sample_weights must be 1-D with one weight per target ({n}), got shape {tuple(sw.shape)}"
+            )
         kw = dict(weights=sw)
     else:
         kw = dict(targets=t, class_weights=class_weights)
@@ -167,8 +184,15 @@ def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=No
     if implementation == "balanced":
         gen = torch.Generator()
         gen.manual_seed(int(seed))
-        sampler = BalancedSampler(num_samples=num_samples, replacement=replacement, generator=gen, device=device,
-                                  mode=mode, batch_size=batch_size, **kw)
+        sampler = BalancedSampler(
+            num_samples=num_samples,
+            replacement=replacement,
+            generator=gen,
+            device=device,
+            mode=mode,
+            batch_size=batch_size,
+            **kw,
+        )
         per_epoch = sampler._draws_per_epoch()
         dev = sampler.device
         shares = _shares(t, K, sampler_weights=kw)
@@ -178,8 +202,9 @@ def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=No
             return sampler.iter_chunks()
     else:
         if mode != "weighted":
-            raise ValueError("implementation='torch' has no class-aware mode: torch's WeightedRandomSampler "
-                             "only draws by weight")
+            raise ValueError(
+                "implementation='torch' has no class-aware mode: torch's WeightedRandomSampler only draws by weight"
+            )
         # Validate exactly as the balanced sampler does, so errors read the same.
         if n > (1 << 24):
             raise ValueError(f"torch's WeightedRandomSampler cannot draw from more than 2**24 items ({n} given)")
@@ -189,8 +214,9 @@ def simulate(targets, class_weights=None, *, sample_weights=None, num_samples=No
         else:
             w = torch.as_tensor(np.asarray(class_weights, dtype=np.float64))[t]
         shares = _shares(t, K, sampler_weights=kw)
-        wrs = torch.utils.data.WeightedRandomSampler(w, per_epoch, replacement=replacement,
-                                                     generator=torch.Generator().manual_seed(int(seed)))
+        wrs = torch.utils.data.WeightedRandomSampler(
+            w, per_epoch, replacement=replacement, generator=torch.Generator().manual_seed(int(seed))
+        )
         source = wrs if batch_size is None else torch.utils.data.BatchSampler(wrs, batch_size, drop_last=False)
         dev = torch.device("cpu")
         piece = chunk_size or CHUNK_SIZE
@@ -219,7 +245,7 @@ def _shares(t: torch.Tensor, K: int, sampler_weights: dict) -> np.ndarray:
     return mass / mass.sum()
 
 
-def _pieces(chunks: Iterator[torch.Tensor], size: Optional[int]) -> Iterator[list]:
+def _pieces(chunks: Iterator[torch.Tensor], size: int | None) -> Iterator[list]:
     """Group a stream of chunks into steps of ``size`` draws (a list of tensors per step)."""
     if size is None:
         for c in chunks:
@@ -270,16 +296,25 @@ def _run(epoch_chunks, t_dev, K, n, per_epoch, epochs, shares, chunk_size, track
             chi2, pv = chi_square_test(cc, shares)
             elapsed += time.perf_counter() - t0
             step = SimulationStep(
-                epoch=e, draws_done=done, total_draws=total, class_counts=cc, expected_shares=shares.copy(),
+                epoch=e,
+                draws_done=done,
+                total_draws=total,
+                class_counts=cc,
+                expected_shares=shares.copy(),
                 image_uses=uses.cpu().numpy().copy() if track_images else None,
                 distinct_seen=distinct.cpu().numpy().copy() if track_images else None,
-                elapsed_s=elapsed, draws_per_s=done / elapsed if elapsed > 0 else 0.0,
-                chi2=chi2, p_value=pv, tv_distance=_tv(cc, shares))
+                elapsed_s=elapsed,
+                draws_per_s=done / elapsed if elapsed > 0 else 0.0,
+                chi2=chi2,
+                p_value=pv,
+                tv_distance=_tv(cc, shares),
+            )
             yield step
             t0 = time.perf_counter()
 
 
 # ------------------------------------------------------------------------ report
+
 
 def _fmt_share(x: float) -> str:
     return f"{100.0 * x:.3f}%"
@@ -319,21 +354,33 @@ def format_simulation_report(step: SimulationStep, classes: Sequence[str], count
 
     rows = []
     for i in range(K):
-        rows.append((trunc(names[i]), f"{n_c[i]:,}", f"{obs[i]:,}", _fmt_share(exp[i]), _fmt_share(obs_share[i]),
-                     "-" if exp_d is None else f"{exp_d[i]:,.1f}",
-                     "-" if obs_d is None else f"{obs_d[i]:,}"))
+        rows.append(
+            (
+                trunc(names[i]),
+                f"{n_c[i]:,}",
+                f"{obs[i]:,}",
+                _fmt_share(exp[i]),
+                _fmt_share(obs_share[i]),
+                "-" if exp_d is None else f"{exp_d[i]:,.1f}",
+                "-" if obs_d is None else f"{obs_d[i]:,}",
+            )
+        )
     head = ("class", "images", "draws", "expected share", "observed share", "expected distinct", "observed distinct")
     widths = [max(len(head[j]), *(len(r[j]) for r in rows)) for j in range(len(head))]
 
     def line(r):
         return "  ".join([r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, len(r))])
 
-    out = [f"epoch {step.epoch + 1}, {step.draws_done:,} of {step.total_draws:,} draws", line(head),
-           "  ".join("-" * w for w in widths)]
+    out = [
+        f"epoch {step.epoch + 1}, {step.draws_done:,} of {step.total_draws:,} draws",
+        line(head),
+        "  ".join("-" * w for w in widths),
+    ]
     out += [line(r) for r in rows]
     out.append("")
-    out.append(f"chi-square {step.chi2:.4g} on {int((exp > 0).sum()) - 1} degrees of freedom, "
-               f"p-value {step.p_value:.4g}")
+    out.append(
+        f"chi-square {step.chi2:.4g} on {int((exp > 0).sum()) - 1} degrees of freedom, p-value {step.p_value:.4g}"
+    )
     out.append(f"total variation distance {step.tv_distance:.4g}")
     out.append(f"draw rate {step.draws_per_s:,.0f} draws/s ({step.elapsed_s:.3f} s)")
     return "\n".join(out)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -56,8 +56,9 @@ def parse_scheme(text: str | Scheme) -> Scheme:
         try:
             value = float(arg)
         except ValueError:
-            raise WeightsError(f"scheme {name!r} needs a number, as in '{name}:{'0.5' if name == 'power' else '0.999'}'"
-                               f" (got {raw!r})") from None
+            raise WeightsError(
+                f"scheme {name!r} needs a number, as in '{name}:{'0.5' if name == 'power' else '0.999'}' (got {raw!r})"
+            ) from None
         if not math.isfinite(value):
             raise WeightsError(f"{name} {what} must be finite (got {arg})")
         if name == "effective" and not 0.0 <= value < 1.0:
@@ -67,8 +68,10 @@ def parse_scheme(text: str | Scheme) -> Scheme:
         if not arg:
             raise WeightsError("custom scheme needs a JSON file: 'custom:weights.json'")
         return Scheme("custom", custom=load_custom_weights(arg))
-    raise WeightsError(f"unknown scheme {raw!r}; choose one of inverse, balanced, sqrt, power:Q, "
-                       "effective:BETA, none, custom:FILE.json")
+    raise WeightsError(
+        f"unknown scheme {raw!r}; choose one of inverse, balanced, sqrt, power:Q, "
+        "effective:BETA, none, custom:FILE.json"
+    )
 
 
 def load_custom_weights(path: str | os.PathLike) -> dict[str, float]:
@@ -84,7 +87,7 @@ def load_custom_weights(path: str | os.PathLike) -> dict[str, float]:
     if isinstance(data, dict) and "classes" in data and "class_weights" in data:
         if len(data["classes"]) != len(data["class_weights"]):
             raise WeightsError(f"{path}: 'classes' and 'class_weights' differ in length")
-        data = dict(zip(data["classes"], data["class_weights"]))
+        data = dict(zip(data["classes"], data["class_weights"], strict=False))
     if not isinstance(data, dict) or not data:
         raise WeightsError(f"{path}: expected a JSON object mapping class name to weight")
     out = {}
@@ -95,8 +98,9 @@ def load_custom_weights(path: str | os.PathLike) -> dict[str, float]:
     return out
 
 
-def class_weights(counts: Sequence[int] | np.ndarray, scheme: str | Scheme = DEFAULT_SCHEME,
-                  classes: Sequence[str] | None = None) -> np.ndarray:
+def class_weights(
+    counts: Sequence[int] | np.ndarray, scheme: str | Scheme = DEFAULT_SCHEME, classes: Sequence[str] | None = None
+) -> np.ndarray:
     """Per-class weights (float64) for class ``counts`` under ``scheme``. Empty classes get 0."""
     scheme = parse_scheme(scheme)
     n = np.asarray(counts, dtype=np.float64)
@@ -137,12 +141,12 @@ def class_weights(counts: Sequence[int] | np.ndarray, scheme: str | Scheme = DEF
 def _custom_vector(custom: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
     unknown = [c for c in custom if c not in set(classes)]
     if unknown:
-        raise WeightsError(f"custom weights name class(es) the dataset lacks: "
-                           f"{', '.join(repr(c) for c in unknown[:10])}")
+        raise WeightsError(
+            f"custom weights name class(es) the dataset lacks: {', '.join(repr(c) for c in unknown[:10])}"
+        )
     missing = [c for c in classes if c not in custom]
     if missing:
-        raise WeightsError(f"custom weights give no weight for class(es): "
-                           f"{', '.join(repr(c) for c in missing[:10])}")
+        raise WeightsError(f"custom weights give no weight for class(es): {', '.join(repr(c) for c in missing[:10])}")
     return np.array([custom[c] for c in classes], dtype=np.float64)
 
 

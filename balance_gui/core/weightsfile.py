@@ -33,15 +33,25 @@ from .weights import Scheme, expected_shares, sample_weights, validate_class_wei
 FORMAT_VERSION = 1
 FORMATS = (".pt", ".csv", ".json", ".npy")
 CSV_HEADER = ["path", "class", "class_index", "weight"]
-_PT_KEYS = ("weights", "targets", "class_weights", "classes", "class_to_idx", "samples", "scheme", "root",
-            "format_version")
+_PT_KEYS = (
+    "weights",
+    "targets",
+    "class_weights",
+    "classes",
+    "class_to_idx",
+    "samples",
+    "scheme",
+    "root",
+    "format_version",
+)
 
 
 def _format_of(path) -> str:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
-        raise WeightsFileError(f"unknown weights file type {ext or '(none)'!r} for {path}; "
-                               f"use one of {', '.join(FORMATS)}")
+        raise WeightsFileError(
+            f"unknown weights file type {ext or '(none)'!r} for {path}; use one of {', '.join(FORMATS)}"
+        )
     return ext
 
 
@@ -106,8 +116,10 @@ def _write_csv(fh, index: DatasetIndex, per_sample: np.ndarray) -> None:
     writer = csv.writer(text)
     writer.writerow(CSV_HEADER)
     classes = index.classes
-    writer.writerows((p, classes[t], t, repr(w)) for p, t, w in
-                     zip(index.relative_paths(), index.targets.tolist(), per_sample.tolist()))
+    writer.writerows(
+        (p, classes[t], t, repr(w))
+        for p, t, w in zip(index.relative_paths(), index.targets.tolist(), per_sample.tolist(), strict=False)
+    )
     text.flush()
     text.detach()
 
@@ -143,8 +155,9 @@ def read_weights_file(path: str | os.PathLike) -> dict:
     except (BalanceError, MemoryError):
         raise
     except Exception as e:  # any parse failure of a truncated or corrupted file
-        raise WeightsFileError(f"{path} is not a readable {fmt} weights file (truncated or corrupted?): "
-                               f"{type(e).__name__}: {e}") from e
+        raise WeightsFileError(
+            f"{path} is not a readable {fmt} weights file (truncated or corrupted?): {type(e).__name__}: {e}"
+        ) from e
     info["format"] = fmt
     try:
         if "weights" in info:
@@ -172,8 +185,10 @@ def _read_pt(path: str) -> dict:
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise WeightsFileError(f"{path} cannot be loaded safely (weights_only=True refused it or it is "
-                               f"corrupted): {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        raise WeightsFileError(
+            f"{path} cannot be loaded safely (weights_only=True refused it or it is "
+            f"corrupted): {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from e
     if not isinstance(record, dict):
         raise WeightsFileError(f"{path} holds a {type(record).__name__}, not a balance-gui weights record")
     missing = [k for k in _PT_KEYS if k not in record]
@@ -187,16 +202,24 @@ def _read_pt(path: str) -> dict:
             raise WeightsFileError(f"{path}: {key!r} must be a 1-D tensor")
     classes, samples = list(record["classes"]), list(record["samples"])
     if not (len(weights) == len(targets) == len(samples)):
-        raise WeightsFileError(f"{path}: {len(weights)} weights, {len(targets)} targets and {len(samples)} "
-                               "samples should be the same number")
+        raise WeightsFileError(
+            f"{path}: {len(weights)} weights, {len(targets)} targets and {len(samples)} "
+            "samples should be the same number"
+        )
     if len(class_w) != len(classes) or dict(record["class_to_idx"]) != {c: i for i, c in enumerate(classes)}:
         raise WeightsFileError(f"{path}: classes, class_to_idx and class_weights disagree")
     targets_np = targets.numpy().astype(np.int64)
     if targets_np.size and (targets_np.min() < 0 or targets_np.max() >= len(classes)):
         raise WeightsFileError(f"{path}: targets point outside the {len(classes)} classes")
-    return {"weights": weights.numpy().astype(np.float64), "targets": targets_np, "classes": classes,
-            "class_weights": class_w.numpy().astype(np.float64), "samples": samples,
-            "scheme": record["scheme"], "root": record["root"]}
+    return {
+        "weights": weights.numpy().astype(np.float64),
+        "targets": targets_np,
+        "classes": classes,
+        "class_weights": class_w.numpy().astype(np.float64),
+        "samples": samples,
+        "scheme": record["scheme"],
+        "root": record["root"],
+    }
 
 
 def _read_npy(path: str) -> dict:
@@ -215,8 +238,12 @@ def _read_json(path: str) -> dict:
     classes, counts, class_w = (list(record[k]) for k in keys)
     if not (len(classes) == len(counts) == len(class_w)):
         raise WeightsFileError(f"{path}: classes, counts and class_weights differ in length")
-    return {"classes": [str(c) for c in classes], "counts": np.asarray(counts, dtype=np.int64),
-            "class_weights": np.asarray(class_w, dtype=np.float64), "scheme": record.get("scheme")}
+    return {
+        "classes": [str(c) for c in classes],
+        "counts": np.asarray(counts, dtype=np.int64),
+        "class_weights": np.asarray(class_w, dtype=np.float64),
+        "scheme": record.get("scheme"),
+    }
 
 
 def _read_csv(path: str) -> dict:
@@ -235,8 +262,9 @@ def _read_csv(path: str) -> dict:
                 targets.append(int(row[2]))
                 weights.append(float(row[3]))
             except ValueError:
-                raise WeightsFileError(f"{path}, line {line_no}: class_index and weight must be numbers, "
-                                       f"got {row[2]!r}, {row[3]!r}") from None
+                raise WeightsFileError(
+                    f"{path}, line {line_no}: class_index and weight must be numbers, got {row[2]!r}, {row[3]!r}"
+                ) from None
     if not samples:
         raise WeightsFileError(f"{path}: the file lists no samples")
     with open(path, "rb") as fh:
@@ -244,14 +272,19 @@ def _read_csv(path: str) -> dict:
         if fh.read(1) != b"\n":
             raise WeightsFileError(f"{path}: the last line is cut short (truncated file?)")
     names: dict[int, str] = {}
-    for line_no, (name, t) in enumerate(zip(class_names, targets), start=2):
+    for line_no, (name, t) in enumerate(zip(class_names, targets, strict=False), start=2):
         if t < 0 or names.setdefault(t, name) != name:
-            raise WeightsFileError(f"{path}, line {line_no}: class_index {t} is {names.get(t)!r} elsewhere, "
-                                   f"{name!r} here")
+            raise WeightsFileError(
+                f"{path}, line {line_no}: class_index {t} is {names.get(t)!r} elsewhere, {name!r} here"
+            )
     # Classes with no sample (empty folders) leave gaps: None stands for them.
     classes = [names.get(i) for i in range(max(names) + 1)]
-    return {"samples": samples, "targets": np.asarray(targets, dtype=np.int64),
-            "weights": np.asarray(weights, dtype=np.float64), "classes_seen": classes}
+    return {
+        "samples": samples,
+        "targets": np.asarray(targets, dtype=np.int64),
+        "weights": np.asarray(weights, dtype=np.float64),
+        "classes_seen": classes,
+    }
 
 
 # ---------------------------------------------------------------- matching
@@ -262,17 +295,25 @@ def _dataset_view(dataset) -> dict:
     if isinstance(dataset, (str, os.PathLike)):
         dataset = open_dataset(dataset)
     if isinstance(dataset, DatasetIndex):
-        return {"classes": list(dataset.classes), "targets": dataset.targets,
-                "samples": dataset.relative_paths, "counts": dataset.counts}
+        return {
+            "classes": list(dataset.classes),
+            "targets": dataset.targets,
+            "samples": dataset.relative_paths,
+            "counts": dataset.counts,
+        }
     if hasattr(dataset, "classes") and hasattr(dataset, "samples"):  # torchvision ImageFolder / DatasetFolder
         root = os.fspath(dataset.root)
         prefix = root if root.endswith(os.sep) else root + os.sep
         pairs = dataset.samples
         targets = np.asarray([t for _, t in pairs], dtype=np.int64)
-        return {"classes": list(dataset.classes), "targets": targets,
-                "samples": lambda: [p[len(prefix):] if p.startswith(prefix) else os.path.relpath(p, root)
-                                    for p, _ in pairs],
-                "counts": np.bincount(targets, minlength=len(dataset.classes))}
+        return {
+            "classes": list(dataset.classes),
+            "targets": targets,
+            "samples": lambda: [
+                p[len(prefix) :] if p.startswith(prefix) else os.path.relpath(p, root) for p, _ in pairs
+            ],
+            "counts": np.bincount(targets, minlength=len(dataset.classes)),
+        }
     raise TypeError(f"dataset must be an ImageFolder, a DatasetIndex or a path, not {type(dataset).__name__}")
 
 
@@ -289,23 +330,29 @@ def check_matches(info: dict, view: dict, path) -> None:
         problems.append(_class_difference(info["classes"], view["classes"]))
     elif "classes_seen" in info:
         seen = _strip_none(info["classes_seen"])
-        present = _strip_none([c if n else None for c, n in zip(view["classes"], view["counts"])])
+        present = _strip_none([c if n else None for c, n in zip(view["classes"], view["counts"], strict=False)])
         if seen != present:
             problems.append(_class_difference([c for c in seen if c], [c for c in present if c]))
     if "samples" in info:
         problems.extend(_sample_difference(info["samples"], view["samples"]()))
     elif "counts" in info:
         if not problems and not np.array_equal(info["counts"], view["counts"]):
-            diff = [(c, int(a), int(b)) for c, a, b in zip(view["classes"], info["counts"], view["counts"]) if a != b]
-            problems.append("class counts differ: " + ", ".join(f"{c!r} has {a} in the file, {b} in the dataset"
-                                                                for c, a, b in diff[:5]))
+            pairs = zip(view["classes"], info["counts"], view["counts"], strict=False)
+            diff = [(c, int(a), int(b)) for c, a, b in pairs if a != b]
+            problems.append(
+                "class counts differ: "
+                + ", ".join(f"{c!r} has {a} in the file, {b} in the dataset" for c, a, b in diff[:5])
+            )
     elif len(info["weights"]) != len(view["targets"]):
-        problems.append(f"the file holds {len(info['weights'])} weights but the dataset has "
-                        f"{len(view['targets'])} samples")
+        problems.append(
+            f"the file holds {len(info['weights'])} weights but the dataset has {len(view['targets'])} samples"
+        )
     if "targets" in info and not problems and not np.array_equal(info["targets"], view["targets"]):
         first = int(np.flatnonzero(info["targets"] != view["targets"])[0])
-        problems.append(f"sample {first} has class index {info['targets'][first]} in the file, "
-                        f"{view['targets'][first]} in the dataset")
+        problems.append(
+            f"sample {first} has class index {info['targets'][first]} in the file, "
+            f"{view['targets'][first]} in the dataset"
+        )
     if problems:
         raise WeightsFileError(f"{os.fspath(path)} does not match the dataset: " + "; ".join(problems))
 
@@ -320,7 +367,7 @@ def _class_difference(file_classes: list[str], data_classes: list[str]) -> str:
     only_file = [c for c in file_classes if c not in set(data_classes)]
     only_data = [c for c in data_classes if c not in set(file_classes)]
     if len(only_file) == len(only_data) and only_file:
-        return "classes renamed: " + ", ".join(f"{a!r} -> {b!r}" for a, b in zip(only_file, only_data))
+        return "classes renamed: " + ", ".join(f"{a!r} -> {b!r}" for a, b in zip(only_file, only_data, strict=False))
     parts = []
     if only_file:
         parts.append(f"classes only in the file: {_shown(only_file)}")
@@ -343,7 +390,9 @@ def _sample_difference(file_samples: list[str], data_samples: list[str]) -> list
     if extra:
         problems.append(f"{len(extra)} extra file(s) in the dataset, not in the weights file: {_shown(extra)}")
     if not missing and not extra:
-        first = next(i for i, (a, b) in enumerate(zip(file_samples, data_samples)) if a != b)
-        problems.append(f"files reordered: sample {first} is {file_samples[first]!r} in the file, "
-                        f"{data_samples[first]!r} in the dataset")
+        first = next(i for i, (a, b) in enumerate(zip(file_samples, data_samples, strict=False)) if a != b)
+        problems.append(
+            f"files reordered: sample {first} is {file_samples[first]!r} in the file, "
+            f"{data_samples[first]!r} in the dataset"
+        )
     return problems

@@ -10,19 +10,31 @@ from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeyS
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
 # Column keys, titles and tooltips, in display order.
+_ROOT = QModelIndex()  # the invisible root: Qt's default parent for flat models
+
 COLUMNS = (
     ("name", "Class", "Class name (its folder or manifest label)"),
     ("index", "Index", "Class index, as torchvision's ImageFolder numbers it"),
     ("count", "Images", "Images in the class (n_c)"),
     ("share", "Share", "Share of the dataset: n_c / N"),
-    ("weight", "Weight", "Weight of each image of the class (w_c). Double-click to edit: "
-                         "the scheme becomes custom; 0 excludes the class"),
+    (
+        "weight",
+        "Weight",
+        "Weight of each image of the class (w_c). Double-click to edit: "
+        "the scheme becomes custom; 0 excludes the class",
+    ),
     ("expected_share", "Exp. sampled share", "Expected share of draws: n_c w_c / sum_j n_j w_j"),
     ("expected_uses", "Exp. uses / image", "Expected draws of each image of the class per epoch"),
-    ("expected_distinct", "Exp. distinct / epoch",
-     "Expected distinct images of the class drawn in one epoch (with replacement)"),
-    ("observed_distinct", "Seen distinct / epoch",
-     "Distinct images of the class drawn so far in the current epoch of the run"),
+    (
+        "expected_distinct",
+        "Exp. distinct / epoch",
+        "Expected distinct images of the class drawn in one epoch (with replacement)",
+    ),
+    (
+        "observed_distinct",
+        "Seen distinct / epoch",
+        "Distinct images of the class drawn so far in the current epoch of the run",
+    ),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 COL = {key: i for i, key in enumerate(COLUMN_KEYS)}
@@ -89,8 +101,9 @@ class ClassTableModel(QAbstractTableModel):
         if self._sort is not None and self._sort[0] == col:
             self._relayout()
         elif self.rowCount():
-            self.dataChanged.emit(self.index(0, col), self.index(self.rowCount() - 1, col),
-                                  [Qt.ItemDataRole.DisplayRole])
+            self.dataChanged.emit(
+                self.index(0, col), self.index(self.rowCount() - 1, col), [Qt.ItemDataRole.DisplayRole]
+            )
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -135,10 +148,10 @@ class ClassTableModel(QAbstractTableModel):
         return str(value)
 
     # ------------------------------------------------------------------ Qt model API
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(self._classes)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -240,8 +253,11 @@ class ClassTableModel(QAbstractTableModel):
         if key == "name":
             perm = np.array(sorted(range(n), key=lambda i: self._classes[i].casefold()), dtype=np.int64)
         elif key == "observed_distinct":
-            perm = (np.argsort(self._observed, kind="stable") if self._observed is not None
-                    else np.arange(n, dtype=np.int64))
+            perm = (
+                np.argsort(self._observed, kind="stable")
+                if self._observed is not None
+                else np.arange(n, dtype=np.int64)
+            )
         else:
             perm = np.argsort(self._cols[key], kind="stable")
         if order == Qt.SortOrder.DescendingOrder:
@@ -255,7 +271,7 @@ class ClassTableModel(QAbstractTableModel):
         self._perm = self._sorted_perm()
         inverse = np.empty_like(self._perm)
         inverse[self._perm] = np.arange(len(self._perm))
-        new = [self.index(int(inverse[c]), i.column()) for c, i in zip(old_classes, old)]
+        new = [self.index(int(inverse[c]), i.column()) for c, i in zip(old_classes, old, strict=False)]
         self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
 
@@ -271,9 +287,11 @@ class ClassTableView(QTableView):
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                             | QAbstractItemView.EditTrigger.EditKeyPressed
-                             | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         self.setAlternatingRowColors(True)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(22)
@@ -322,8 +340,9 @@ class ClassTableView(QTableView):
         lines = ["\t".join(COLUMNS[c][1] for c in cols)]
         for r in rows:
             cls = model.class_at_row(r)
-            lines.append("\t".join(_tsv_cell(model.copy_text(COLUMN_KEYS[c], cls)) if (r, c) in chosen else ""
-                                   for c in cols))
+            lines.append(
+                "\t".join(_tsv_cell(model.copy_text(COLUMN_KEYS[c], cls)) if (r, c) in chosen else "" for c in cols)
+            )
         return "\n".join(lines) + "\n"
 
     def copy_selection(self) -> str:

@@ -25,8 +25,9 @@ class CoverageView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("coverage_graphics")
         layout.addWidget(self.graphics, 1)
-        self.plot = make_plot(self.graphics, 0, 0, "Coverage this epoch: distinct images seen / images in class",
-                              "fraction seen")
+        self.plot = make_plot(
+            self.graphics, 0, 0, "Coverage this epoch: distinct images seen / images in class", "fraction seen"
+        )
         vb = self.plot.getViewBox()
         vb.enableAutoRange(y=False)
         vb.setAutoVisible(y=False)
@@ -70,8 +71,7 @@ class CoverageView(QWidget):
         self._refresh(resize=False)
         n = int(self.counts.sum())
         seen = int(self.seen.sum())
-        self.summary.setText(f"{epoch_text}{seen:,} of {n:,} images seen at least once "
-                             f"({100 * seen / max(n, 1):.1f}%)")
+        self.summary.setText(f"{epoch_text}{seen:,} of {n:,} images seen at least once ({100 * seen / max(n, 1):.1f}%)")
 
     def clear_run(self) -> None:
         self.seen = np.zeros(len(self.classes), dtype=np.int64)
@@ -86,16 +86,19 @@ class CoverageView(QWidget):
         frac = self.fractions()[self.order]
         exp = None
         if self.expected is not None:
-            exp = np.divide(self.expected, self.counts, out=np.zeros(len(self.counts)),
-                            where=self.counts > 0)[self.order]
+            exp = np.divide(self.expected, self.counts, out=np.zeros(len(self.counts)), where=self.counts > 0)[
+                self.order
+            ]
         self.series.update(frac, exp, log=False, resize=resize)
 
     def hover_text(self, x_pos: int) -> str:
         c = int(self.order[x_pos])
         n = int(self.counts[c])
         seen = int(self.seen[c])
-        lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})",
-                 f"seen {seen:,} of {n:,} images ({100 * seen / max(n, 1):.1f}%)"]
+        lines = [
+            f"<b>{_escape(self.classes[c])}</b> (index {c})",
+            f"seen {seen:,} of {n:,} images ({100 * seen / max(n, 1):.1f}%)",
+        ]
         if self.expected is not None:
             lines.append(f"expected distinct so far: {self.expected[c]:,.1f}")
         return "<br>".join(lines)

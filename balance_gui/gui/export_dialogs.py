@@ -123,8 +123,14 @@ def export_plot(graphics, path: str, scale: float = 2.0) -> str:
     return path
 
 
-def training_snippet(weights_path: str, dataset_root: str, source: str = "folder",
-                     num_samples: int | None = None, replacement: bool = True, batch_size: int = 64) -> str:
+def training_snippet(
+    weights_path: str,
+    dataset_root: str,
+    source: str = "folder",
+    num_samples: int | None = None,
+    replacement: bool = True,
+    batch_size: int = 64,
+) -> str:
     """Python lines that load an exported weights file into a DataLoader."""
     weights_path = os.path.abspath(weights_path)
     dataset_root = os.path.abspath(dataset_root)
@@ -166,8 +172,10 @@ class UseInTrainingDialog(QDialog):
         if weights_path:
             intro = f"Load <b>{os.path.basename(weights_path)}</b> into a DataLoader:"
         else:
-            intro = ("No weights exported yet: export them first (File &gt; Export Weights). "
-                     "With a file named weights.pt, the code is:")
+            intro = (
+                "No weights exported yet: export them first (File &gt; Export Weights). "
+                "With a file named weights.pt, the code is:"
+            )
         label = QLabel(intro)
         label.setWordWrap(True)
         layout.addWidget(label)

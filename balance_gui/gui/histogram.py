@@ -97,10 +97,10 @@ class BarSeries:
 
     def __init__(self, plot: pg.PlotItem, brush, name: str, mark_name: str):
         self.plot = plot
-        self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush,
-                                    pen=pg.mkPen(None), name=name)
-        self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN,
-                                     name=mark_name)
+        self.bars = pg.BarGraphItem(
+            x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
+        )
+        self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
         plot.addItem(self.bars)
         plot.addItem(self.marks)
 
@@ -262,8 +262,7 @@ class HistogramView(QWidget):
         c = int(self.order[x_pos])
         n = int(self.counts[c])
         total = max(int(self.counts.sum()), 1)
-        lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})",
-                 f"images: {n:,} ({100 * n / total:.2f}%)"]
+        lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})", f"images: {n:,} ({100 * n / total:.2f}%)"]
         if len(self._weights):
             lines.append(f"weight: {self._weights[c]:.4g}")
             lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")

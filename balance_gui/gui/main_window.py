@@ -175,28 +175,54 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
-        self.open_action = self._action("&Open Folder…", self.choose_folder, QKeySequence.StandardKey.Open,
-                                        sp.SP_DirOpenIcon, "Open an ImageFolder dataset (one sub-folder per class)")
-        self.open_manifest_action = self._action("Open &Manifest (CSV)…", self.choose_manifest,
-                                                 QKeySequence("Ctrl+Shift+O"), sp.SP_FileIcon,
-                                                 "Open a CSV manifest with a path,label header")
+        self.open_action = self._action(
+            "&Open Folder…",
+            self.choose_folder,
+            QKeySequence.StandardKey.Open,
+            sp.SP_DirOpenIcon,
+            "Open an ImageFolder dataset (one sub-folder per class)",
+        )
+        self.open_manifest_action = self._action(
+            "Open &Manifest (CSV)…",
+            self.choose_manifest,
+            QKeySequence("Ctrl+Shift+O"),
+            sp.SP_FileIcon,
+            "Open a CSV manifest with a path,label header",
+        )
         self.demo_action = self._action("Open &Demo Dataset", self.open_demo, tip="The bundled demo dataset")
-        self.export_action = self._action("&Export Weights…", self.export_weights, QKeySequence("Ctrl+E"),
-                                          sp.SP_DialogSaveButton, "Export weights as .pt, .csv, .json or .npy")
-        self.export_png_action = self._action("Export Plots as &PNG…", lambda: self.export_plots(".png"),
-                                              tip="Save both distribution plots as a PNG image")
-        self.export_svg_action = self._action("Export Plots as &SVG…", lambda: self.export_plots(".svg"),
-                                              tip="Save both distribution plots as an SVG drawing")
-        self.training_action = self._action("&Use in Training…", self.show_training_dialog,
-                                            icon=sp.SP_FileDialogContentsView,
-                                            tip="The lines that load the exported weights into a DataLoader")
+        self.export_action = self._action(
+            "&Export Weights…",
+            self.export_weights,
+            QKeySequence("Ctrl+E"),
+            sp.SP_DialogSaveButton,
+            "Export weights as .pt, .csv, .json or .npy",
+        )
+        self.export_png_action = self._action(
+            "Export Plots as &PNG…",
+            lambda: self.export_plots(".png"),
+            tip="Save both distribution plots as a PNG image",
+        )
+        self.export_svg_action = self._action(
+            "Export Plots as &SVG…",
+            lambda: self.export_plots(".svg"),
+            tip="Save both distribution plots as an SVG drawing",
+        )
+        self.training_action = self._action(
+            "&Use in Training…",
+            self.show_training_dialog,
+            icon=sp.SP_FileDialogContentsView,
+            tip="The lines that load the exported weights into a DataLoader",
+        )
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.start_action = self._action("&Start", self.start_run, QKeySequence("F5"), sp.SP_MediaPlay,
-                                         "Run the sampler with the current scheme")
-        self.pause_action = self._action("&Pause", self.toggle_pause, QKeySequence("F6"), sp.SP_MediaPause,
-                                         "Pause or resume the run")
-        self.stop_action = self._action("S&top", self.stop_run, QKeySequence("Shift+F5"), sp.SP_MediaStop,
-                                        "Stop the run")
+        self.start_action = self._action(
+            "&Start", self.start_run, QKeySequence("F5"), sp.SP_MediaPlay, "Run the sampler with the current scheme"
+        )
+        self.pause_action = self._action(
+            "&Pause", self.toggle_pause, QKeySequence("F6"), sp.SP_MediaPause, "Pause or resume the run"
+        )
+        self.stop_action = self._action(
+            "S&top", self.stop_run, QKeySequence("Shift+F5"), sp.SP_MediaStop, "Stop the run"
+        )
         self.sort_action = self._action("Sort by &Count", self.histogram.set_sorted, checkable=True)
         self.log_action = self._action("&Log Scale", self.histogram.set_log, checkable=True)
         self.reset_zoom_action = self._action("&Reset Zoom", self.histogram.reset_zoom, QKeySequence("Ctrl+0"))
@@ -312,9 +338,12 @@ class MainWindow(QMainWindow):
         self.show_error(title, _error_text(exc))
 
     def show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}",
-                          "<b>balance-gui</b><br>Class-balance inspector for image datasets, and a fast, "
-                          "exact weighted sampler for PyTorch.")
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            "<b>balance-gui</b><br>Class-balance inspector for image datasets, and a fast, "
+            "exact weighted sampler for PyTorch.",
+        )
 
     # ================================================================== workers
     def _track(self, worker) -> None:
@@ -404,8 +433,9 @@ class MainWindow(QMainWindow):
             return
         elapsed = time.perf_counter() - job.started
         self.set_dataset(index, opened_path=job.path)
-        self.show_status(f"Opened {index.root}: {len(index):,} images in {index.num_classes:,} classes "
-                         f"({elapsed:.2f} s)")
+        self.show_status(
+            f"Opened {index.root}: {len(index):,} images in {index.num_classes:,} classes ({elapsed:.2f} s)"
+        )
         self.scanEnded.emit("ok")
 
     def _scan_failed(self, job, exc) -> None:
@@ -426,8 +456,10 @@ class MainWindow(QMainWindow):
         if p.classes_total:
             self.scan_progress.setRange(0, p.classes_total)
             self.scan_progress.setValue(p.classes_done)
-        self.show_status(f"Scanning: {p.files_found:,} images in {p.classes_done:,} of {p.classes_total:,} "
-                         f"classes, {p.elapsed_s:.1f} s — {p.current}")
+        self.show_status(
+            f"Scanning: {p.files_found:,} images in {p.classes_done:,} of {p.classes_total:,} "
+            f"classes, {p.elapsed_s:.1f} s — {p.current}"
+        )
 
     # ================================================================== recent folders
     def _recent(self) -> list[str]:
@@ -499,7 +531,7 @@ class MainWindow(QMainWindow):
             return True
         if scheme.name == "custom" and scheme.custom is None:
             current = self.class_w if self.class_w is not None else np.ones(self.index.num_classes)
-            scheme = Scheme("custom", custom=dict(zip(self.index.classes, map(float, current))))
+            scheme = Scheme("custom", custom=dict(zip(self.index.classes, map(float, current), strict=False)))
         try:
             w = class_weights(self.index.counts, scheme, self.index.classes)
         except WeightsError as e:
@@ -521,7 +553,7 @@ class MainWindow(QMainWindow):
     def _weight_edited(self, class_index: int, value: float) -> None:
         if self.index is None or self.class_w is None:
             return
-        custom = dict(zip(self.index.classes, map(float, self.class_w)))
+        custom = dict(zip(self.index.classes, map(float, self.class_w), strict=False))
         custom[self.index.classes[class_index]] = float(value)
         if self.set_scheme(Scheme("custom", custom=custom)):
             self.show_status(f"Weight of {self.index.classes[class_index]!r} set to {value:g}: scheme is custom")
@@ -552,20 +584,29 @@ class MainWindow(QMainWindow):
         same = np.allclose(shares_inv, shares_bal, rtol=1e-12, atol=0)
         c = int(np.argmax(counts))
         name = index.classes[c]
-        example = (f"e.g. {name!r}: inverse weight {inv[c]:.4g}, balanced weight {bal[c]:.4g} "
-                   f"→ both {100 * shares_inv[c]:.2f}% of draws")
+        example = (
+            f"e.g. {name!r}: inverse weight {inv[c]:.4g}, balanced weight {bal[c]:.4g} "
+            f"→ both {100 * shares_inv[c]:.2f}% of draws"
+        )
         if self.scheme.name in ("inverse", "balanced"):
             other = "balanced" if self.scheme.name == "inverse" else "inverse"
-            head = (f"Same sampled shares as {other}" if same else f"Shares differ from {other}")
-            return (f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
-                    f"matter; {example}.")
+            head = f"Same sampled shares as {other}" if same else f"Shares differ from {other}"
+            return (
+                f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
+                f"matter; {example}."
+            )
         cur = class_figures(counts, self.class_w).expected_shares
-        twins = [s for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))
-                 if np.allclose(cur, class_figures(counts, w).expected_shares, rtol=1e-9, atol=1e-15)]
+        twins = [
+            s
+            for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))
+            if np.allclose(cur, class_figures(counts, w).expected_shares, rtol=1e-9, atol=1e-15)
+        ]
         if twins:
-            return (f"Gives the same sampled shares as {' and '.join(twins)}: only relative weights matter.")
-        return ("Only relative weights matter: scaling every weight by one constant changes nothing "
-                f"(inverse and balanced give the same shares; {example}).")
+            return f"Gives the same sampled shares as {' and '.join(twins)}: only relative weights matter."
+        return (
+            "Only relative weights matter: scaling every weight by one constant changes nothing "
+            f"(inverse and balanced give the same shares; {example})."
+        )
 
     # ================================================================== sampler
     @property
@@ -591,8 +632,10 @@ class MainWindow(QMainWindow):
         self._run_error = None
         self._set_sim_state("running")
         self.sampler.set_progress(0, params["num_samples"] * params["epochs"], "starting…")
-        self.show_status(f"Sampling {params['num_samples'] * params['epochs']:,} draws "
-                         f"({params['mode']}, {params['implementation']}, {params['device']})…")
+        self.show_status(
+            f"Sampling {params['num_samples'] * params['epochs']:,} draws "
+            f"({params['mode']}, {params['implementation']}, {params['device']})…"
+        )
         self._redraw_timer.start()
         worker.start()
 
@@ -654,8 +697,10 @@ class MainWindow(QMainWindow):
             self.runEnded.emit("stopped")
         else:
             if step is not None:
-                self.show_status(f"Run finished: {step.draws_done:,} draws in {step.elapsed_s:.2f} s "
-                                 f"({step.draws_per_s:,.0f} draws/s)")
+                self.show_status(
+                    f"Run finished: {step.draws_done:,} draws in {step.elapsed_s:.2f} s "
+                    f"({step.draws_per_s:,.0f} draws/s)"
+                )
             self.runEnded.emit("finished")
             self.runFinished.emit(step)
 
@@ -693,10 +738,12 @@ class MainWindow(QMainWindow):
         p_text = "—" if p is None or not np.isfinite(p) else (f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}")
         chi = "—" if step.chi2 is None or not np.isfinite(step.chi2) else f"{step.chi2:,.1f}"
         tv = "—" if step.tv_distance is None or not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
-        return (f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} &nbsp;&nbsp; "
-                f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; "
-                f"<b>χ²</b> {chi} &nbsp;&nbsp; <b>p-value</b> {p_text} &nbsp;&nbsp; "
-                f"<b>TV distance to expected</b> {tv} &nbsp;&nbsp; <b>Elapsed</b> {step.elapsed_s:.2f} s")
+        return (
+            f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} &nbsp;&nbsp; "
+            f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; "
+            f"<b>χ²</b> {chi} &nbsp;&nbsp; <b>p-value</b> {p_text} &nbsp;&nbsp; "
+            f"<b>TV distance to expected</b> {tv} &nbsp;&nbsp; <b>Elapsed</b> {step.elapsed_s:.2f} s"
+        )
 
     def _redraw(self) -> None:
         if self._closed:
@@ -716,8 +763,11 @@ class MainWindow(QMainWindow):
         if self.index is None:
             return "weights"
         name = os.path.basename(os.path.normpath(self.index.root)) or "dataset"
-        return f"{name}-{str(self.scheme).replace(':', '-')}-weights" if self.scheme.name != "custom" \
+        return (
+            f"{name}-{str(self.scheme).replace(':', '-')}-weights"
+            if self.scheme.name != "custom"
             else f"{name}-custom-weights"
+        )
 
     def export_weights(self) -> None:
         if self.index is None or self.class_w is None:
@@ -762,8 +812,9 @@ class MainWindow(QMainWindow):
         root = self.index.root if self.index is not None else "path/to/dataset"
         source = self.index.source if self.index is not None else "folder"
         weights = self.last_export or os.path.join(os.getcwd(), "weights.pt")
-        return training_snippet(weights, root, source, params["num_samples"], params["replacement"],
-                                params["batch_size"] or 64)
+        return training_snippet(
+            weights, root, source, params["num_samples"], params["replacement"], params["batch_size"] or 64
+        )
 
     def show_training_dialog(self) -> UseInTrainingDialog:
         if self._training_dialog is not None:
@@ -846,4 +897,3 @@ class MainWindow(QMainWindow):
             pool.waitForDone(20)
         QCoreApplication.processEvents()
         return not self._workers
-

@@ -20,12 +20,22 @@ from PySide6.QtWidgets import (
 INT_MAX = 2**31 - 1
 
 DEVICES = (("cpu", "CPU"), ("cuda", "CUDA"), ("mps", "MPS (Apple)"))
-MODES = (("weighted", "Weighted (independent draws)",
-          "Each draw picks an image with probability proportional to its weight"),
-         ("class_aware", "Class-aware cycling",
-          "Pick a class by its weight, then the next image of that class in a reshuffled cycle"))
-IMPLEMENTATIONS = (("balanced", "balance-gui sampler", "This project's sampler"),
-                   ("torch", "torch WeightedRandomSampler", "PyTorch's own sampler, for comparison"))
+MODES = (
+    (
+        "weighted",
+        "Weighted (independent draws)",
+        "Each draw picks an image with probability proportional to its weight",
+    ),
+    (
+        "class_aware",
+        "Class-aware cycling",
+        "Pick a class by its weight, then the next image of that class in a reshuffled cycle",
+    ),
+)
+IMPLEMENTATIONS = (
+    ("balanced", "balance-gui sampler", "This project's sampler"),
+    ("torch", "torch WeightedRandomSampler", "PyTorch's own sampler, for comparison"),
+)
 
 
 def _choice_combo(name: str, choices) -> QComboBox:
@@ -153,8 +163,9 @@ class SamplerPanel(QGroupBox):
             item.setToolTip(reason)
         if not model.item(self.device.currentIndex()).isEnabled():
             self.device.setCurrentIndex(0)
-        self.device.setToolTip("\n".join(f"{label}: {model.item(r).toolTip()}"
-                                         for r, (_k, label) in enumerate(DEVICES)))
+        self.device.setToolTip(
+            "\n".join(f"{label}: {model.item(r).toolTip()}" for r, (_k, label) in enumerate(DEVICES))
+        )
 
     def device_enabled(self, key: str) -> bool:
         row = [k for k, _ in DEVICES].index(key)
@@ -167,8 +178,16 @@ class SamplerPanel(QGroupBox):
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(running)
-        for w in (self.num_samples, self.epochs, self.replacement, self.batch_size, self.seed, self.device,
-                  self.mode, self.implementation):
+        for w in (
+            self.num_samples,
+            self.epochs,
+            self.replacement,
+            self.batch_size,
+            self.seed,
+            self.device,
+            self.mode,
+            self.implementation,
+        ):
             w.setEnabled(not running)
 
     def set_progress(self, done: int, total: int, text: str | None = None) -> None:

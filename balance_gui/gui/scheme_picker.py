@@ -11,12 +11,18 @@ from balance_gui.core.weights import Scheme
 # (scheme name, label in the picker, tooltip)
 SCHEMES = (
     ("inverse", "Inverse  (N / n_c)", "Each class drawn equally often: w_c = N / n_c"),
-    ("balanced", "Balanced  (N / (C·n_c))",
-     "sklearn's 'balanced': w_c = N / (C n_c), inverse divided by C: the same shares"),
+    (
+        "balanced",
+        "Balanced  (N / (C·n_c))",
+        "sklearn's 'balanced': w_c = N / (C n_c), inverse divided by C: the same shares",
+    ),
     ("sqrt", "Square root  (1 / √n_c)", "Half-way: shares grow with √n_c"),
     ("power", "Power  (n_c^(q−1))", "Shares grow as n_c^q: q = 0 is inverse, q = 1 is none"),
-    ("effective", "Effective number  (β)",
-     "Cui et al. 2019: w_c = (1 − β) / (1 − β^n_c); β → 1 approaches inverse, β = 0 is none"),
+    (
+        "effective",
+        "Effective number  (β)",
+        "Cui et al. 2019: w_c = (1 − β) / (1 − β^n_c); β → 1 approaches inverse, β = 0 is none",
+    ),
     ("none", "None  (uniform)", "Every image weight 1: shares as in the dataset"),
     ("custom", "Custom  (edit in the table)", "Your own weight per class: edit the Weight column"),
 )

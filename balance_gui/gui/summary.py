@@ -71,8 +71,7 @@ class SummaryPanel(QGroupBox):
             self.warnings_label.setText("")
             return
         items = "".join(f"<li>{_escape(w)}</li>" for w in warnings)
-        self.warnings_label.setText(
-            f"<b style='color:#a15c00'>Warnings</b><ul style='margin-left:-20px'>{items}</ul>")
+        self.warnings_label.setText(f"<b style='color:#a15c00'>Warnings</b><ul style='margin-left:-20px'>{items}</ul>")
         self.warnings_label.setVisible(True)
 
     def warnings(self) -> list[str]:

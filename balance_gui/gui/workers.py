@@ -100,8 +100,9 @@ def _simulation_steps(targets, class_w, params: dict[str, Any], interval_s: floa
         steps.close()
 
 
-def make_simulation_worker(targets, class_w, params: dict[str, Any],
-                           interval_s: float = STEP_INTERVAL_S) -> ClosingGeneratorWorker:
+def make_simulation_worker(
+    targets, class_w, params: dict[str, Any], interval_s: float = STEP_INTERVAL_S
+) -> ClosingGeneratorWorker:
     """A worker that runs ``core.simulate.simulate(targets, class_w, **params)``; not started.
 
     ``yielded`` carries SimulationSteps; ``pause()``/``resume()`` stop and restart pulling

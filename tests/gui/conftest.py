@@ -29,6 +29,7 @@ def wait_until(predicate, timeout_s: float = 10.0, step_ms: int = 10) -> bool:
 
 # ---------------------------------------------------------------- fixtures (imported by the test modules)
 
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path):
     """Point every QSettings the app could make at tmp_path: tests never touch the user's real settings."""

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 
 from balance_gui.core.weights import Scheme, class_weights
 
-
 from .conftest import active_threads, open_and_wait, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -20,14 +19,13 @@ def core_final_step(index, scheme, **params):
     """The same run straight through the core, for comparison."""
     from balance_gui.core.simulate import simulate
 
-    last = None
-    for last in simulate(index.targets, class_weights(index.counts, scheme), **params):
-        pass
-    return last
+    steps = list(simulate(index.targets, class_weights(index.counts, scheme), **params))
+    return steps[-1] if steps else None
 
 
-def set_params(window, num_samples, epochs=1, seed=0, replacement=True, batch_size=0, mode="weighted",
-               implementation="balanced"):
+def set_params(
+    window, num_samples, epochs=1, seed=0, replacement=True, batch_size=0, mode="weighted", implementation="balanced"
+):
     s = window.sampler
     s.num_samples.setValue(num_samples)
     s.epochs.setValue(epochs)
@@ -72,8 +70,9 @@ def test_run_to_completion_plots_the_sampler_counts(qtbot, window, small_tree):
     # table and coverage show the current epoch's distinct images
     np.testing.assert_array_equal(window.table_model.column_values("observed_distinct"), step.distinct_seen)
     np.testing.assert_allclose(window.coverage.fractions(), step.distinct_seen / np.array([40, 10, 2]))
-    np.testing.assert_allclose(np.asarray(window.coverage.bars.opts["height"]),
-                               step.distinct_seen / np.array([40, 10, 2]))
+    np.testing.assert_allclose(
+        np.asarray(window.coverage.bars.opts["height"]), step.distinct_seen / np.array([40, 10, 2])
+    )
     assert "Epoch 3 of 3" in window.coverage.summary.text()
     # running figures
     text = hist.figures_label.text()
@@ -89,8 +88,9 @@ def test_run_to_completion_plots_the_sampler_counts(qtbot, window, small_tree):
     np.testing.assert_array_equal(hist.sampled_heights_by_class(), step.class_counts)
     np.testing.assert_array_equal(np.asarray(hist.raw_bars.opts["height"]), [40, 10, 2])
     hist.set_log(True)
-    np.testing.assert_allclose(np.asarray(bars.opts["height"])[np.argsort(hist.order)],
-                               np.log10(step.class_counts) - np.log10(0.5))
+    np.testing.assert_allclose(
+        np.asarray(bars.opts["height"])[np.argsort(hist.order)], np.log10(step.class_counts) - np.log10(0.5)
+    )
     hist.set_log(False)
     hist.set_sorted(False)
     # hover on the sampled plot reports the draws
@@ -99,19 +99,28 @@ def test_run_to_completion_plots_the_sampler_counts(qtbot, window, small_tree):
     assert plot_items(window) == items_before
 
 
-@pytest.mark.parametrize("params", [
-    dict(mode="class_aware"),
-    dict(implementation="torch"),
-    dict(batch_size=16),
-    dict(replacement=False, num_samples=40),
-], ids=["class_aware", "torch", "batched", "no_replacement"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(mode="class_aware"),
+        dict(implementation="torch"),
+        dict(batch_size=16),
+        dict(replacement=False, num_samples=40),
+    ],
+    ids=["class_aware", "torch", "batched", "no_replacement"],
+)
 def test_run_settings_reach_the_core(qtbot, window, small_tree, params):
     assert open_and_wait(qtbot, window, small_tree) == "ok"
     params = {"num_samples": 5_000, **params}
     set_params(window, seed=3, **params)
     step = run_to_end(qtbot, window)
-    direct = core_final_step(window.index, "inverse", seed=3, batch_size=params.get("batch_size") or None,
-                             **{k: v for k, v in params.items() if k != "batch_size"})
+    direct = core_final_step(
+        window.index,
+        "inverse",
+        seed=3,
+        batch_size=params.get("batch_size") or None,
+        **{k: v for k, v in params.items() if k != "batch_size"},
+    )
     np.testing.assert_array_equal(step.class_counts, direct.class_counts)
     np.testing.assert_array_equal(window.histogram.sampled_heights_by_class(), step.class_counts)
     if params.get("replacement") is False:
@@ -119,10 +128,13 @@ def test_run_settings_reach_the_core(qtbot, window, small_tree, params):
     assert window.last_error is None
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(replacement=False, num_samples=100), "exceeds"),
-    (dict(mode="class_aware", implementation="torch", num_samples=100), "class-aware"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(replacement=False, num_samples=100), "exceeds"),
+        (dict(mode="class_aware", implementation="torch", num_samples=100), "class-aware"),
+    ],
+)
 def test_invalid_run_is_a_message(qtbot, window, small_tree, params, message):
     assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, **params)

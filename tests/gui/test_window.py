@@ -18,9 +18,8 @@ from balance_gui.core.weights import Scheme, class_figures, class_weights, datas
 from balance_gui.gui import workers
 from balance_gui.gui.class_table import COL
 
-
-from .conftest import active_threads, open_and_wait, wait_until
 from ..conftest import make_tree
+from .conftest import active_threads, open_and_wait, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,9 +35,11 @@ def table_column(window, key):
 
 def test_gui_import_leaves_torch_unloaded():
     """The window must not wait for torch: no GUI module imports it (or the torch-backed core)."""
-    code = ("import sys, balance_gui.gui.app, balance_gui.gui.main_window; "
-            "bad = [m for m in ('torch', 'balance_gui.core.simulate', 'balance_gui.core.sampler', "
-            "'balance_gui.core.weightsfile') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, balance_gui.gui.app, balance_gui.gui.main_window; "
+        "bad = [m for m in ('torch', 'balance_gui.core.simulate', 'balance_gui.core.sampler', "
+        "'balance_gui.core.weightsfile') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,12 +112,14 @@ def settings_list(settings, key):
 def test_open_by_drop(qtbot, window, small_tree, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(small_tree))])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.datasetLoaded, timeout=20_000):
         QApplication.sendEvent(window, drop)
     assert window.index.root == str(small_tree)
@@ -127,8 +130,9 @@ def test_open_by_drop(qtbot, window, small_tree, tmp_path):
     stray.write_text("x")
     mime2 = QMimeData()
     mime2.setUrls([QUrl.fromLocalFile(str(stray))])
-    enter2 = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime2, Qt.MouseButton.LeftButton,
-                             Qt.KeyboardModifier.NoModifier)
+    enter2 = QDragEnterEvent(
+        QPoint(5, 5), Qt.DropAction.CopyAction, mime2, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(window, enter2)
     assert not enter2.isAccepted()
 
@@ -256,8 +260,14 @@ def test_close_mid_scan_leaves_no_threads(qtbot, settings, tmp_path, monkeypatch
 # ---------------------------------------------------------------- schemes and the table
 
 
-SCHEME_CASES = [Scheme("inverse"), Scheme("balanced"), Scheme("sqrt"), Scheme("power", 0.3),
-                Scheme("effective", 0.99), Scheme("none")]
+SCHEME_CASES = [
+    Scheme("inverse"),
+    Scheme("balanced"),
+    Scheme("sqrt"),
+    Scheme("power", 0.3),
+    Scheme("effective", 0.99),
+    Scheme("none"),
+]
 
 
 def pick(window, scheme: Scheme):
@@ -325,8 +335,9 @@ def test_edit_weight_makes_scheme_custom(qtbot, window, small_tree):
     assert window.scheme_picker.combo.currentData() == "custom"
     assert dict(window.scheme.custom) == {"ant": 1.0, "bee": 4.0, "cat": 1.0}
     np.testing.assert_allclose(table_column(window, "weight"), [1, 4, 1])
-    np.testing.assert_allclose(table_column(window, "expected_share"),
-                               class_figures([40, 10, 2], np.array([1.0, 4, 1])).expected_shares)
+    np.testing.assert_allclose(
+        table_column(window, "expected_share"), class_figures([40, 10, 2], np.array([1.0, 4, 1])).expected_shares
+    )
     # 0 excludes a class
     assert model.setData(model.index(model.row_of_class(0), COL["weight"]), "0")
     np.testing.assert_allclose(table_column(window, "weight"), [0, 4, 1])
@@ -508,8 +519,9 @@ def test_use_in_training_snippet_runs(qtbot, window, small_tree, tmp_path):
     sampler = namespace["sampler"]
     assert len(namespace["dataset"]) == 52 and len(sampler) == 52
     assert all(0 <= i < 52 for i in sampler)
-    np.testing.assert_allclose(namespace["weights"].numpy(),
-                               class_weights([40, 10, 2], "inverse")[window.index.targets])
+    np.testing.assert_allclose(
+        namespace["weights"].numpy(), class_weights([40, 10, 2], "inverse")[window.index.targets]
+    )
     dialog.close()
 
 
