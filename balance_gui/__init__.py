@@ -35,6 +35,7 @@ _EXPORTS = {
     "simulate": "simulate",
     "SimulationStep": "simulate",
     "BalanceError": "errors",
+    "SettingsError": "errors",
     "DatasetError": "errors",
     "WeightsError": "errors",
     "WeightsFileError": "errors",
