@@ -17,7 +17,7 @@ from torchvision.datasets import ImageFolder
 from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.weights import class_weights, expected_shares
-from balance_gui.core.weightsfile import export_weights, load_weights
+from balance_gui.core.weightsfile import FORMAT_VERSION, _fingerprint, export_weights, load_weights
 
 from .conftest import make_tree
 
@@ -48,7 +48,7 @@ def exported(small_tree, tmp_path):
 def test_pt_holds_the_contract_keys_and_loads_with_weights_only(exported, small_tree):
     index, w, files = exported
     record = torch.load(files[".pt"], weights_only=True)
-    assert list(record)[: len(PT_KEYS)] == PT_KEYS
+    assert list(record) == [*PT_KEYS, "fingerprint"]
     reference = ImageFolder(str(small_tree))
     expected = torch.tensor([w[t] for t in reference.targets], dtype=torch.float64)
     assert record["weights"].dtype == torch.float64 and torch.equal(record["weights"], expected)
@@ -56,7 +56,9 @@ def test_pt_holds_the_contract_keys_and_loads_with_weights_only(exported, small_
     assert record["class_weights"].dtype == torch.float64 and record["class_weights"].tolist() == w.tolist()
     assert record["classes"] == reference.classes and record["class_to_idx"] == reference.class_to_idx
     assert record["samples"] == [os.path.relpath(p, small_tree) for p, _ in reference.samples]
-    assert record["scheme"] == "sqrt" and record["root"] == str(small_tree) and record["format_version"] == 1
+    assert (
+        record["scheme"] == "sqrt" and record["root"] == str(small_tree) and record["format_version"] == FORMAT_VERSION
+    )
     # dropped straight into training code, as the issue promises
     sampler = WeightedRandomSampler(torch.load(files[".pt"], weights_only=True)["weights"], 10)
     assert len(list(sampler)) == 10
@@ -78,9 +80,10 @@ def test_csv_and_json_layout(exported):
     index, w, files = exported
     with open(files[".csv"], newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["path", "class", "class_index", "weight"]
-    assert rows[1] == ["ant/img_000.jpg", "ant", "0", repr(float(w[0]))]
+    assert rows[0] == ["path", "class", "class_index", "weight", "fingerprint"]
+    assert rows[1] == ["ant/img_000.jpg", "ant", "0", repr(float(w[0])), ""]
     assert len(rows) == 1 + len(index)
+    assert rows[-1][4].startswith(f"format_version={FORMAT_VERSION} sha256=") and all(r[4] == "" for r in rows[1:-1])
     record = json.loads(files[".json"].read_text())
     assert record["classes"] == ["ant", "bee", "cat"] and record["counts"] == [40, 10, 2]
     assert record["class_weights"] == w.tolist() and record["scheme"] == "sqrt"
@@ -130,7 +133,7 @@ def test_reordered_samples_are_caught(exported, small_tree, tmp_path):
     _, _, files = exported
     record = torch.load(files[".pt"], weights_only=True)
     record["samples"][0], record["samples"][1] = record["samples"][1], record["samples"][0]
-    record.pop("fingerprint")
+    record["fingerprint"] = _fingerprint(record)  # a consistent file, just not this dataset's order
     torch.save(record, tmp_path / "reordered.pt")
     with pytest.raises(WeightsFileError, match="files reordered: sample 0 is 'ant/img_001.jpg' in the file"):
         load_weights(tmp_path / "reordered.pt", str(small_tree))
@@ -196,7 +199,7 @@ def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(exported, tmp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", failing_replace)
-    with pytest.raises(WeightsFileError, match="No space left on device; nothing was written"):
+    with pytest.raises(WeightsFileError, match="No space left on device; the old file is unchanged"):
         export_weights(files[".pt"], index, class_weights(index.counts, "inverse"), "inverse")
     assert files[".pt"].read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
@@ -231,7 +234,7 @@ def test_read_only_folder_gives_a_clear_error(exported, tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic.os, "open", denied)
     with pytest.raises(WeightsFileError, match="Permission denied; nothing was written"):
         export_weights(tmp_path / "w.csv", index, w, "sqrt")
     assert not (tmp_path / "w.csv").exists()
@@ -242,3 +245,222 @@ def test_exported_file_survives_a_copy_of_the_dataset(exported, small_tree, tmp_
     copy = tmp_path / "copy"
     shutil.copytree(small_tree, copy)
     assert load_weights(files[".pt"], str(copy)).shape == (52,)
+
+
+# ------------------------------------------------------------ hardening (issue 10)
+
+
+def _rewrite_csv(path, edit):
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    edit(rows)
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def _signed_csv(path, rows):
+    """A hand-made .csv weights file with a correct fingerprint."""
+    from balance_gui.core.weightsfile import _csv_fingerprint
+
+    trailer = f"format_version={FORMAT_VERSION} sha256={_csv_fingerprint(FORMAT_VERSION, rows)}"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([["path", "class", "class_index", "weight", "fingerprint"]])
+        csv.writer(fh).writerows([*(list(r) + [""] for r in rows[:-1]), list(rows[-1]) + [trailer]])
+    return path
+
+
+def test_csv_with_a_huge_class_index_is_refused_without_allocating(tmp_path):
+    # These two lines used to allocate range(99999999999) and get the process killed.
+    path = tmp_path / "huge.csv"
+    path.write_text("path,class,class_index,weight\na/1.jpg,a,99999999999,1\n")
+    with pytest.raises(WeightsFileError, match="no fingerprint"):
+        load_weights(path)
+    # Consistent but with one class at a huge index: read without allocating per index.
+    _signed_csv(path, [("a/1.jpg", "a", "99999999999", "1.0")])
+    assert load_weights(path).tolist() == [1.0]
+    _signed_csv(path, [("a/1.jpg", "a", str(2**64), "1.0")])
+    with pytest.raises(WeightsFileError, match="class_index must be a whole number >= 0"):
+        load_weights(path)
+
+
+def test_csv_negative_class_index_says_what_is_wrong(tmp_path):
+    path = _signed_csv(tmp_path / "neg.csv", [("a/0.jpg", "a", "0", "1.0"), ("a/1.jpg", "a", "-1", "1.0")])
+    with pytest.raises(WeightsFileError, match="line 3: class_index must be a whole number >= 0, got -1"):
+        load_weights(path)
+
+
+def test_pt_without_its_fingerprint_is_refused(exported, tmp_path):
+    _, _, files = exported
+    record = torch.load(files[".pt"], weights_only=True)
+    record["weights"][5] = 123.0
+    record.pop("fingerprint")
+    torch.save(record, tmp_path / "edited.pt")
+    with pytest.raises(WeightsFileError, match="has no fingerprint"):
+        load_weights(tmp_path / "edited.pt")
+
+
+@pytest.mark.parametrize("ext", [".csv", ".json"])
+def test_edited_csv_and_json_weights_are_refused(exported, tmp_path, ext):
+    _, _, files = exported
+    path = files[ext]
+    if ext == ".csv":
+        _rewrite_csv(path, lambda rows: rows[3].__setitem__(3, "9.5"))
+    else:
+        record = json.loads(path.read_text())
+        record["class_weights"][0] = 9.5
+        path.write_text(json.dumps(record))
+    with pytest.raises(WeightsFileError, match="modified after export"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".json"])
+def test_csv_and_json_without_a_fingerprint_are_refused(exported, ext):
+    _, _, files = exported
+    path = files[ext]
+    if ext == ".csv":
+        _rewrite_csv(path, lambda rows: rows.__setitem__(slice(None), [r[:4] for r in rows]))
+    else:
+        record = json.loads(path.read_text())
+        del record["fingerprint"]
+        path.write_text(json.dumps(record))
+    with pytest.raises(WeightsFileError, match="has no fingerprint"):
+        load_weights(path)
+
+
+def test_csv_cut_at_a_row_end_is_refused_without_a_dataset(exported, tmp_path):
+    _, _, files = exported
+    lines = files[".csv"].read_bytes().splitlines(keepends=True)
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(b"".join(lines[:-5]))
+    with pytest.raises(WeightsFileError, match="fingerprint on the last row is missing"):
+        load_weights(cut)
+
+
+@pytest.mark.parametrize("ext", [".pt", ".csv", ".json"])
+def test_newer_format_version_is_refused(exported, tmp_path, ext):
+    _, _, files = exported
+    path = files[ext]
+    if ext == ".pt":
+        record = torch.load(path, weights_only=True)
+        record["format_version"] = FORMAT_VERSION + 1
+        record["fingerprint"] = _fingerprint(record)
+        torch.save(record, path)
+    elif ext == ".json":
+        from balance_gui.core.weightsfile import _json_fingerprint
+
+        record = json.loads(path.read_text())
+        record["format_version"] = FORMAT_VERSION + 1
+        record["fingerprint"] = _json_fingerprint(record)
+        path.write_text(json.dumps(record))
+    else:
+        _rewrite_csv(path, lambda rows: rows[-1].__setitem__(4, rows[-1][4].replace("=2 ", "=3 ")))
+    with pytest.raises(WeightsFileError, match=f"format_version {FORMAT_VERSION + 1}, newer than this balance-gui"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("counts", [5.7, 10, 2], "'counts' must be a list of whole numbers"),
+        ("counts", [True, 10, 2], "'counts' must be a list of whole numbers"),
+        ("classes", "abc", "'classes' must be a list of class names"),
+        ("class_weights", ["1", 1, 1], "'class_weights' must be a list of numbers"),
+    ],
+)
+def test_json_with_wrong_types_is_refused(exported, field, value, message):
+    from balance_gui.core.weightsfile import _json_fingerprint
+
+    _, _, files = exported
+    record = json.loads(files[".json"].read_text())
+    record[field] = value
+    record["fingerprint"] = _json_fingerprint(record)  # well-formed otherwise: only the type is wrong
+    files[".json"].write_text(json.dumps(record))
+    with pytest.raises(WeightsFileError, match=message):
+        load_weights(files[".json"])
+
+
+def test_npy_header_must_match_the_file_size(tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.ones(4))
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"(4,)", b"(9,)"))  # same header length, more values than the file holds
+    with pytest.raises(WeightsFileError, match="announces 9 values"):
+        load_weights(path)
+
+
+def test_npy_disk_full_says_so_plainly(tmp_path):
+    """A partial write (file-size limit) must give errno's words, not numpy's 'N requested and M written'."""
+    code = (
+        "import resource, signal, sys\n"
+        "import numpy as np\n"
+        "from balance_gui.core.dataset import _make_index\n"
+        "from balance_gui.core.weightsfile import export_weights\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "n = 200_000\n"
+        "index = _make_index('/x', ['a'], np.zeros(n, dtype=np.int64), [f'a/{i}.jpg' for i in range(n)])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n"
+        "try:\n"
+        "    export_weights(sys.argv[1], index, [1.0], 'none')\n"
+        "except Exception as e:\n"
+        "    print(e)\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "w.npy")], capture_output=True, text=True, timeout=120
+    )
+    assert "File too large; nothing was written" in out.stdout, out.stdout + out.stderr
+    assert "requested" not in out.stdout
+    assert os.listdir(tmp_path) == []
+
+
+def test_new_files_honour_the_umask(exported, tmp_path):
+    index, w, _ = exported
+    old = os.umask(0o077)
+    try:
+        export_weights(tmp_path / "private.pt", index, w, "sqrt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.pt").stat().st_mode & 0o777 == 0o600
+    old = os.umask(0o002)
+    try:
+        export_weights(tmp_path / "shared.csv", index, w, "sqrt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.csv").stat().st_mode & 0o777 == 0o664
+
+
+def test_export_to_a_symlink_writes_through_to_its_target(exported, tmp_path, small_tree):
+    index, w, _ = exported
+    target = tmp_path / "real" / "w.pt"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "link.pt"
+    os.symlink(target, link)
+    export_weights(link, index, w, "sqrt")
+    assert os.path.islink(link) and os.path.realpath(link) == str(target)
+    assert load_weights(target, str(small_tree)).shape == (52,)
+    assert sorted(os.listdir(target.parent)) == ["w.pt"]  # the temp file lived beside the target
+
+
+def test_sigterm_during_export_removes_the_temp_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, time\n"
+        "from balance_gui.core.atomic import atomic_write\n"
+        "def slow(fh):\n"
+        "    fh.write(b'x' * 1000)\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "atomic_write(sys.argv[1], slow)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "w.pt")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+    assert len(os.listdir(tmp_path)) == 1  # the temp file exists now
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # still dies of SIGTERM, as asked
+    assert os.listdir(tmp_path) == []

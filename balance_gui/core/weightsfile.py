@@ -4,12 +4,17 @@ Formats, chosen by extension:
 
 ``.pt``   ``torch.save`` of a dict that ``torch.load(f, weights_only=True)`` reads:
           weights, targets, class_weights, classes, class_to_idx, samples, scheme,
-          root, format_version, and a sha256 ``fingerprint`` of all of them.
-``.csv``  ``path,class,class_index,weight``, one row per sample.
-``.json`` the per-class record: classes, counts, class_weights, expected_shares, scheme.
-``.npy``  the per-sample float64 weights.
+          root, format_version, and last a sha256 ``fingerprint`` of all of them.
+``.csv``  ``path,class,class_index,weight,fingerprint``, one row per sample; only the
+          last row fills ``fingerprint`` (``format_version=2 sha256=HEX``), so a file cut
+          at a row end has none.
+``.json`` the per-class record: format_version, scheme, root, num_samples, classes,
+          counts, class_weights, expected_shares, and a sha256 ``fingerprint`` of the rest.
+``.npy``  the per-sample float64 weights: nothing else, so nothing to check them against.
 
-Samples are in ImageFolder order. Writes are atomic; reads never unpickle code.
+Samples are in ImageFolder order. Writes are atomic; reads never unpickle code, and
+every size a file declares is checked against the file's own size before anything
+is allocated. A file without its fingerprint, or one that does not match it, is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,12 +34,18 @@ import torch
 
 from .atomic import atomic_write
 from .dataset import DatasetIndex, open_dataset
-from .errors import BalanceError, WeightsError, WeightsFileError
+from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
 from .weights import Scheme, expected_shares, sample_weights, validate_class_weights
 
-FORMAT_VERSION = 1
+#: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
+FORMAT_VERSION = 2
 FORMATS = (".pt", ".csv", ".json", ".npy")
-CSV_HEADER = ["path", "class", "class_index", "weight"]
+#: Formats that name their classes, so that a file can be told apart from another dataset's.
+IDENTIFIED_FORMATS = (".pt", ".csv", ".json")
+CSV_HEADER = ["path", "class", "class_index", "weight", "fingerprint"]
+_CSV_V1_HEADER = CSV_HEADER[:4]
+_CSV_TRAILER = re.compile(r"format_version=(\d{1,9}) sha256=([0-9a-f]{64})")
+_INT64_MAX = int(np.iinfo(np.int64).max)
 _PT_KEYS = (
     "weights",
     "targets",
@@ -46,16 +59,16 @@ _PT_KEYS = (
 )
 
 
-def _format_of(path) -> str:
+def _format_of(path: str | os.PathLike) -> str:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
         raise WeightsFileError(
-            f"unknown weights file type {ext or '(none)'!r} for {path}; use one of {', '.join(FORMATS)}"
+            f"unknown weights file type {ext or '(none)'!r} for {os.fspath(path)}; use one of {', '.join(FORMATS)}"
         )
     return ext
 
 
-def _fingerprint(record: dict) -> str:
+def _fingerprint(record: dict[str, Any]) -> str:
     """sha256 over every field, so any edit to a ``.pt`` file is caught on load."""
     h = hashlib.sha256()
     for key in _PT_KEYS:
@@ -68,7 +81,24 @@ def _fingerprint(record: dict) -> str:
     return h.hexdigest()
 
 
-def export_weights(path: str | os.PathLike, index: DatasetIndex, class_w, scheme: str | Scheme) -> str:
+def _json_fingerprint(record: dict[str, Any]) -> str:
+    """sha256 of the record's canonical JSON, without the fingerprint itself."""
+    rest = {k: v for k, v in record.items() if k != "fingerprint"}
+    text = json.dumps(rest, sort_keys=True, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _csv_fingerprint(version: int, rows: Sequence[Sequence[str]]) -> str:
+    """sha256 of the format version and every row's four fields."""
+    h = hashlib.sha256(f"balance-gui csv format_version={version}\n".encode())
+    # NUL cannot occur in a path or a class name, so it separates fields unambiguously.
+    h.update("".join("\0".join(r) + "\n" for r in rows).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def export_weights(
+    path: str | os.PathLike, index: DatasetIndex, class_w: Sequence[float] | np.ndarray, scheme: str | Scheme
+) -> str:
     """Write ``index``'s weights under ``class_w`` to ``path``; the extension picks the format."""
     fmt = _format_of(path)
     class_w = validate_class_weights(class_w, index.classes, counts=index.counts)
@@ -92,7 +122,11 @@ def export_weights(path: str | os.PathLike, index: DatasetIndex, class_w, scheme
         torch.save(record, buffer)
         atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
     elif fmt == ".npy":
-        atomic_write(path, lambda fh: np.save(fh, per_sample, allow_pickle=False))
+        # Serialised in memory first: numpy's own file writer reports a full disk as
+        # "N requested and M written" with no errno, which reads as a contradiction.
+        buffer = io.BytesIO()
+        np.save(buffer, per_sample, allow_pickle=False)
+        atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
     elif fmt == ".json":
         record = {
             "format_version": FORMAT_VERSION,
@@ -104,22 +138,26 @@ def export_weights(path: str | os.PathLike, index: DatasetIndex, class_w, scheme
             "class_weights": [float(w) for w in class_w],
             "expected_shares": [float(p) for p in expected_shares(index.counts, class_w)],
         }
+        record["fingerprint"] = _json_fingerprint(record)
         text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
     else:
         atomic_write(path, lambda fh: _write_csv(fh, index, per_sample))
     return os.fspath(path)
 
 
-def _write_csv(fh, index: DatasetIndex, per_sample: np.ndarray) -> None:
+def _write_csv(fh: Any, index: DatasetIndex, per_sample: np.ndarray) -> None:
+    classes = index.classes
+    rows = [
+        (p, classes[t], str(t), repr(w))
+        for p, t, w in zip(index.relative_paths(), index.targets.tolist(), per_sample.tolist(), strict=True)
+    ]
+    fingerprint = _csv_fingerprint(FORMAT_VERSION, rows)
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
     writer = csv.writer(text)
     writer.writerow(CSV_HEADER)
-    classes = index.classes
-    writer.writerows(
-        (p, classes[t], t, repr(w))
-        for p, t, w in zip(index.relative_paths(), index.targets.tolist(), per_sample.tolist(), strict=False)
-    )
+    writer.writerows((*r, "") for r in rows[:-1])
+    writer.writerow((*rows[-1], f"format_version={FORMAT_VERSION} sha256={fingerprint}"))
     text.flush()
     text.detach()
 
@@ -127,7 +165,7 @@ def _write_csv(fh, index: DatasetIndex, per_sample: np.ndarray) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def load_weights(path: str | os.PathLike, dataset=None) -> torch.Tensor:
+def load_weights(path: str | os.PathLike, dataset: Any = None) -> torch.Tensor:
     """Read a weights file as a float64 tensor, one weight per sample.
 
     With ``dataset`` (an ImageFolder, a DatasetIndex, or a dataset root path),
@@ -144,19 +182,26 @@ def load_weights(path: str | os.PathLike, dataset=None) -> torch.Tensor:
     return torch.from_numpy(info["weights"] if info["format"] != ".json" else info["class_weights"])
 
 
-def read_weights_file(path: str | os.PathLike) -> dict:
+def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read and sanity-check a weights file into a plain dict (``format`` plus what it holds)."""
     fmt = _format_of(path)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise WeightsFileError(f"weights file not found: {path}")
+    readers: dict[str, Callable[[str], dict[str, Any]]] = {
+        ".pt": _read_pt,
+        ".npy": _read_npy,
+        ".json": _read_json,
+        ".csv": _read_csv,
+    }
     try:
-        info = {".pt": _read_pt, ".npy": _read_npy, ".json": _read_json, ".csv": _read_csv}[fmt](path)
-    except (BalanceError, MemoryError):
+        info = readers[fmt](path)
+    except BalanceError:
         raise
     except Exception as e:  # any parse failure of a truncated or corrupted file
+        reason = str(e).splitlines()[0] if str(e) else ""
         raise WeightsFileError(
-            f"{path} is not a readable {fmt} weights file (truncated or corrupted?): {type(e).__name__}: {e}"
+            f"{path} is not a readable {fmt} weights file (truncated or corrupted?): {type(e).__name__}: {reason}"
         ) from e
     info["format"] = fmt
     try:
@@ -177,11 +222,44 @@ def _validate_sample_weights(w: np.ndarray) -> None:
         raise WeightsError(f"sample {bad[0]} has weight {float(w[bad[0]])!r}: weights must be finite and >= 0")
     if not np.any(w > 0):
         raise WeightsError("all weights are zero: nothing could ever be drawn")
+    with np.errstate(over="ignore"):
+        if not np.isfinite(w.sum()):
+            raise WeightsError("the weights sum to more than float64 holds: scale them down")
 
 
-def _read_pt(path: str) -> dict:
+def _check_version(path: str, version: object) -> None:
+    """Refuse a version this reader does not know, as numpy's ``_check_version`` does."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise WeightsFileError(f"{path}: format_version must be an integer, found {version!r}")
+    if version > FORMAT_VERSION:
+        raise WeightsFileError(
+            f"{path} has format_version {version}, newer than this balance-gui reads "
+            f"(up to {FORMAT_VERSION}): upgrade balance-gui"
+        )
+    if version < 1:
+        raise WeightsFileError(f"{path}: unknown format_version {version}")
+
+
+def _no_fingerprint(path: str) -> WeightsFileError:
+    return WeightsFileError(
+        f"{path} has no fingerprint, so edits to it cannot be detected: export it again with this balance-gui"
+    )
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _read_pt(path: str) -> dict[str, Any]:
     if not zipfile.is_zipfile(path):
         raise WeightsFileError(f"{path} is not a torch.save file (truncated or not a .pt?)")
+    # torch.save stores its entries uncompressed: a compressed entry could claim any size.
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.infolist()
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > (
+        os.path.getsize(path)
+    ):
+        raise WeightsFileError(f"{path} is not a torch.save file: its entries claim more bytes than the file holds")
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -194,19 +272,29 @@ def _read_pt(path: str) -> dict:
     missing = [k for k in _PT_KEYS if k not in record]
     if missing:
         raise WeightsFileError(f"{path} lacks the key(s) {', '.join(missing)}")
-    if "fingerprint" in record and record["fingerprint"] != _fingerprint(record):
-        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+    _check_version(path, record["format_version"])
     weights, targets, class_w = record["weights"], record["targets"], record["class_weights"]
     for key, t in (("weights", weights), ("targets", targets), ("class_weights", class_w)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 1:
-            raise WeightsFileError(f"{path}: {key!r} must be a 1-D tensor")
-    classes, samples = list(record["classes"]), list(record["samples"])
+        if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.device.type != "cpu":
+            raise WeightsFileError(f"{path}: {key!r} must be a 1-D CPU tensor")
+    if weights.dtype.is_complex or class_w.dtype.is_complex or targets.dtype.is_floating_point:
+        raise WeightsFileError(f"{path}: weights must be real numbers and targets integers")
+    classes, samples, class_to_idx = record["classes"], record["samples"], record["class_to_idx"]
+    if not (_is_str_list(classes) and _is_str_list(samples) and isinstance(class_to_idx, dict)):
+        raise WeightsFileError(f"{path}: 'classes' and 'samples' must be lists of names, 'class_to_idx' a dict")
+    if not isinstance(record["scheme"], str) or not isinstance(record["root"], str):
+        raise WeightsFileError(f"{path}: 'scheme' and 'root' must be text")
+    fingerprint = record.get("fingerprint")
+    if fingerprint is None:
+        raise _no_fingerprint(path)
+    if fingerprint != _fingerprint(record):
+        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
     if not (len(weights) == len(targets) == len(samples)):
         raise WeightsFileError(
             f"{path}: {len(weights)} weights, {len(targets)} targets and {len(samples)} "
             "samples should be the same number"
         )
-    if len(class_w) != len(classes) or dict(record["class_to_idx"]) != {c: i for i, c in enumerate(classes)}:
+    if len(class_w) != len(classes) or class_to_idx != {c: i for i, c in enumerate(classes)}:
         raise WeightsFileError(f"{path}: classes, class_to_idx and class_weights disagree")
     targets_np = targets.numpy().astype(np.int64)
     if targets_np.size and (targets_np.min() < 0 or targets_np.max() >= len(classes)):
@@ -222,75 +310,123 @@ def _read_pt(path: str) -> dict:
     }
 
 
-def _read_npy(path: str) -> dict:
-    w = np.load(path, allow_pickle=False)
-    if w.dtype.kind not in "fiu":
-        raise WeightsFileError(f"{path}: holds {w.dtype} values, not numbers")
+def _read_npy(path: str) -> dict[str, Any]:
+    fmt = np.lib.format
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            raise WeightsFileError(f"{path}: unsupported .npy format version {version[0]}.{version[1]}")
+        if dtype.hasobject or dtype.kind not in "fiu":
+            raise WeightsFileError(f"{path}: holds {dtype} values, not numbers")
+        if len(shape) != 1:
+            raise WeightsFileError(f"{path}: per-sample weights must be 1-D, got shape {shape}")
+        # The header's size must be what the file holds, before anything is allocated.
+        if shape[0] * dtype.itemsize != size - fh.tell():
+            raise WeightsFileError(
+                f"{path}: the header announces {shape[0]} values of {dtype.itemsize} bytes, "
+                f"but {size - fh.tell()} bytes follow it (truncated or corrupted?)"
+            )
+        w = np.fromfile(fh, dtype=dtype, count=shape[0])
     return {"weights": w.astype(np.float64)}
 
 
-def _read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
+def _read_json(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         record = json.load(fh)
     keys = ("classes", "counts", "class_weights")
-    if not isinstance(record, dict) or any(k not in record for k in keys):
-        raise WeightsFileError(f"{path}: expected a JSON object with {', '.join(keys)}")
-    classes, counts, class_w = (list(record[k]) for k in keys)
+    if not isinstance(record, dict) or any(k not in record for k in (*keys, "format_version")):
+        raise WeightsFileError(f"{path}: expected a JSON object with format_version, {', '.join(keys)}")
+    _check_version(path, record["format_version"])
+    classes, counts, class_w = (record[k] for k in keys)
+    if not _is_str_list(classes):
+        raise WeightsFileError(f"{path}: 'classes' must be a list of class names, found {type(classes).__name__}")
+    if not isinstance(counts, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _INT64_MAX for n in counts
+    ):
+        raise WeightsFileError(f"{path}: 'counts' must be a list of whole numbers >= 0")
+    if not isinstance(class_w, list) or not all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) for w in class_w
+    ):
+        raise WeightsFileError(f"{path}: 'class_weights' must be a list of numbers")
     if not (len(classes) == len(counts) == len(class_w)):
         raise WeightsFileError(f"{path}: classes, counts and class_weights differ in length")
+    fingerprint = record.get("fingerprint")
+    if fingerprint is None:
+        raise _no_fingerprint(path)
+    if fingerprint != _json_fingerprint(record):
+        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
     return {
-        "classes": [str(c) for c in classes],
+        "classes": classes,
         "counts": np.asarray(counts, dtype=np.int64),
         "class_weights": np.asarray(class_w, dtype=np.float64),
         "scheme": record.get("scheme"),
     }
 
 
-def _read_csv(path: str) -> dict:
-    samples, class_names, targets, weights = [], [], [], []
+def _read_csv(path: str) -> dict[str, Any]:
+    rows: list[tuple[str, str, str, str]] = []
+    trailer = None
     with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
+        if header == _CSV_V1_HEADER:
+            raise _no_fingerprint(path)
         if header != CSV_HEADER:
             raise WeightsFileError(f"{path}: header must be {','.join(CSV_HEADER)}, found {header!r}")
         for line_no, row in enumerate(reader, start=2):
-            if len(row) != 4:
-                raise WeightsFileError(f"{path}, line {line_no}: expected 4 fields, got {len(row)}")
-            samples.append(row[0])
-            class_names.append(row[1])
-            try:
-                targets.append(int(row[2]))
-                weights.append(float(row[3]))
-            except ValueError:
-                raise WeightsFileError(
-                    f"{path}, line {line_no}: class_index and weight must be numbers, got {row[2]!r}, {row[3]!r}"
-                ) from None
-    if not samples:
+            if trailer is not None:
+                raise WeightsFileError(f"{path}, line {line_no}: rows follow the fingerprint (edited file?)")
+            if len(row) != 5:
+                raise WeightsFileError(f"{path}, line {line_no}: expected 5 fields, got {len(row)}")
+            rows.append((row[0], row[1], row[2], row[3]))
+            if row[4]:
+                trailer = (line_no, row[4])
+    if not rows:
         raise WeightsFileError(f"{path}: the file lists no samples")
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) != b"\n":
-            raise WeightsFileError(f"{path}: the last line is cut short (truncated file?)")
+    if trailer is None:
+        raise WeightsFileError(f"{path}: the fingerprint on the last row is missing (truncated file?)")
+    found = _CSV_TRAILER.fullmatch(trailer[1])
+    if found is None:
+        raise WeightsFileError(f"{path}, line {trailer[0]}: the fingerprint field is not 'format_version=N sha256=HEX'")
+    version = int(found.group(1))
+    _check_version(path, version)
+    if _csv_fingerprint(version, rows) != found.group(2):
+        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+    targets, weights = [], []
     names: dict[int, str] = {}
-    for line_no, (name, t) in enumerate(zip(class_names, targets, strict=False), start=2):
-        if t < 0 or names.setdefault(t, name) != name:
+    for line_no, (_, name, index_text, weight_text) in enumerate(rows, start=2):
+        try:
+            t, w = int(index_text), float(weight_text)
+        except ValueError:
             raise WeightsFileError(
-                f"{path}, line {line_no}: class_index {t} is {names.get(t)!r} elsewhere, {name!r} here"
+                f"{path}, line {line_no}: class_index and weight must be numbers, got {index_text!r}, {weight_text!r}"
+            ) from None
+        if not 0 <= t <= _INT64_MAX:
+            raise WeightsFileError(f"{path}, line {line_no}: class_index must be a whole number >= 0, got {t}")
+        if names.setdefault(t, name) != name:
+            raise WeightsFileError(
+                f"{path}, line {line_no}: class_index {t} is {names[t]!r} on another row, {name!r} here"
             )
-    # Classes with no sample (empty folders) leave gaps: None stands for them.
-    classes = [names.get(i) for i in range(max(names) + 1)]
+        targets.append(t)
+        weights.append(w)
     return {
-        "samples": samples,
+        "samples": [r[0] for r in rows],
         "targets": np.asarray(targets, dtype=np.int64),
         "weights": np.asarray(weights, dtype=np.float64),
-        "classes_seen": classes,
+        # Classes with no sample (empty folders) have no row: only the classes seen, by index.
+        "classes_seen": dict(sorted(names.items())),
     }
 
 
 # ---------------------------------------------------------------- matching
 
 
-def _dataset_view(dataset) -> dict:
+def _dataset_view(dataset: Any) -> dict[str, Any]:
     """classes, relative sample paths and targets of a DatasetIndex, ImageFolder or root path."""
     if isinstance(dataset, (str, os.PathLike)):
         dataset = open_dataset(dataset)
@@ -314,25 +450,25 @@ def _dataset_view(dataset) -> dict:
             ],
             "counts": np.bincount(targets, minlength=len(dataset.classes)),
         }
-    raise TypeError(f"dataset must be an ImageFolder, a DatasetIndex or a path, not {type(dataset).__name__}")
+    raise SettingsError(f"dataset must be an ImageFolder, a DatasetIndex or a path, not {type(dataset).__name__}")
 
 
-def _shown(items, limit=5) -> str:
+def _shown(items: Iterable[object], limit: int = 5) -> str:
     items = list(items)
     text = ", ".join(repr(x) for x in items[:limit])
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def check_matches(info: dict, view: dict, path) -> None:
+def check_matches(info: dict[str, Any], view: dict[str, Any], path: str | os.PathLike) -> None:
     """Raise :class:`WeightsFileError` listing every way the file and the dataset differ."""
     problems = []
     if "classes" in info and info["classes"] != view["classes"]:
         problems.append(_class_difference(info["classes"], view["classes"]))
     elif "classes_seen" in info:
-        seen = _strip_none(info["classes_seen"])
-        present = _strip_none([c if n else None for c, n in zip(view["classes"], view["counts"], strict=False)])
+        seen = info["classes_seen"]
+        present = {i: c for i, (c, n) in enumerate(zip(view["classes"], view["counts"], strict=True)) if n}
         if seen != present:
-            problems.append(_class_difference([c for c in seen if c], [c for c in present if c]))
+            problems.append(_class_difference(list(seen.values()), list(present.values())))
     if "samples" in info:
         problems.extend(_sample_difference(info["samples"], view["samples"]()))
     elif "counts" in info:
@@ -355,12 +491,6 @@ def check_matches(info: dict, view: dict, path) -> None:
         )
     if problems:
         raise WeightsFileError(f"{os.fspath(path)} does not match the dataset: " + "; ".join(problems))
-
-
-def _strip_none(names: list) -> list:
-    while names and names[-1] is None:
-        names = names[:-1]
-    return names
 
 
 def _class_difference(file_classes: list[str], data_classes: list[str]) -> str:
