@@ -222,3 +222,94 @@ def test_bad_manifests(tmp_path, text, expected):
     manifest.write_text(text)
     with pytest.raises(DatasetError, match=re.escape(expected)):
         scan_manifest(manifest)
+
+
+# ------------------------------------------------------------ hardening (issue 10)
+
+
+def _scan_with_deadline(root, seconds=60.0):
+    """Scan in a thread so that a scan that never ends fails the test instead of hanging it."""
+    result: dict = {}
+    cancel = threading.Event()
+
+    def run():
+        try:
+            result["index"] = scan_image_folder(root, cancel=cancel)
+        except BaseException as e:  # handed to the test thread
+            result["error"] = e
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        cancel.set()
+        worker.join(seconds)
+        pytest.fail("the scan did not end: a symlink cycle was descended")
+    if "error" in result:
+        raise result["error"]
+    return result["index"]
+
+
+def test_simple_symlink_loop_is_reported_and_each_file_counted_once(tmp_path):
+    root = make_tree(tmp_path / "data", {"a": ["x.jpg"], "b": 2})
+    os.symlink(".", root / "a" / "self")  # a/self/self/... used to list x.jpg 41 times
+    index = scan_image_folder(root)
+    assert index.relative_paths() == ["a/x.jpg", "b/img_000.jpg", "b/img_001.jpg"]
+    assert index.symlink_loops == ("a/self",)
+    assert any("'a/self' leads back to a folder above it" in w for w in index.warnings())
+
+
+def test_branching_symlink_loops_end(tmp_path):
+    # a/parent -> .. plus b -> . made the scan grow past 8 GB; torchvision never ends either.
+    root = make_tree(tmp_path / "data", {"a": ["x.jpg"], "c": ["y.png"]})
+    os.symlink("..", root / "a" / "parent")
+    os.symlink(".", root / "b")
+    index = _scan_with_deadline(root)
+    assert index.classes == ("a", "b", "c")
+    assert index.relative_paths() == ["a/x.jpg", "c/y.png"]  # class b *is* the root: a loop, so empty
+    assert set(index.symlink_loops) == {"a/parent", "b"}
+    assert index.empty_classes == ("b",)
+
+
+def test_symlink_to_a_sibling_is_not_a_loop(tmp_path):
+    # Only folders on the current path count: two links to one folder are followed, as torchvision does.
+    root = make_tree(tmp_path / "data", {"a": ["x.jpg"], "shared": ["s.jpg"]})
+    os.symlink(root / "shared", root / "a" / "one")
+    os.symlink(root / "shared", root / "a" / "two")
+    assert_same_as_imagefolder(root)
+    assert scan_image_folder(root).symlink_loops == ()
+
+
+def test_extensions_may_be_one_string_as_in_torchvision(tmp_path):
+    # A str used to be matched character by character: '.png' let .jpg ('g') and .bmp ('p') in.
+    root = make_tree(tmp_path / "data", {"a": ["x.png", "y.jpg", "z.bmp", "w.PNG"]})
+    index = scan_image_folder(root, extensions=".png")
+    assert index.relative_paths() == ["a/w.PNG", "a/x.png"]
+    reference = torchvision.datasets.folder.make_dataset(str(root), {"a": 0}, extensions=".png")
+    assert [os.path.relpath(p, root) for p, _ in reference] == index.relative_paths()
+
+
+def test_manifest_with_one_file_under_two_labels_is_refused_naming_the_rows(tmp_path):
+    make_tree(tmp_path, {"img": ["1.jpg", "2.jpg"]})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\nimg/1.jpg,cat\nimg/2.jpg,cat\n./img/1.jpg,dog\n")
+    with pytest.raises(DatasetError, match="'./img/1.jpg' is 'cat' on line 2 and 'dog' on line 4"):
+        scan_manifest(manifest)
+
+
+def test_manifest_duplicate_row_is_counted_once_and_warned(tmp_path):
+    make_tree(tmp_path, {"img": ["1.jpg", "2.jpg"]})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\nimg/1.jpg,cat\nimg/2.jpg,dog\nimg/1.jpg,cat\n")
+    index = scan_manifest(manifest)
+    assert index.counts.tolist() == [1, 1] and index.relative_paths() == ["img/1.jpg", "img/2.jpg"]
+    assert index.duplicate_rows == ((4, 2),)
+    assert any("line 4 repeats line 2" in w and "counted once" in w for w in index.warnings())
+
+
+def test_manifest_with_a_utf8_bom_is_accepted(tmp_path):
+    make_tree(tmp_path, {"img": ["1.jpg"]})
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"\xef\xbb\xbfpath,label\nimg/1.jpg,cat\n")  # Excel's "CSV UTF-8"
+    index = scan_manifest(manifest)
+    assert index.classes == ("cat",) and len(index) == 1

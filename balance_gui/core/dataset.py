@@ -1,7 +1,9 @@
 """Folder and manifest scanning into an immutable, compact dataset index.
 
 ``scan_image_folder`` reproduces ``torchvision.datasets.ImageFolder(root)`` exactly
-(classes, class_to_idx, samples and their order) without importing torchvision,
+(classes, class_to_idx, samples and their order) without importing torchvision, with one
+documented difference: a symlink back to a folder being walked (a directory cycle) is
+reported and not descended, where torchvision loops until the path grows too long,
 and stores the sample paths packed in one bytes buffer instead of a list of
 tuples, so a million-image index costs tens of megabytes, not hundreds.
 """
@@ -16,10 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, DatasetError, DatasetNotFoundError
+from .errors import Cancelled, DatasetError, DatasetNotFoundError, SettingsError
 
 # torchvision.datasets.folder.IMG_EXTENSIONS; a test checks the two stay equal.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -62,6 +65,8 @@ class DatasetIndex:
     hidden_classes: tuple[str, ...] = ()
     skipped_extensions: Mapping[str, int] = field(default_factory=dict)
     unreadable_folders: tuple[str, ...] = ()
+    symlink_loops: tuple[str, ...] = ()  # folders not descended: each leads back to a folder above it
+    duplicate_rows: tuple[tuple[int, int], ...] = ()  # manifest (line, first line) pairs listing one file twice
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -118,6 +123,18 @@ class DatasetIndex:
             out.append(f"{self.skipped_files} file(s) skipped, not image extensions: {exts}")
         for folder in self.unreadable_folders:
             out.append(f"folder {folder!r} could not be read and was skipped (torchvision skips it too)")
+        for folder in self.symlink_loops:
+            out.append(
+                f"folder {folder!r} leads back to a folder above it (a symlink loop) and was not descended; "
+                "torchvision would loop there"
+            )
+        if self.duplicate_rows:
+            pairs = ", ".join(f"line {a} repeats line {b}" for a, b in self.duplicate_rows[:5])
+            more = "" if len(self.duplicate_rows) <= 5 else f" and {len(self.duplicate_rows) - 5} more"
+            out.append(
+                f"{len(self.duplicate_rows)} manifest row(s) list a file already listed under the same label, "
+                f"counted once: {pairs}{more}"
+            )
         return out
 
 
@@ -139,7 +156,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _make_index(root, classes, targets, paths, **extra) -> DatasetIndex:
+def _make_index(
+    root: str, classes: Sequence[str], targets: Sequence[int] | np.ndarray, paths: Sequence[str], **extra: Any
+) -> DatasetIndex:
     targets = np.asarray(targets, dtype=np.int64)
     counts = np.bincount(targets, minlength=len(classes)).astype(np.int64)
     blob, starts = _pack_paths(paths)
@@ -157,22 +176,40 @@ def _make_index(root, classes, targets, paths, **extra) -> DatasetIndex:
     )
 
 
-def _check_cancel(cancel) -> None:
+def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled("scan cancelled")
 
 
-def _walk(top: str, unreadable: list[str]) -> list[tuple[str, list[str]]]:
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _walk(
+    top: str, unreadable: list[str], loops: list[str], above: frozenset[tuple[int, int]]
+) -> list[tuple[str, list[str]]]:
     """``[(dirpath, file names)]`` as ``os.walk(top, followlinks=True)`` yields them.
 
     Same rules as os.walk: entries whose is_dir() fails count as files, folders
     that cannot be listed are skipped (recorded in ``unreadable``), and symlinked
-    folders are followed.
+    folders are followed. One exception: a folder whose (device, inode) is one of
+    the folders on the path above it (``above`` holds the root's) is a cycle; it is
+    recorded in ``loops`` and not descended, so every scan ends.
     """
     out = []
-    stack = [top]
+    stack = [(top, above)]
     while stack:
-        path = stack.pop()
+        path, ancestors = stack.pop()
+        here = _identity(path)
+        if here is not None:
+            if here in ancestors:
+                loops.append(path)
+                continue
+            ancestors = ancestors | {here}
         try:
             with os.scandir(path) as it:
                 entries = list(it)
@@ -190,14 +227,14 @@ def _walk(top: str, unreadable: list[str]) -> list[tuple[str, list[str]]]:
             unreadable.append(path)
             continue
         out.append((path, files))
-        stack.extend(os.path.join(path, d) for d in subdirs)
+        stack.extend((os.path.join(path, d), ancestors) for d in subdirs)
     return out
 
 
 def scan_image_folder(
     root: str | os.PathLike,
     *,
-    extensions: Sequence[str] = IMG_EXTENSIONS,
+    extensions: str | Sequence[str] = IMG_EXTENSIONS,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> DatasetIndex:
@@ -205,8 +242,10 @@ def scan_image_folder(
 
     Differences, all deliberate: empty class folders are kept (count 0, flagged)
     instead of raising; unreadable sub-folders and skipped files are reported in
-    the index. ``progress`` is called after every folder; setting ``cancel``
-    stops the scan at the next folder with :class:`Cancelled`.
+    the index; a directory cycle (a symlink to a folder above it) is reported and not
+    descended. ``extensions`` is one suffix or a sequence of them, as for torchvision.
+    ``progress`` is called after every folder; setting ``cancel`` stops the scan at the
+    next folder with :class:`Cancelled`.
     """
     start_time = time.perf_counter()
     root_str = os.path.expanduser(os.fspath(root))
@@ -226,18 +265,25 @@ def scan_image_folder(
             f"no class folders in {root_str}: an ImageFolder root holds one sub-folder per class"
         )
 
+    if isinstance(extensions, str):  # one suffix, as str.endswith and torchvision take it
+        extensions = (extensions,)
+    if not all(isinstance(x, str) for x in extensions):
+        raise SettingsError(f"extensions must be a suffix or a sequence of suffixes, got {extensions!r}")
     exts = tuple(x.lower() for x in extensions)
     chunks: list[str] = []  # per folder: its kept relative paths, NUL-joined (joined in C, not per file)
     class_sizes: list[int] = []
     skipped: Counter[str] = Counter()
     unreadable: list[str] = []
+    loops: list[str] = []
+    root_identity = _identity(root_str)
+    above = frozenset() if root_identity is None else frozenset({root_identity})
     folders_done = files_found = 0
     prefix_len = len(root_str) + (0 if root_str.endswith(os.sep) else 1)
     for class_index, name in enumerate(classes):
         _check_cancel(cancel)
         in_class = 0
         # torchvision sorts os.walk's (dirpath, dirs, files) tuples: folders by path string.
-        for dirpath, fnames in sorted(_walk(os.path.join(root_str, name), unreadable)):
+        for dirpath, fnames in sorted(_walk(os.path.join(root_str, name), unreadable, loops, above)):
             kept = [f for f in fnames if f.endswith(exts) or f.lower().endswith(exts)]
             if len(kept) != len(fnames):
                 skipped.update(os.path.splitext(f)[1].lower() for f in fnames if not f.lower().endswith(exts))
@@ -270,6 +316,7 @@ def scan_image_folder(
         hidden_classes=tuple(c for c in classes if c.startswith(".")),
         skipped_extensions=MappingProxyType(dict(skipped)),
         unreadable_folders=tuple(os.path.relpath(p, root_str) for p in unreadable),
+        symlink_loops=tuple(os.path.relpath(p, root_str) for p in loops),
     )
 
 
@@ -293,21 +340,35 @@ def scan_manifest(
     root = os.path.dirname(os.path.abspath(manifest_str))
     paths: list[str] = []
     labels: list[str] = []
+    first_line: dict[str, tuple[int, str]] = {}  # the file (normalised) -> the line and label that first listed it
+    duplicates: list[tuple[int, int]] = []
+    conflicts: list[str] = []
     try:
-        with open(manifest_str, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
+        with open(manifest_str, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or [h.strip().lower() for h in header] != ["path", "label"]:
                 raise DatasetError(
                     f"{manifest_str}: the first line must be the header 'path,label', found {','.join(header or [])!r}"
                 )
-            for line_no, row in enumerate(reader, start=2):
+            for row in reader:
+                line_no = reader.line_num
                 if not row:
                     continue
                 if len(row) != 2 or not row[0].strip() or not row[1].strip():
                     raise DatasetError(f"{manifest_str}, line {line_no}: expected 'path,label', got {row!r}")
-                paths.append(row[0].strip())
-                labels.append(row[1].strip())
+                path, label = row[0].strip(), row[1].strip()
+                key = os.path.normpath(os.path.join(root, path))
+                seen = first_line.setdefault(key, (line_no, label))
+                if seen[0] != line_no:
+                    if seen[1] == label:
+                        duplicates.append((line_no, seen[0]))
+                    else:
+                        conflicts.append(f"{path!r} is {seen[1]!r} on line {seen[0]} and {label!r} on line {line_no}")
+                    continue
+                paths.append(path)
+                labels.append(label)
                 if cancel is not None and line_no % 65536 == 0:
                     _check_cancel(cancel)
     except UnicodeDecodeError as e:
@@ -316,6 +377,11 @@ def scan_manifest(
         raise DatasetError(f"{manifest_str}: not a valid CSV file ({e})") from e
     except OSError as e:
         raise DatasetError(f"cannot read manifest {manifest_str}: {e.strerror or e}") from e
+    if conflicts:
+        more = "" if len(conflicts) <= 3 else f" and {len(conflicts) - 3} more"
+        raise DatasetError(
+            f"{manifest_str}: {len(conflicts)} file(s) listed under two labels: {'; '.join(conflicts[:3])}{more}"
+        )
     if not paths:
         raise DatasetNotFoundError(f"{manifest_str}: the manifest lists no files")
     _check_cancel(cancel)
@@ -331,10 +397,10 @@ def scan_manifest(
         progress(
             ScanProgress(1, len(classes), len(classes), len(paths), manifest_str, time.perf_counter() - start_time)
         )
-    return _make_index(root, classes, targets, paths, source="manifest")
+    return _make_index(root, classes, targets, paths, source="manifest", duplicate_rows=tuple(duplicates))
 
 
-def open_dataset(path: str | os.PathLike, **kwargs) -> DatasetIndex:
+def open_dataset(path: str | os.PathLike[str], **kwargs: Any) -> DatasetIndex:
     """A folder is scanned as an ImageFolder; a ``.csv`` file is read as a manifest."""
     if os.fspath(path).lower().endswith(".csv") and not os.path.isdir(path):
         return scan_manifest(path, **kwargs)
