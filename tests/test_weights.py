@@ -194,3 +194,69 @@ def test_make_weights_for_balanced_classes_survives_an_empty_class():
     with pytest.raises(ZeroDivisionError):
         seed_recipe(images, 3)
     assert make_weights_for_balanced_classes(images, 3) == [1.5, 1.5, 3.0]
+
+
+# ------------------------------------------------------------ hardening (issue 10)
+
+
+def _run_cli(*argv, cwd=None):
+    import subprocess
+    import sys
+
+    # -W error: a numpy RuntimeWarning (overflow) must never reach the terminal.
+    return subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "balance_gui", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def test_huge_custom_weights_are_normalised_before_expanding(tmp_path, small_tree, capsys):
+    import json
+    import warnings
+
+    import torch
+
+    from balance_gui.cli import main
+    from balance_gui.core.weightsfile import load_weights
+
+    custom = tmp_path / "huge.json"
+    custom.write_text(json.dumps({"ant": 1e308, "bee": 1e308, "cat": 1e307}))
+    w = class_weights([40, 10, 2], f"custom:{custom}", ["ant", "bee", "cat"])
+    assert np.isfinite((np.array([40, 10, 2]) * w).sum())
+    np.testing.assert_allclose(w / w[0], [1.0, 1.0, 0.1])  # the law is unchanged: only the scale moved
+    for ext in (".pt", ".csv", ".npy"):
+        out = tmp_path / f"w{ext}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # a numpy overflow warning must not reach the terminal
+            assert main(["export", str(small_tree), "-o", str(out), "--scheme", f"custom:{custom}"]) == 0
+        assert "Warning" not in capsys.readouterr().err
+        weights = load_weights(out)
+        assert torch.isfinite(weights.sum())
+        draws = torch.multinomial(weights, 5000, replacement=True, generator=torch.Generator().manual_seed(0))
+        targets = np.repeat([0, 1, 2], [40, 10, 2])[draws.numpy()]
+        shares = np.bincount(targets, minlength=3) / 5000
+        expected = np.array([40, 10, 0.2]) / 50.2
+        assert np.all(np.abs(shares - expected) < 0.03), (ext, shares)
+
+
+@pytest.mark.parametrize("scheme", ["power:2000", "power:-2000"])
+def test_extreme_power_schemes_stay_finite_and_keep_the_law(scheme):
+    w = class_weights(COUNTS, scheme)
+    q = float(scheme.split(":")[1])
+    assert np.all(np.isfinite(w)) and w.max() == 1.0
+    top = int(np.argmax(COUNTS ** np.sign(q)))  # with q > 1 the largest class dominates, with q < 0 the smallest
+    assert expected_shares(COUNTS, w)[top] == pytest.approx(1.0)
+
+
+def test_non_finite_custom_weights_are_refused_in_one_line(tmp_path, small_tree):
+    custom = tmp_path / "inf.json"
+    custom.write_text('{"ant": 1e999, "bee": 1, "cat": 1}')  # json reads 1e999 as inf
+    result = _run_cli("inspect", str(small_tree), "--scheme", f"custom:{custom}")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "balance-gui inspect: error: class 'ant' has weight inf: weights must be finite and >= 0"
+    )

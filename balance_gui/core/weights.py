@@ -111,6 +111,7 @@ def class_weights(
     total, num_classes = n.sum(), n.size
     present = n > 0
     safe = np.where(present, n, 1.0)
+    w: np.ndarray
     if scheme.name == "inverse":
         w = total / safe
     elif scheme.name == "balanced":
@@ -118,8 +119,13 @@ def class_weights(
     elif scheme.name == "sqrt":
         w = 1.0 / np.sqrt(safe)
     elif scheme.name == "power":
-        w = safe ** (scheme.param - 1.0)
+        assert scheme.param is not None
+        log_w = (scheme.param - 1.0) * np.log(safe)
+        # n**(q-1) over- or underflows for large |q|: the same law, scaled so the largest weight is 1.
+        shift = log_w[present].max() if abs(log_w[present]).max() > 700 else 0.0
+        w = np.exp(log_w - shift)
     elif scheme.name == "effective":
+        assert scheme.param is not None
         beta = scheme.param
         w = (1.0 - beta) / -np.expm1(safe * np.log(beta)) if beta > 0 else np.ones_like(safe)
         w = np.where(present, w, 0.0)
@@ -127,7 +133,7 @@ def class_weights(
     elif scheme.name == "none":
         w = np.ones_like(safe)
     elif scheme.name == "custom":
-        if classes is None:
+        if classes is None or scheme.custom is None:
             raise WeightsError("custom weights need the class names")
         w = _custom_vector(scheme.custom, classes)
         validate_class_weights(w, classes)  # the user's own values, empty classes included
@@ -135,7 +141,23 @@ def class_weights(
         raise WeightsError(f"unknown scheme {scheme.name!r}")
     w = np.where(present, w, 0.0)
     validate_class_weights(w, classes, counts=n)
-    return w
+    return fit_class_weights(w, n)
+
+
+def fit_class_weights(class_w: np.ndarray, counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``class_w``, divided by its largest value when the total mass ``sum n_c * w_c``
+    would overflow (or underflow) float64; otherwise unchanged. The law p_c is the same:
+    only relative weights matter. Weights already checked to be finite and >= 0."""
+    w = np.asarray(class_w, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        total = float((np.asarray(counts, dtype=np.float64) * w).sum())
+    if np.finfo(np.float64).tiny <= total < math.inf:
+        return w
+    top = float(w.max())
+    if not 0.0 < top < math.inf:
+        return w
+    with np.errstate(under="ignore"):
+        return w / top
 
 
 def _custom_vector(custom: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
@@ -160,8 +182,8 @@ def validate_class_weights(weights, classes: Sequence[str] | None = None, counts
         raise WeightsError(f"expected {len(names)} class weights, got {w.size}")
     for i in np.flatnonzero(~np.isfinite(w) | (w < 0))[:1]:
         raise WeightsError(f"class {names[i]!r} has weight {float(w[i])!r}: weights must be finite and >= 0")
-    mass = w if counts is None else w * np.asarray(counts, dtype=np.float64)
-    if not np.any(mass > 0):
+    drawable = w > 0 if counts is None else (w > 0) & (np.asarray(counts, dtype=np.float64) > 0)
+    if not np.any(drawable):
         raise WeightsError("all weights are zero: nothing could ever be drawn")
     return w
 

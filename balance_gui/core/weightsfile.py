@@ -35,7 +35,7 @@ import torch
 from .atomic import atomic_write
 from .dataset import DatasetIndex, open_dataset
 from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
-from .weights import Scheme, expected_shares, sample_weights, validate_class_weights
+from .weights import Scheme, expected_shares, fit_class_weights, sample_weights, validate_class_weights
 
 #: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
 FORMAT_VERSION = 2
@@ -101,7 +101,7 @@ def export_weights(
 ) -> str:
     """Write ``index``'s weights under ``class_w`` to ``path``; the extension picks the format."""
     fmt = _format_of(path)
-    class_w = validate_class_weights(class_w, index.classes, counts=index.counts)
+    class_w = fit_class_weights(validate_class_weights(class_w, index.classes, counts=index.counts), index.counts)
     per_sample = sample_weights(index.targets, class_w)
     scheme_text = str(scheme)
     root = os.path.abspath(index.root)
