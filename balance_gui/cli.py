@@ -7,7 +7,11 @@
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
 
 Every subcommand takes ``--manifest CSV`` instead of ROOT for datasets listed in a
-``path,label`` file. Errors print one line on stderr and exit with status 2.
+``path,label`` file. Exit statuses: 0 done; 1 ``verify`` could not tell (a ``.npy``
+holds no names to check); 2 bad input (data, files, settings, arguments), said in one
+line on stderr; 3 a bug, shown with its traceback (or, for the app, no usable display).
+Names that are not valid UTF-8, or hold control characters, are printed with backslash
+escapes, as ``ls -b`` does.
 """
 
 from __future__ import annotations
@@ -16,11 +20,34 @@ import argparse
 import json
 import os
 import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import DEMO_DATASET
-from .core.errors import BalanceError
+from .core.errors import BalanceError, SettingsError
+from .core.names import escape_name, escape_text
+
+if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
+    from .core.dataset import DatasetIndex, ScanProgress
+    from .core.weights import Scheme
 
 SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
+INT64_MAX = 2**63 - 1
+# torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
+
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print ``text`` so that no name in it can fail to encode or break its line."""
+    stream = sys.stdout if stream is None else stream
+    text = escape_text(text)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:  # an ASCII or Latin-1 terminal: \u escapes for what it cannot show
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    print(text, file=stream)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,16 +105,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bar(desc: str):
+def _progress_bar(desc: str) -> Any:
     """A tqdm bar on stderr that appears only when the work takes a while."""
     from tqdm import tqdm
 
     return tqdm(desc=desc, unit=" class", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True)
 
 
-def load_dataset(args):
+def _check_int(value: int | None, option: str, low: int, high: int = INT64_MAX) -> None:
+    if value is not None and not low <= value <= high:
+        raise SettingsError(f"{option} must be a whole number from {low:,} to {high:,}, got {value:,}")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers and contradicting options before any work starts."""
+    if getattr(args, "root", None) and getattr(args, "manifest", None):
+        raise SettingsError(f"give a dataset folder (ROOT) or --manifest CSV, not both ({args.root!r} and --manifest)")
+    if args.command == "inspect":
+        _check_int(args.draws, "--draws", 1)
+    if args.command == "simulate":
+        # A number of samples must fit torch's int64 and what len() can return (sys.maxsize).
+        _check_int(args.num_samples, "--num-samples", 1, min(INT64_MAX, sys.maxsize))
+        _check_int(args.epochs, "--epochs", 1)
+        _check_int(args.batch_size, "--batch-size", 1)
+        _check_int(args.seed, "--seed", *SEED_RANGE)
+        if args.mode == "class_aware" and args.no_replacement:
+            raise SettingsError("--mode class_aware always draws with replacement: drop --no-replacement")
+
+
+def load_dataset(args: argparse.Namespace) -> DatasetIndex:
     from .core.dataset import open_dataset, scan_manifest
 
+    open_fn: Callable[..., DatasetIndex]
     if args.manifest:
         source = args.manifest
         open_fn = scan_manifest
@@ -95,10 +144,10 @@ def load_dataset(args):
         source = args.root
         open_fn = open_dataset
     else:
-        raise BalanceError("give a dataset folder (ROOT) or --manifest CSV")
+        raise SettingsError("give a dataset folder (ROOT) or --manifest CSV")
     with _progress_bar("scanning") as bar:
 
-        def progress(p):
+        def progress(p: ScanProgress) -> None:
             bar.total = p.classes_total
             bar.set_postfix_str(f"{p.files_found:,} images", refresh=False)
             bar.update(p.classes_done - bar.n)
@@ -106,23 +155,24 @@ def load_dataset(args):
         return open_fn(source, progress=progress)
 
 
-def _weights_for(index, scheme_text):
+def _weights_for(index: DatasetIndex, scheme_text: str) -> tuple[Scheme, Any]:
     from .core.weights import class_weights, parse_scheme
 
     scheme = parse_scheme(scheme_text)
     return scheme, class_weights(index.counts, scheme, index.classes)
 
 
-def inspect_report(index, scheme, class_w, draws=None) -> dict:
-    """Everything ``inspect`` shows, as plain JSON-ready data."""
+def inspect_report(index: DatasetIndex, scheme: Scheme, class_w: Any, draws: int | None = None) -> dict[str, Any]:
+    """Everything ``inspect`` shows, as plain JSON-ready data; names escaped as ``ls -b`` does,
+    so that the JSON is valid UTF-8 whatever bytes the file names hold."""
     from .core.weights import class_figures, dataset_figures
 
     fig = class_figures(index.counts, class_w, draws)
     data = dataset_figures(index.counts).as_dict()
     data["skipped_files"] = index.skipped_files
-    data["skipped_extensions"] = dict(index.skipped_extensions)
+    data["skipped_extensions"] = {escape_name(k): v for k, v in index.skipped_extensions.items()}
     return {
-        "root": os.path.abspath(index.root),
+        "root": escape_name(os.path.abspath(index.root)),
         "source": index.source,
         "scheme": str(scheme),
         "draws": fig.draws,
@@ -130,7 +180,7 @@ def inspect_report(index, scheme, class_w, draws=None) -> dict:
         "classes": [
             {
                 "index": i,
-                "name": name,
+                "name": escape_name(name),
                 "count": int(fig.counts[i]),
                 "share": float(fig.shares[i]),
                 "weight": float(fig.weights[i]),
@@ -141,11 +191,11 @@ def inspect_report(index, scheme, class_w, draws=None) -> dict:
             }
             for i, name in enumerate(index.classes)
         ],
-        "warnings": index.warnings(),
+        "warnings": [escape_name(w) for w in index.warnings()],
     }
 
 
-def format_inspect_report(report: dict) -> str:
+def format_inspect_report(report: dict[str, Any]) -> str:
     header = ("idx", "class", "count", "share", "weight", "exp.share", "exp.draws", "uses/img", "exp.distinct")
     rows = [
         (
@@ -164,7 +214,7 @@ def format_inspect_report(report: dict) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     name_col = 1
 
-    def line(cells):
+    def line(cells: Sequence[str]) -> str:
         return "  ".join(
             cell.ljust(w) if i == name_col else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
@@ -187,31 +237,37 @@ def format_inspect_report(report: dict) -> str:
     return "\n".join(out)
 
 
-def cmd_inspect(args) -> int:
+def cmd_inspect(args: argparse.Namespace) -> int:
     index = load_dataset(args)
     scheme, class_w = _weights_for(index, args.scheme)
     report = inspect_report(index, scheme, class_w, args.draws)
-    print(json.dumps(report, indent=2) if args.json else format_inspect_report(report))
+    _say(json.dumps(report, indent=2) if args.json else format_inspect_report(report))
     return 0
 
 
-def cmd_export(args) -> int:
+def cmd_export(args: argparse.Namespace) -> int:
     from .core.weightsfile import export_weights
 
     index = load_dataset(args)
     scheme, class_w = _weights_for(index, args.scheme)
     export_weights(args.output, index, class_w, scheme)
-    print(
-        f"wrote {args.output}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}", file=sys.stderr
+    _say(
+        f"wrote {escape_name(args.output)}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}",
+        sys.stderr,
     )
     return 0
 
 
-def cmd_simulate(args) -> int:
+def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .core.sampler import _resolve_device
     from .core.simulate import format_simulation_report, simulate
 
+    try:  # the device is the one setting only the sampler can judge: its words, as a settings error
+        _resolve_device(args.device)
+    except ValueError as e:
+        raise SettingsError(f"--device: {e}") from None
     index = load_dataset(args)
     _, class_w = _weights_for(index, args.scheme)
     steps = simulate(
@@ -230,19 +286,31 @@ def cmd_simulate(args) -> int:
         for last in steps:
             bar.total = last.total_draws
             bar.update(last.draws_done - bar.n)
-    print(format_simulation_report(last, index.classes, index.counts))
+    assert last is not None  # simulate yields at least one step per epoch
+    _say(format_simulation_report(last, [escape_name(c) for c in index.classes], index.counts))
     return 0
 
 
-def cmd_verify(args) -> int:
-    from .core.weightsfile import load_weights
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the file belongs to the dataset, 2 when it does not, 1 when it cannot tell."""
+    from .core.weightsfile import IDENTIFIED_FORMATS, verify_weights_file
 
     index = load_dataset(args)
-    weights = load_weights(args.file, index)
-    print(
-        f"{args.file} matches {index.root}: {len(index):,} samples in {index.num_classes} classes, "
-        f"same order; {int((weights > 0).sum()):,} can be drawn"
-    )
+    info = verify_weights_file(args.file, index)
+    drawable = int((info["sample_weights"] > 0).sum())
+    shown, root = escape_name(args.file), escape_name(index.root)
+    if info["format"] not in IDENTIFIED_FORMATS:
+        _say(
+            f"{shown}: only its length could be checked: {len(index):,} weights for the {len(index):,} samples "
+            f"of {root}; a {info['format']} file holds no class or file names, so it cannot show that it "
+            "belongs to this dataset (export .pt or .csv for that)"
+        )
+        return 1
+    if info["format"] == ".json":
+        what = f"the same {index.num_classes} classes with the same counts (a .json holds no file names)"
+    else:
+        what = f"{len(index):,} samples in {index.num_classes} classes, same order"
+    _say(f"{shown} matches {root}: {what}; {drawable:,} can be drawn")
     return 0
 
 
@@ -264,24 +332,35 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) > 1:
             _parser().error(f"unknown command {argv[0]!r}; the app takes at most one PATH")
         return _run_gui(argv[0] if argv else None)
-    args = _parser().parse_args(argv)
-    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate, "verify": cmd_verify}[
-        args.command
-    ]
+    args = _parser().parse_args(argv)  # exits with status 2 on a malformed command line
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "inspect": cmd_inspect,
+        "export": cmd_export,
+        "simulate": cmd_simulate,
+        "verify": cmd_verify,
+    }
     try:
-        return handler(args)
-    except (BalanceError, ValueError) as e:  # bad data, files or settings: say which, in one line
-        print(f"balance-gui {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        check_arguments(args)
+        return handlers[args.command](args)
+    except BalanceError as e:  # bad data, files or settings: say which, in one line
+        return _fail(args.command, str(e))
     except BrokenPipeError:  # stdout closed early, as by `| head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:
-        print(f"balance-gui {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+        return _fail(args.command, f"{e.strerror or e}: {e.filename or ''}".rstrip(": "))
     except KeyboardInterrupt:
-        print(f"balance-gui {args.command}: interrupted", file=sys.stderr)
+        _say(f"balance-gui {args.command}: interrupted", sys.stderr)
         return 130
+    except Exception:  # anything else is a bug: show where, and say so in the exit status
+        traceback.print_exc()
+        _say(f"balance-gui {args.command}: internal error (a bug): please report the traceback above", sys.stderr)
+        return 3
+
+
+def _fail(command: str, message: str) -> int:
+    _say(f"balance-gui {command}: error: {message}".replace("\n", "\\n"), sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import torch
 from balance_gui.cli import main
 from balance_gui.core.weights import class_weights
 
+from .conftest import make_tree
+
 
 def run(capsys, *argv):
     code = main(list(argv))
@@ -155,7 +157,7 @@ def test_verify_accepts_the_right_dataset_and_names_the_difference(capsys, small
     [
         (["--device", "foo"], "unknown device 'foo'"),
         (["--device", "mps"], "device 'mps' is not available"),
-        (["--epochs", "0"], "epochs must be a positive int"),
+        (["--epochs", "0"], "--epochs must be a whole number from 1"),
         (["--no-replacement", "--num-samples", "60"], "exceeds the 52 samples with non-zero weight"),
     ],
 )
@@ -186,3 +188,137 @@ def test_simulate_prints_observed_against_expected(capsys, small_tree):
         assert rows[name][3] == "33.333%"
         assert rows[name][-1] == str(n)  # 10,000 draws per class see every image
     assert "p-value" in out and "draws/s" in out
+
+
+# ------------------------------------------------------------ hardening (issue 10)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["inspect", "{root}", "--manifest", "{manifest}"], "give a dataset folder (ROOT) or --manifest CSV, not both"),
+        (["inspect", "{root}", "--draws", "-5"], "--draws must be a whole number from 1"),
+        (["simulate", "{root}", "--num-samples", str(2**63)], "--num-samples must be a whole number from 1 to"),
+        (["simulate", "{root}", "--seed", str(10**26)], "--seed must be a whole number from"),
+        (["simulate", "{root}", "--batch-size", "0"], "--batch-size must be a whole number from 1"),
+        (["simulate", "{root}", "--mode", "class_aware", "--no-replacement"], "drop --no-replacement"),
+        (["simulate", "{root}", "--device", "tpu"], "--device: "),
+    ],
+)
+def test_bad_arguments_are_refused_in_one_line_naming_the_option(capsys, small_tree, tmp_path, argv, message):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\n")
+    argv = [a.format(root=small_tree, manifest=manifest) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_num_samples_at_the_int64_limit_is_accepted_by_the_check():
+    import argparse
+
+    from balance_gui.cli import check_arguments
+
+    ok = argparse.Namespace(
+        command="simulate",
+        root="r",
+        manifest=None,
+        num_samples=2**63 - 1,
+        epochs=1,
+        batch_size=None,
+        seed=2**64 - 1,
+        mode="weighted",
+        no_replacement=False,
+    )
+    check_arguments(ok)  # the largest values torch takes pass; one more is refused (above)
+    ok.seed = -(2**63)
+    check_arguments(ok)
+
+
+def test_malformed_command_line_exits_2(capsys, small_tree):
+    with pytest.raises(SystemExit) as info:
+        main(["inspect", str(small_tree), "--draws", "many"])
+    assert info.value.code == 2 and "argument --draws" in capsys.readouterr().err
+
+
+def test_a_bug_is_shown_with_its_traceback_and_exit_3(capsys, small_tree, monkeypatch):
+    import balance_gui.cli as cli
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug, not the user's input")
+
+    monkeypatch.setattr(cli, "inspect_report", broken)
+    code, out, err = run(capsys, "inspect", str(small_tree))
+    assert code == 3 and "Traceback" in err and "ValueError: an internal bug" in err and "internal error" in err
+    monkeypatch.setattr(cli, "inspect_report", lambda *a: {}["missing"])
+    assert run(capsys, "inspect", str(small_tree))[0] == 3
+
+
+def test_verify_of_a_npy_says_only_the_length_was_checked_and_exits_1(capsys, small_tree, tmp_path):
+    out_file = tmp_path / "w.npy"
+    assert run(capsys, "export", str(small_tree), "-o", str(out_file))[0] == 0
+    other = make_tree(tmp_path / "other", {"x": 26, "y": 26})  # another dataset, the same length
+    for root in (small_tree, other):
+        code, out, _ = run(capsys, "verify", str(out_file), str(root))
+        assert code == 1 and "only its length could be checked" in out and "matches" not in out
+
+
+def test_verify_of_a_json_checks_classes_and_counts(capsys, small_tree, tmp_path):
+    out_file = tmp_path / "w.json"
+    assert run(capsys, "export", str(small_tree), "-o", str(out_file))[0] == 0
+    code, out, _ = run(capsys, "verify", str(out_file), str(small_tree))
+    assert code == 0 and "the same 3 classes with the same counts (a .json holds no file names)" in out
+
+
+def _non_utf8_tree(tmp_path):
+    root = tmp_path / "data"
+    for cls in (b"caf\xe9", b"plain"):
+        folder = os.path.join(os.fsencode(str(root)), cls)
+        os.makedirs(folder)
+        for name in (b"a\xff.jpg", b"b.jpg", b"new\nline.jpg"):
+            with open(os.path.join(folder, name), "wb"):
+                pass
+    return root
+
+
+def test_non_utf8_names_print_under_a_utf8_locale(tmp_path):
+    root = _non_utf8_tree(tmp_path)
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONPATH": os.getcwd()}
+    env.pop("PYTHONIOENCODING", None)
+    proc = subprocess.run([sys.executable, "-m", "balance_gui", "inspect", str(root)], capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.split()[1:2] == ["caf\\351"] for line in proc.stdout.decode("utf-8").splitlines())
+
+
+def test_non_utf8_names_are_printed_with_backslash_escapes(tmp_path, monkeypatch):
+    import io
+
+    root = _non_utf8_tree(tmp_path)
+
+    def cli(*argv):
+        # What a UTF-8 terminal does: encode strictly. A lone surrogate used to raise here.
+        out, err = io.BytesIO(), io.BytesIO()
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out, encoding="utf-8", errors="strict"))
+        monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(err, encoding="utf-8", errors="strict"))
+        code = main(list(argv))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+
+    code, out, err = cli("inspect", str(root), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [c["name"] for c in report["classes"]] == ["caf\\351", "plain"]
+    json.dumps(report, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+    code, out, err = cli("simulate", str(root), "--num-samples", "100")
+    assert code == 0 and "caf\\351" in out, err
+    weights = tmp_path / "w.csv"
+    code, _, err = cli("export", str(root), "-o", str(weights))
+    assert code == 0, err
+    code, out, err = cli("verify", str(weights), str(root))
+    assert code == 0 and "matches" in out, err
+    os.remove(os.path.join(os.fsencode(str(root)), b"caf\xe9", b"new\nline.jpg"))
+    code, out, err = cli("verify", str(weights), str(root))
+    assert code == 2 and len(err.splitlines()) == 1 and "'caf\\351/new\\nline.jpg'" in err, err
+    code, _, err = cli("inspect", os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"missing\xe9")))
+    assert code == 2 and "missing\\351" in err

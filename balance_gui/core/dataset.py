@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Cancelled, DatasetError, DatasetNotFoundError, SettingsError
+from .names import quoted
 
 # torchvision.datasets.folder.IMG_EXTENSIONS; a test checks the two stay equal.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -106,11 +107,11 @@ class DatasetIndex:
         out = []
         for name in self.hidden_classes:
             out.append(
-                f"hidden folder {name!r} is taken as a class (torchvision does the same); "
+                f"hidden folder {quoted(name)} is taken as a class (torchvision does the same); "
                 "delete or move it if it is not one"
             )
         if self.empty_classes:
-            names = ", ".join(repr(c) for c in self.empty_classes[:10])
+            names = ", ".join(quoted(c) for c in self.empty_classes[:10])
             more = "" if len(self.empty_classes) <= 10 else f" and {len(self.empty_classes) - 10} more"
             out.append(
                 f"{len(self.empty_classes)} empty class(es): {names}{more}; they get weight 0 and are never drawn"
@@ -122,10 +123,10 @@ class DatasetIndex:
             )
             out.append(f"{self.skipped_files} file(s) skipped, not image extensions: {exts}")
         for folder in self.unreadable_folders:
-            out.append(f"folder {folder!r} could not be read and was skipped (torchvision skips it too)")
+            out.append(f"folder {quoted(folder)} could not be read and was skipped (torchvision skips it too)")
         for folder in self.symlink_loops:
             out.append(
-                f"folder {folder!r} leads back to a folder above it (a symlink loop) and was not descended; "
+                f"folder {quoted(folder)} leads back to a folder above it (a symlink loop) and was not descended; "
                 "torchvision would loop there"
             )
         if self.duplicate_rows:
@@ -365,7 +366,8 @@ def scan_manifest(
                     if seen[1] == label:
                         duplicates.append((line_no, seen[0]))
                     else:
-                        conflicts.append(f"{path!r} is {seen[1]!r} on line {seen[0]} and {label!r} on line {line_no}")
+                        was, now = quoted(seen[1]), quoted(label)
+                        conflicts.append(f"{quoted(path)} is {was} on line {seen[0]} and {now} on line {line_no}")
                     continue
                 paths.append(path)
                 labels.append(label)
@@ -388,7 +390,7 @@ def scan_manifest(
     if check_files:
         missing = [p for p in paths if not os.path.isfile(os.path.join(root, p))]
         if missing:
-            shown = ", ".join(repr(p) for p in missing[:5])
+            shown = ", ".join(quoted(p) for p in missing[:5])
             raise DatasetError(f"{manifest_str}: {len(missing)} listed file(s) do not exist, e.g. {shown}")
     classes = sorted(set(labels))
     class_to_idx = {c: i for i, c in enumerate(classes)}

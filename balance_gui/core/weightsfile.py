@@ -35,6 +35,7 @@ import torch
 from .atomic import atomic_write
 from .dataset import DatasetIndex, open_dataset
 from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
+from .names import quoted
 from .weights import Scheme, expected_shares, fit_class_weights, sample_weights, validate_class_weights
 
 #: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
@@ -173,13 +174,25 @@ def load_weights(path: str | os.PathLike, dataset: Any = None) -> torch.Tensor:
     saying what differs. A ``.json`` file holds per-class weights: it returns
     those, or per-sample weights when ``dataset`` is given.
     """
+    if dataset is None:
+        info = read_weights_file(path)
+        return torch.from_numpy(info["weights"] if info["format"] != ".json" else info["class_weights"])
+    return torch.from_numpy(verify_weights_file(path, dataset)["sample_weights"])
+
+
+def verify_weights_file(path: str | os.PathLike[str], dataset: Any) -> dict[str, Any]:
+    """Read ``path`` and check it against ``dataset`` as :func:`load_weights` does; return
+    what :func:`read_weights_file` returns plus ``sample_weights`` (one per sample of
+    ``dataset``). Only formats in :data:`IDENTIFIED_FORMATS` can show they belong to the
+    dataset: for a ``.npy`` only the length is checked."""
     info = read_weights_file(path)
-    if dataset is not None:
-        view = _dataset_view(dataset)
-        check_matches(info, view, path)
-        if info["format"] == ".json":
-            return torch.from_numpy(sample_weights(view["targets"], info["class_weights"]))
-    return torch.from_numpy(info["weights"] if info["format"] != ".json" else info["class_weights"])
+    view = _dataset_view(dataset)
+    check_matches(info, view, path)
+    if info["format"] == ".json":
+        info["sample_weights"] = sample_weights(view["targets"], info["class_weights"])
+    else:
+        info["sample_weights"] = info["weights"]
+    return info
 
 
 def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -410,7 +423,7 @@ def _read_csv(path: str) -> dict[str, Any]:
             raise WeightsFileError(f"{path}, line {line_no}: class_index must be a whole number >= 0, got {t}")
         if names.setdefault(t, name) != name:
             raise WeightsFileError(
-                f"{path}, line {line_no}: class_index {t} is {names[t]!r} on another row, {name!r} here"
+                f"{path}, line {line_no}: class_index {t} is {quoted(names[t])} on another row, {quoted(name)} here"
             )
         targets.append(t)
         weights.append(w)
@@ -455,7 +468,7 @@ def _dataset_view(dataset: Any) -> dict[str, Any]:
 
 def _shown(items: Iterable[object], limit: int = 5) -> str:
     items = list(items)
-    text = ", ".join(repr(x) for x in items[:limit])
+    text = ", ".join(quoted(str(x)) for x in items[:limit])
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
@@ -477,7 +490,7 @@ def check_matches(info: dict[str, Any], view: dict[str, Any], path: str | os.Pat
             diff = [(c, int(a), int(b)) for c, a, b in pairs if a != b]
             problems.append(
                 "class counts differ: "
-                + ", ".join(f"{c!r} has {a} in the file, {b} in the dataset" for c, a, b in diff[:5])
+                + ", ".join(f"{quoted(c)} has {a} in the file, {b} in the dataset" for c, a, b in diff[:5])
             )
     elif len(info["weights"]) != len(view["targets"]):
         problems.append(
@@ -497,7 +510,9 @@ def _class_difference(file_classes: list[str], data_classes: list[str]) -> str:
     only_file = [c for c in file_classes if c not in set(data_classes)]
     only_data = [c for c in data_classes if c not in set(file_classes)]
     if len(only_file) == len(only_data) and only_file:
-        return "classes renamed: " + ", ".join(f"{a!r} -> {b!r}" for a, b in zip(only_file, only_data, strict=False))
+        return "classes renamed: " + ", ".join(
+            f"{quoted(a)} -> {quoted(b)}" for a, b in zip(only_file, only_data, strict=False)
+        )
     parts = []
     if only_file:
         parts.append(f"classes only in the file: {_shown(only_file)}")
@@ -522,7 +537,7 @@ def _sample_difference(file_samples: list[str], data_samples: list[str]) -> list
     if not missing and not extra:
         first = next(i for i, (a, b) in enumerate(zip(file_samples, data_samples, strict=False)) if a != b)
         problems.append(
-            f"files reordered: sample {first} is {file_samples[first]!r} in the file, "
-            f"{data_samples[first]!r} in the dataset"
+            f"files reordered: sample {first} is {quoted(file_samples[first])} in the file, "
+            f"{quoted(data_samples[first])} in the dataset"
         )
     return problems
