@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from balance_gui.core.errors import WeightsError
+from balance_gui.core.errors import SettingsError, WeightsError
 from balance_gui.core.weights import (
     class_figures,
     class_weights,
@@ -110,13 +110,17 @@ def test_nan_and_inf_custom_weights_are_refused(tmp_path):
         ("effective:-0.1", "BETA must be in [0, 1)"),
         ("power:nan", "must be finite"),
         ("sqrt:2", "takes no parameter"),
-        ("custom:/no/such.json", "not found"),
     ],
 )
 def test_bad_scheme_text(text, message):
-    with pytest.raises(WeightsError) as info:
+    with pytest.raises(SettingsError) as info:  # a bad setting, not bad weights
         parse_scheme(text)
     assert message in str(info.value)
+
+
+def test_missing_custom_weights_file():
+    with pytest.raises(WeightsError, match="custom weights file not found: /no/such.json"):
+        parse_scheme("custom:/no/such.json")
 
 
 def test_wrong_length_custom_vector_is_refused():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import SettingsError, WeightsError
 
 SCHEME_NAMES = ("inverse", "balanced", "sqrt", "power", "effective", "none", "custom")
 DEFAULT_SCHEME = "inverse"
@@ -49,26 +49,26 @@ def parse_scheme(text: str | Scheme) -> Scheme:
         name, arg = "custom", raw
     if name in ("inverse", "balanced", "sqrt", "none"):
         if arg:
-            raise WeightsError(f"scheme {name!r} takes no parameter (got {raw!r})")
+            raise SettingsError(f"scheme {name!r} takes no parameter (got {raw!r})")
         return Scheme(name)
     if name in ("power", "effective"):
         what = "Q" if name == "power" else "BETA"
         try:
             value = float(arg)
         except ValueError:
-            raise WeightsError(
+            raise SettingsError(
                 f"scheme {name!r} needs a number, as in '{name}:{'0.5' if name == 'power' else '0.999'}' (got {raw!r})"
             ) from None
         if not math.isfinite(value):
-            raise WeightsError(f"{name} {what} must be finite (got {arg})")
+            raise SettingsError(f"{name} {what} must be finite (got {arg})")
         if name == "effective" and not 0.0 <= value < 1.0:
-            raise WeightsError(f"effective-number BETA must be in [0, 1) (got {value:g})")
+            raise SettingsError(f"effective-number BETA must be in [0, 1) (got {value:g})")
         return Scheme(name, value)
     if name == "custom":
         if not arg:
-            raise WeightsError("custom scheme needs a JSON file: 'custom:weights.json'")
+            raise SettingsError("custom scheme needs a JSON file: 'custom:weights.json'")
         return Scheme("custom", custom=load_custom_weights(arg))
-    raise WeightsError(
+    raise SettingsError(
         f"unknown scheme {raw!r}; choose one of inverse, balanced, sqrt, power:Q, "
         "effective:BETA, none, custom:FILE.json"
     )
