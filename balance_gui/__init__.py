@@ -6,11 +6,22 @@ and torch loads only when a sampler or weights file is used.
 
 import os
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("balance-gui")  # the one version: pyproject.toml's, as installed
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
-#: The bundled demo dataset (a source checkout or an editable install), opened when the app starts with no path.
-DEMO_DATASET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "demo")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SHIPPED_DEMO = os.path.join(_HERE, "_demo")  # the wheel's copy of resources/demo
+
+#: The bundled demo dataset, opened when the app starts with no path: the wheel's copy when
+#: installed, resources/demo in a source checkout or an editable install.
+DEMO_DATASET = (
+    _SHIPPED_DEMO if os.path.isdir(_SHIPPED_DEMO) else os.path.join(os.path.dirname(_HERE), "resources", "demo")
+)
 
 _EXPORTS = {
     "scan_image_folder": "dataset",
@@ -45,7 +56,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(import_module(f".core.{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
@@ -53,5 +64,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'balance_gui' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
