@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import SettingsError, WeightsError
 
@@ -74,7 +76,7 @@ def parse_scheme(text: str | Scheme) -> Scheme:
     )
 
 
-def load_custom_weights(path: str | os.PathLike) -> dict[str, float]:
+def load_custom_weights(path: str | os.PathLike[str]) -> dict[str, float]:
     """Read ``{"class name": weight}`` from JSON. An exported per-class ``.json``
     weights file (with ``classes`` and ``class_weights``) is accepted too."""
     try:
@@ -172,7 +174,9 @@ def _custom_vector(custom: Mapping[str, float], classes: Sequence[str]) -> np.nd
     return np.array([custom[c] for c in classes], dtype=np.float64)
 
 
-def validate_class_weights(weights, classes: Sequence[str] | None = None, counts=None) -> np.ndarray:
+def validate_class_weights(
+    weights: ArrayLike, classes: Sequence[str] | None = None, counts: ArrayLike | None = None
+) -> np.ndarray:
     """Raise :class:`WeightsError` naming the class and value of the first bad weight."""
     w = np.asarray(weights, dtype=np.float64)
     names = list(classes) if classes is not None else [f"#{i}" for i in range(w.size)]
@@ -193,13 +197,13 @@ def sample_weights(targets: np.ndarray, class_w: np.ndarray) -> np.ndarray:
     return np.asarray(class_w, dtype=np.float64)[np.asarray(targets)]
 
 
-def expected_shares(counts, class_w) -> np.ndarray:
+def expected_shares(counts: ArrayLike, class_w: ArrayLike) -> np.ndarray:
     """p_c = n_c * w_c / sum_j n_j * w_j."""
     mass = np.asarray(counts, dtype=np.float64) * np.asarray(class_w, dtype=np.float64)
     return mass / mass.sum()
 
 
-def expected_distinct(counts, shares, draws: float) -> np.ndarray:
+def expected_distinct(counts: ArrayLike, shares: ArrayLike, draws: float) -> np.ndarray:
     """Expected distinct images per class after ``draws`` draws with replacement, uniform
     inside a class: n_c * (1 - exp(-draws * p_c / n_c)); 0 for empty classes."""
     n = np.asarray(counts, dtype=np.float64)
@@ -221,7 +225,7 @@ class ClassFigures:
     draws: int
 
 
-def class_figures(counts, class_w, draws: int | None = None) -> ClassFigures:
+def class_figures(counts: ArrayLike, class_w: ArrayLike, draws: int | None = None) -> ClassFigures:
     counts = np.asarray(counts, dtype=np.int64)
     n = counts.astype(np.float64)
     k = int(n.sum()) if draws is None else int(draws)
@@ -249,11 +253,11 @@ class DatasetFigures:
     normalized_entropy: float  # H / ln C; 1 is perfectly balanced
     gini: float  # 0 is perfectly balanced
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def dataset_figures(counts) -> DatasetFigures:
+def dataset_figures(counts: ArrayLike) -> DatasetFigures:
     n = np.asarray(counts, dtype=np.float64)
     total, num_classes = n.sum(), n.size
     nonempty = n[n > 0]
@@ -272,7 +276,7 @@ def dataset_figures(counts) -> DatasetFigures:
     )
 
 
-def make_weights_for_balanced_classes(images, nclasses: int) -> list[float]:
+def make_weights_for_balanced_classes(images: Iterable[Sequence[Any]], nclasses: int) -> list[float]:
     """The seed recipe, same signature and results: each image gets N / count[its class].
 
     ``images`` is a sequence of ``(path, class_index)`` such as ``ImageFolder.imgs``.
