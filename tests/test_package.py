@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import balance_gui
 
@@ -25,3 +29,27 @@ def test_public_api_resolves():
     from balance_gui.core.sampler import BalancedSampler
 
     assert balance_gui.BalancedSampler is BalancedSampler
+
+
+def test_one_version_from_the_installed_metadata():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("balance-gui")
+    except PackageNotFoundError:
+        pytest.skip("balance-gui is not installed in this environment (a bare source tree)")
+    assert balance_gui.__version__ == installed
+    assert '__version__ = "0' not in Path(balance_gui.__file__).read_text()  # no second, hard-coded copy
+
+
+def test_packaging_metadata_ships_license_types_and_demo():
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT" and "MIT License" in (root / "LICENSE").read_text()
+    assert (root / "balance_gui" / "py.typed").is_file()
+    setuptools = project["tool"]["setuptools"]
+    assert setuptools["package-dir"]["balance_gui._demo"] == "resources/demo"
+    assert "balance_gui._demo" in setuptools["packages"]
+    assert os.path.isdir(balance_gui.DEMO_DATASET) and len(os.listdir(balance_gui.DEMO_DATASET)) == 12
