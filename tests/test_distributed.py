@@ -42,10 +42,10 @@ def global_draw(form: dict, seed: int, epoch: int, length: int, N: int) -> list[
     """What the ranks of a world should hand out, end to end, from a single BalancedSampler."""
     kw = dict(form)
     if kw.get("replacement", True):
-        s = BalancedSampler(num_samples=length, generator=gen(seed), **kw)
+        s = BalancedSampler(num_samples=length, seed=seed, **kw)
         s.set_epoch(epoch)
         return list(s)
-    s = BalancedSampler(num_samples=N, generator=gen(seed), **kw)
+    s = BalancedSampler(num_samples=N, seed=seed, **kw)
     s.set_epoch(epoch)
     full = list(s)
     return [full[i % N] for i in range(length)]  # padded by wrapping around
@@ -74,7 +74,7 @@ def test_ranks_are_contiguous_slices_of_one_global_draw(form, world, N, drop_las
 def test_world_of_one_equals_balanced_sampler(form):
     kw = FORMS[form]
     d = DistributedBalancedSampler(num_replicas=1, rank=0, seed=123, num_samples=90, **kw)
-    b = BalancedSampler(num_samples=90, generator=gen(123), **kw)
+    b = BalancedSampler(num_samples=90, seed=123, **kw)
     assert list(d) == list(b)  # both at epoch 0
     d.set_epoch(5)
     b.set_epoch(5)
