@@ -12,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import balance_gui.core.sampler as smod
+from balance_gui.core.errors import SettingsError
 from balance_gui.core.sampler import BalancedSampler, DistributedBalancedSampler
 from balance_gui.core.simulate import chi_square_test
 
@@ -123,6 +124,12 @@ def test_rank_and_world_checks():
         DistributedBalancedSampler(np.ones(4), num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="num_replicas"):
         DistributedBalancedSampler(np.ones(4), num_replicas=0, rank=0)
+    with pytest.raises(SettingsError, match="num_replicas must be an int, got 1.5"):
+        DistributedBalancedSampler(np.ones(4), num_replicas=1.5, rank=0)
+    with pytest.raises(SettingsError, match="seed must be an int, got 1.7"):
+        DistributedBalancedSampler(np.ones(4), num_replicas=2, rank=0, seed=1.7)
+    with pytest.raises(SettingsError, match="rank must be an int"):
+        DistributedBalancedSampler(np.ones(4), num_replicas=2, rank=1.0)
     if not dist.is_initialized():
         with pytest.raises(RuntimeError, match="not initialised"):
             DistributedBalancedSampler(np.ones(4))
