@@ -48,7 +48,9 @@ from .draws import (
     Where,
     runs_of,
 )
+from .epochs import EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
+from .pk_sampler import PKBatchSampler
 from .sampler_inputs import (
     as_float64,
     check_1d,
@@ -65,6 +67,7 @@ __all__ = [
     "BalancedSampler",
     "BalancedBatchSampler",
     "DistributedBalancedSampler",
+    "PKBatchSampler",
     "CHUNK_SIZE",
     "MODES",
 ]
@@ -78,11 +81,6 @@ MODES = ("weighted", "class_aware", "stratified")
 # than 2**20 at a time).
 _LIST_PIECE = 1 << 15
 _STATE_VERSION = 1
-_SEED_LIMIT = 1 << 63
-
-
-def check_seed(seed: object, name: str = "seed") -> int:
-    return check_int(seed, name, -_SEED_LIMIT, _SEED_LIMIT - 1)
 
 
 # --------------------------------------------------------------------- building the draw
@@ -264,7 +262,7 @@ def _batches(chunks: Iterator[torch.Tensor], B: int, drop_last: bool) -> Iterato
 # -------------------------------------------------------------------------- samplers
 
 
-class BalancedSampler(Sampler[int]):
+class BalancedSampler(EpochKeys, Sampler[int]):
     r"""Samples elements ``[0, n)`` with given weights: WRS's law and stream, streamed in chunks.
 
     Args:
@@ -326,12 +324,9 @@ class BalancedSampler(Sampler[int]):
         self._init_common(weights, targets, class_weights, device, mode, batch_size, drop_last)
         self.num_samples = self._n_items() if num_samples is None else num_samples
         self.replacement = replacement
-        self.generator = check_generator(generator)
         if seed is not None and generator is not None:
             raise SettingsError("give generator= or seed=, not both")
-        self.seed = None if seed is None else check_seed(seed)
-        self.epoch = 0
-        self._fixed_epoch = False
+        self._init_keys(check_generator(generator), None if seed is None else check_seed(seed))
         self._ensure_built()
 
     # ------------------------------------------------------------------ inputs
@@ -369,7 +364,6 @@ class BalancedSampler(Sampler[int]):
         self._built: _Built | None = None
         self._live: _Live | None = None
         self._resume: tuple[EpochKey, int] | None = None
-        self._auto_epoch = 0
 
     def _n_items(self) -> int:
         t = self.weights if self.weights is not None else self.targets
@@ -426,24 +420,6 @@ class BalancedSampler(Sampler[int]):
         """Hook: derived sizes (the distributed sampler's per-rank counts)."""
 
     # ------------------------------------------------------------------ epochs
-
-    def set_epoch(self, epoch: int) -> None:
-        """Fix the epoch for ``seed=`` mode: same seed and epoch, same draws.  (Without a seed each
-        epoch's randomness comes from the generator, and the epoch number is only recorded.)"""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-            raise TypeError(f"epoch must be an int, got {epoch!r}")
-        self.epoch = int(epoch)
-        self._fixed_epoch = True
-
-    def _next_key(self) -> EpochKey:
-        if self.seed is not None:
-            if not self._fixed_epoch:
-                self.epoch = self._auto_epoch
-                self._auto_epoch += 1
-            return (self.seed, self.epoch)
-        g = self.generator
-        base = torch.randint(0, 1 << 62, (), generator=g, device=g.device if g is not None else "cpu")
-        return (int(base), 0)
 
     def _begin(self) -> tuple[_Live, _Built]:
         """Start (or resume) an epoch: runs at its first ``next()``."""
@@ -673,9 +649,8 @@ class DistributedBalancedSampler(BalancedSampler, DistributedSampler):  # type: 
             )
         except ValueError as e:
             raise SettingsError(str(e)) from None
-        self.generator = None
         self.replacement = replacement
-        self.epoch = 0
+        self._init_keys(None, seed)
         self._fixed_epoch = True  # the epoch is 0 until set_epoch, as DistributedSampler
         self._ensure_built()
 
