@@ -290,7 +290,18 @@ class _Chunked(Draw):
 
 
 class ItemsDraw(_Chunked):
-    """With replacement from a per-item alias table (weights with many distinct values)."""
+    """With replacement from a per-item alias table (weights with many distinct values).
+
+    Example:
+        >>> import torch
+        >>> from balance_gui.core.draws import ItemsDraw, Where
+        >>> d = ItemsDraw(torch.tensor([0.0, 1.0, 3.0], dtype=torch.float64), Where(torch.device("cpu")))
+        >>> epoch = torch.cat(list(d.chunks((7, 0), 0, 1000, 1000)))  # key (base 7, epoch 0)
+        >>> epoch.numel(), int((epoch == 0).sum())
+        (1000, 0)
+        >>> torch.equal(torch.cat(list(d.chunks((7, 0), 500, 1000, 1000))), epoch[500:])  # any slice
+        True
+    """
 
     def __init__(self, weights: torch.Tensor, where: Where) -> None:
         super().__init__(where)
@@ -522,7 +533,16 @@ class StratifiedDraw(_WholeEpoch):
     """Class ``c`` gets floor or ceil of ``k * p_c`` draws (systematic rounding with one uniform
     offset: expectation exactly ``k * p_c``, sum exactly ``k``); inside a class every image is used
     ``floor(m_c / n_c)`` times and a random ``m_c mod n_c`` of them once more; the epoch is then
-    shuffled.  ``groups`` is each item's class (or weight group), ``mass`` each class's mass."""
+    shuffled.  ``groups`` is each item's class (or weight group), ``mass`` each class's mass.
+
+    Example:
+        >>> import torch
+        >>> from balance_gui.core.draws import StratifiedDraw, Where
+        >>> groups = torch.tensor([0, 0, 0, 1, 1])
+        >>> d = StratifiedDraw(groups, torch.tensor([1.0, 3.0], dtype=torch.float64), Where(torch.device("cpu")))
+        >>> torch.bincount(groups[d.epoch((1, 0), 10)]).tolist()  # 10 * [1/4, 3/4], rounded at random
+        [2, 8]
+    """
 
     def __init__(self, groups: torch.Tensor, mass: torch.Tensor, where: Where) -> None:
         super().__init__(where)

@@ -23,7 +23,18 @@ def check_seed(seed: object, name: str = "seed") -> int:
 
 
 class EpochKeys:
-    """Mixin: ``generator``, ``seed``, ``epoch`` and :meth:`set_epoch`, and the next epoch's key."""
+    """Mixin: ``generator``, ``seed``, ``epoch`` and :meth:`set_epoch`, and the next epoch's key.
+
+    Example:
+        >>> from balance_gui.core.epochs import EpochKeys
+        >>> k = EpochKeys()
+        >>> k._init_keys(None, seed=5)
+        >>> k._next_key(), k._next_key()
+        ((5, 0), (5, 1))
+        >>> k.set_epoch(9)
+        >>> k._next_key(), k._next_key()
+        ((5, 9), (5, 9))
+    """
 
     generator: torch.Generator | None
     seed: int | None
