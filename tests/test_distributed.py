@@ -215,3 +215,31 @@ def test_gloo_batch_form(gloo_results):
     for _r, g in enumerate(gloo_results):
         stream = g["classes"]["e3"]
         assert g["batches"] == [stream[i : i + 64] for i in range(0, m, 64)]
+
+
+def test_draws_are_the_same_as_before_the_sampler_was_split():
+    # recorded with the sampler of commit 4a0024a: seed=0 keeps its meaning, draw for draw
+    t = np.repeat(np.arange(4), [50, 20, 9, 21])
+    cw = [1.0, 2.0, 5.0, 0.5]
+    expect = {
+        "weighted": [9, 76, 30, 10, 64, 73, 55, 75, 23, 71, 13, 69],
+        "class_aware": [7, 71, 13, 0, 59, 77, 63, 74, 23, 70, 3, 50],
+    }
+    for mode, first in expect.items():
+        s = DistributedBalancedSampler(targets=t, class_weights=cw, num_replicas=2, rank=1, seed=0, mode=mode)
+        s.set_epoch(3)
+        assert list(s)[:12] == first
+    s = DistributedBalancedSampler(
+        targets=t, class_weights=cw, num_replicas=2, rank=1, seed=0, replacement=False, num_samples=30
+    )
+    s.set_epoch(3)
+    assert list(s)[:12] == [71, 75, 15, 12, 25, 54, 56, 62, 39, 72, 46, 8]
+
+
+def test_global_num_samples_is_assignable_and_num_samples_is_the_rank_share():
+    s = DistributedBalancedSampler(np.ones(10), num_replicas=2, rank=0, seed=1)
+    assert (s.num_samples, len(s)) == (5, 5)
+    s.global_num_samples = 31
+    assert len(list(s)) == 16 and s.num_samples == 16 and s.total_size == 32
+    with pytest.raises(AttributeError, match="global_num_samples"):
+        s.num_samples = 3

@@ -63,9 +63,10 @@ class PKBatchSampler(EpochKeys, Sampler[list[int]]):
         self._init_keys(check_generator(generator), None if seed is None else check_seed(seed))
         t = to_tensor(targets, "targets")
         if class_weights is None:
-            tt = check_targets(t, 1 << 62)
-            counts = torch.bincount(tt)
-            cw = (counts > 0).to(torch.float64) / counts.clamp(min=1)  # every non-empty class alike
+            # every class present alike; classes numbered by their rank, so huge labels cost nothing
+            labels, tt = torch.unique(check_targets(t, 1 << 62), return_inverse=True)
+            counts = torch.bincount(tt, minlength=labels.numel())
+            cw = 1.0 / counts.to(torch.float64)
         else:
             cw = check_weights(as_float64(class_weights, "class_weights"), "class_weights", what="class")
             tt = check_targets(t, cw.numel())

@@ -654,6 +654,19 @@ class DistributedBalancedSampler(BalancedSampler, DistributedSampler):  # type: 
         self._fixed_epoch = True  # the epoch is 0 until set_epoch, as DistributedSampler
         self._ensure_built()
 
+    @property
+    def num_samples(self) -> int:
+        """This rank's draws per epoch (as ``DistributedSampler``); assign ``global_num_samples``."""
+        return self._m
+
+    @num_samples.setter
+    def num_samples(self, value: int) -> None:
+        if getattr(self, "_ready", False):
+            raise AttributeError(
+                "num_samples is this rank's share of the global draw; assign global_num_samples instead"
+            )
+        self._m = value  # DistributedSampler.__init__'s figure, until the first build
+
     def _requested(self) -> object:
         return self.global_num_samples
 
@@ -661,8 +674,8 @@ class DistributedBalancedSampler(BalancedSampler, DistributedSampler):  # type: 
         world = self.num_replicas
         self._m = k // world if self.drop_last else -(-k // world)
         self.total_size = self._m * world
-        self.num_samples = self._m
         self.dataset = cast(Any, range(k))  # DistributedSampler's view: the global draw
+        self._ready = True
 
     def _slice(self, draw: Draw) -> tuple[int, int, int]:
         m, r = self._m, self.rank
