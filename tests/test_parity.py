@@ -6,6 +6,7 @@ both.  The second part pins each deliberate difference (the README's table lists
 from __future__ import annotations
 
 import copy
+import itertools
 import pickle
 
 import numpy as np
@@ -213,3 +214,23 @@ def test_difference_more_than_2_pow_24_categories_is_allowed():
     with pytest.raises(RuntimeError):
         list(WeightedRandomSampler(big, 3))
     assert len(list(BalancedSampler(big, 3, seed=0))) == 3
+
+
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated:UserWarning")
+def test_difference_resume_does_not_depend_on_recreating_the_generator_state():
+    sdl = pytest.importorskip("torchdata.stateful_dataloader")
+    ds = list(range(len(W)))
+
+    def run(impl, seed_after_restart):
+        def make(seed):
+            return sdl.StatefulDataLoader(ds, sampler=impl(W, 40, generator=gen(seed)), batch_size=4)
+
+        reference = [b.tolist() for b in make(7)]
+        first = make(7)
+        head = [b.tolist() for b in itertools.islice(iter(first), 3)]
+        second = make(seed_after_restart)  # the restarted job's generator: not the saved one
+        second.load_state_dict(first.state_dict())
+        return head + [b.tolist() for b in second] == reference
+
+    assert not run(WeightedRandomSampler, 99)  # WRS is re-drawn from the new generator
+    assert run(BalancedSampler, 99)  # ours restores the generator's state from the loader's state
