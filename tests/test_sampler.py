@@ -556,7 +556,9 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @cuda
-@pytest.mark.parametrize("mode_kw", [dict(), dict(mode="class_aware"), dict(replacement=False)])
+@pytest.mark.parametrize(
+    "mode_kw", [dict(), dict(mode="class_aware"), dict(mode="stratified"), dict(replacement=False)]
+)
 def test_cuda_draws_same_law_and_cpu_ints(mode_kw):
     counts = np.array([300, 20, 0, 80])
     cw = np.array([1.0, 10.0, 3.0, 0.0])
@@ -573,7 +575,7 @@ def test_cuda_draws_same_law_and_cpu_ints(mode_kw):
     else:
         assert len(set(d.tolist())) == N and set(t[d]) <= {0, 1}
     w = cw[t]
-    s2 = BalancedSampler(w, num_samples=N, generator=gen(41), device="cuda", **mode_kw)
+    s2 = BalancedSampler(w, num_samples=N, seed=41, device="cuda", **mode_kw)
     s2.set_epoch(1)
     a = list(s2)
     s2.set_epoch(1)
