@@ -82,3 +82,21 @@ def test_pk_argument_errors():
         PKBatchSampler([0, 1], 2, 2)
     with pytest.raises(TypeError, match="generator"):
         PKBatchSampler(TARGETS, 2, 2, generator=3)
+
+
+@pytest.mark.parametrize("mode", ["seed", "generator"])
+def test_pk_state_dict_resumes_mid_epoch(mode):
+    def make(seed):
+        if mode == "seed":
+            return PKBatchSampler(TARGETS, 2, 3, seed=5)
+        return PKBatchSampler(TARGETS, 2, 3, generator=torch.Generator().manual_seed(seed))
+
+    ref = make(7)
+    epochs = [list(ref), list(ref)]
+    a = make(7)
+    it = iter(a)
+    head = [next(it) for _ in range(4)]
+    b = make(99)  # a restarted job: its own generator, restored from the state
+    b.load_state_dict(a.state_dict())
+    assert head + list(b) == epochs[0]
+    assert list(b) == epochs[1]

@@ -132,3 +132,17 @@ def test_load_state_dict_refuses_another_seed():
     a = BalancedSampler(np.ones(5), seed=3)
     with pytest.raises(SettingsError, match="seed=3"):
         BalancedSampler(np.ones(5), seed=4).load_state_dict(a.state_dict())
+
+
+@pytest.mark.parametrize("kind", ["generator", "seed"])
+def test_stateful_dataloader_resume_pk_batch_sampler(kind):
+    from balance_gui.core.sampler import PKBatchSampler
+
+    def make(fresh):
+        if kind == "seed":
+            return PKBatchSampler(TARGETS, 2, 2, seed=7)
+        return PKBatchSampler(TARGETS, 2, 2, generator=torch.Generator().manual_seed(99 if fresh else 7))
+
+    for cut in (2, 9):
+        reference, epoch0, epoch1 = run_with_cut(make, 0, cut, batch_sampler=True)
+        assert (epoch0, epoch1) == (reference[0], reference[1])

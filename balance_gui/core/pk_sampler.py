@@ -9,12 +9,13 @@ when the class has at least K of them, and per-image use counts stay even.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from .draws import mix_seed
+from .draws import EpochKey, mix_seed
 from .epochs import EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
 from .sampler_inputs import as_float64, check_generator, check_int, check_targets, check_weights, to_tensor
@@ -89,12 +90,25 @@ class PKBatchSampler(EpochKeys, Sampler[list[int]]):
         order = torch.argsort(tt, stable=True)
         starts = (torch.cumsum(counts, 0) - counts).tolist()
         self._members = [order[a : a + c] for a, c in zip(starts, counts.tolist(), strict=True)]
+        self._live: list[Any] | None = None  # [key, batches handed out] of the epoch in progress
+        self._resume: tuple[EpochKey, int] | None = None
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        key = self._next_key()  # at iter(): a generator function body runs at the first next()
+        # a generator function: the epoch (and its key) starts at the first next()
+        if self._resume is not None:
+            (key, skip), self._resume = self._resume, None
+        else:
+            key, skip = self._next_key(), 0
+        self._live = [key, skip]
+        for i, batch in enumerate(self._epoch(key)):
+            if i >= skip:  # a resumed epoch replays the batches before its position, unseen
+                self._live[1] = i + 1
+                yield batch
+
+    def _epoch(self, key: EpochKey) -> Iterator[list[int]]:
         g = torch.Generator()
         g.manual_seed(mix_seed(key[0], key[1], _TAG_PK))
         P, K = self.classes_per_batch, self.samples_per_class
@@ -108,6 +122,28 @@ class PKBatchSampler(EpochKeys, Sampler[list[int]]):
                 for c in classes:
                     batch.extend(self._take(queues, c, K, g))
                 yield batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch in progress (key and batches handed out), the epoch counter, the generator state."""
+        return {
+            "seed": self.seed,
+            "epoch": self.epoch,
+            "fixed_epoch": self._fixed_epoch,
+            "auto_epoch": self._auto_epoch,
+            "live": None if self._live is None else {"key": list(self._live[0]), "position": self._live[1]},
+            "generator": None if self.generator is None else self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`: the next iteration continues the epoch that was in progress."""
+        if state.get("seed") != self.seed:
+            raise SettingsError(f"the state was saved with seed={state.get('seed')}, this sampler has seed={self.seed}")
+        self.epoch, self._fixed_epoch, self._auto_epoch = state["epoch"], state["fixed_epoch"], state["auto_epoch"]
+        if state["generator"] is not None and self.generator is not None:
+            self.generator.set_state(state["generator"])
+        live = state["live"]
+        self._live = None
+        self._resume = None if live is None else ((int(live["key"][0]), int(live["key"][1])), int(live["position"]))
 
     def _take(self, queues: dict[int, list[int]], c: int, K: int, g: torch.Generator) -> list[int]:
         """K images of class ``c`` from its cycle of permutations: distinct when the class has K."""
