@@ -422,6 +422,10 @@ def test_wrong_generator_type_meta_weights_and_seed_checks():
         BalancedSampler([1.0], seed=1.7)
     with pytest.raises(SettingsError, match="not both"):
         BalancedSampler([1.0], seed=1, generator=gen())
+    s = BalancedSampler([1.0])
+    s.generator = "abc"  # assigned later: refused when the next epoch starts
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        list(s)
 
 
 # ------------------------------------------------------------------ batches

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .draws import EpochKey
-from .sampler_inputs import check_int
+from .sampler_inputs import check_generator, check_int
 
 _SEED_LIMIT = 1 << 63
 
@@ -64,6 +64,6 @@ class EpochKeys:
                 self.epoch = self._auto_epoch
                 self._auto_epoch += 1
             return (self.seed, self.epoch)
-        g = self.generator
+        g = check_generator(self.generator)  # it may have been assigned since construction
         base = torch.randint(0, 1 << 62, (), generator=g, device=g.device if g is not None else "cpu")
         return (int(base), 0)
