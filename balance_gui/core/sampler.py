@@ -506,7 +506,7 @@ class BalancedSampler(EpochKeys, Sampler[int]):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`: the next iteration continues the epoch that was in progress."""
         if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
-            raise SettingsError(f"not a {type(self).__name__} state (version {_STATE_VERSION}) ")
+            raise SettingsError(f"not a {type(self).__name__} state (version {_STATE_VERSION})")
         if state["seed"] != self.seed:
             raise SettingsError(f"the state was saved with seed={state['seed']}, this sampler has seed={self.seed}")
         self.epoch = int(state["epoch"])
