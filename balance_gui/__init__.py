@@ -43,6 +43,7 @@ _EXPORTS = {
     "BalancedSampler": "sampler",
     "BalancedBatchSampler": "sampler",
     "DistributedBalancedSampler": "sampler",
+    "PKBatchSampler": "sampler",
     "simulate": "simulate",
     "SimulationStep": "simulate",
     "BalanceError": "errors",

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+import balance_gui.core.draws as dmod
 import balance_gui.core.sampler as smod
-from balance_gui.core.errors import WeightsError
-from balance_gui.core.sampler import BalancedBatchSampler, BalancedSampler, _build_alias, _mix64
+from balance_gui.core.draws import build_alias as _build_alias
+from balance_gui.core.draws import mix64 as _mix64
+from balance_gui.core.errors import SettingsError, WeightsError
+from balance_gui.core.sampler import BalancedBatchSampler, BalancedSampler
 from balance_gui.core.simulate import chi_square_test
 
 P_MIN = 1e-4  # every goodness-of-fit test runs at a fixed seed; this threshold holds with margin
@@ -19,6 +22,15 @@ P_MIN = 1e-4  # every goodness-of-fit test runs at a fixed seed; this threshold 
 
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
+
+
+def draw_path(sampler) -> str:
+    """The draw strategy a sampler composes, by the old path names."""
+    d = sampler._built.draw
+    names = {"ItemsDraw": "items", "ClassAwareDraw": "class_aware", "RaceDraw": "race"}
+    if type(d).__name__ == "SegmentsDraw":
+        return "segments" if d.order is None else "segments+order"
+    return names.get(type(d).__name__, type(d).__name__)
 
 
 def draws(sampler) -> np.ndarray:
@@ -93,7 +105,7 @@ def test_law_per_sample_distinct_weights_item_path():
     w = torch.rand(300, dtype=torch.float64, generator=gen(3)) ** 2
     w[::7] = 0
     s = BalancedSampler(w, num_samples=400_000, generator=gen(4))
-    assert s._path == "items"
+    assert draw_path(s) == "items"
     assert_law(draws(s), w, "items")
 
 
@@ -103,7 +115,7 @@ def test_law_per_sample_runs_segment_path():
     cw = [1.0, 2.5, 40.0, 9.0, 0.0, 3.0]
     w = np.repeat(cw, counts)
     s = BalancedSampler(w, num_samples=300_000, generator=gen(5))
-    assert s._path == "segments"
+    assert draw_path(s) == "segments"
     assert_law(draws(s), w, "runs")
 
 
@@ -115,12 +127,12 @@ def test_law_class_form_sorted_and_scattered():
     t_scattered = rng.permutation(t_sorted)
     for t, path in [(t_sorted, "segments"), (t_scattered, "segments+order")]:
         s = BalancedSampler(targets=t, class_weights=cw, num_samples=300_000, generator=gen(7))
-        assert s._path == path
+        assert draw_path(s) == path
         assert_law(draws(s), cw[t], path)
 
 
 def test_law_in_small_blocks_and_chunks(small_chunks, monkeypatch):
-    monkeypatch.setattr(smod, "_CPU_BLOCK", 13)
+    monkeypatch.setattr(dmod, "_CPU_BLOCK", 13)
     w = np.repeat([1.0, 4.0, 0.0, 2.0], [40, 10, 30, 20]).astype(float)
     s = BalancedSampler(w, num_samples=100_000, generator=gen(8))
     assert_law(draws(s), w, "blocks")
@@ -147,7 +159,7 @@ def test_default_num_samples_len_and_chunks():
 
 
 def test_iter_chunks_match_iteration(small_chunks):
-    s = BalancedSampler(np.arange(1.0, 21.0), num_samples=1000, generator=gen(1))
+    s = BalancedSampler(np.arange(1.0, 21.0), num_samples=1000, seed=1)
     s.set_epoch(2)
     chunks = list(s.iter_chunks())
     assert [c.numel() for c in chunks] == [97] * 10 + [30]
@@ -244,7 +256,7 @@ def class_streams(d, t):
 
 @pytest.mark.parametrize("layout", ["sorted", "scattered", "per_sample"])
 def test_class_aware_law_and_permutation_cycles(layout, small_chunks, monkeypatch):
-    monkeypatch.setattr(smod, "_PERM_LOOP_MIN", 16)  # both permutation generators in play
+    monkeypatch.setattr(dmod, "_PERM_LOOP_MIN", 16)  # both permutation generators in play
     counts = np.array([40, 3, 17, 1, 0, 25])
     cw = np.array([1.0, 20.0, 2.0, 30.0, 5.0, 0.0])
     t = np.repeat(np.arange(6), counts)
@@ -296,29 +308,33 @@ def test_class_aware_needs_replacement():
 # ------------------------------------------------------------------ reproducibility
 
 
-@pytest.mark.parametrize("mode_kw", [dict(), dict(mode="class_aware"), dict(replacement=False)])
-def test_reproducible_per_epoch(mode_kw, small_chunks):
+@pytest.mark.parametrize(
+    "mode_kw", [dict(), dict(mode="class_aware"), dict(mode="stratified"), dict(replacement=False)]
+)
+def test_seed_mode_epochs_are_a_function_of_seed_and_epoch(mode_kw, small_chunks):
     t = np.repeat(np.arange(4), [30, 10, 5, 55])
     kw = dict(targets=t, class_weights=[1.0, 2.0, 3.0, 0.5], num_samples=90, **mode_kw)
-    a = BalancedSampler(generator=gen(21), **kw)
-    b = BalancedSampler(generator=gen(21), **kw)
+    a = BalancedSampler(seed=21, **kw)
+    b = BalancedSampler(seed=21, **kw)
     a.set_epoch(3)
     b.set_epoch(3)
+    torch.manual_seed(0)
     first = list(a)
+    torch.manual_seed(1)  # the global RNG plays no part
     assert first == list(a) == list(b)  # same epoch: same draws, every time
     b.set_epoch(4)
     assert list(b) != first
-    c = BalancedSampler(generator=gen(22), **kw)
+    c = BalancedSampler(seed=22, **kw)
     c.set_epoch(3)
     assert list(c) != first
 
 
-def test_without_set_epoch_each_iteration_is_the_next_epoch():
+def test_seed_mode_without_set_epoch_each_iteration_is_the_next_epoch():
     w = np.arange(1.0, 50.0)
-    a = BalancedSampler(w, generator=gen(23))
+    a = BalancedSampler(w, seed=23)
     runs = [list(a) for _ in range(3)]
     assert runs[0] != runs[1] != runs[2]
-    b = BalancedSampler(w, generator=gen(23))
+    b = BalancedSampler(w, seed=23)
     for e in range(3):
         b.set_epoch(e)
         assert list(b) == runs[e]
@@ -333,11 +349,83 @@ def test_default_generator_follows_torch_manual_seed():
     assert list(BalancedSampler(w)) != a
 
 
-def test_generator_state_is_not_consumed():
+def test_global_seed_is_read_at_first_next_not_at_construction_or_iter():
+    w = np.arange(1.0, 50.0)
+    torch.manual_seed(5)
+    ref = list(BalancedSampler(w))
+    before = torch.get_rng_state()
+    s = BalancedSampler(w)
+    it = iter(s)
+    assert torch.equal(torch.get_rng_state(), before)  # construction and iter() consume nothing
+    torch.manual_seed(5)
+    assert list(it) == ref
+
+
+def test_generator_is_advanced_once_per_epoch_and_set_state_replays():
     g = gen(24)
-    before = g.get_state().clone()
-    list(BalancedSampler(np.ones(10), generator=g))
-    assert torch.equal(g.get_state(), before)
+    s = BalancedSampler(np.arange(1.0, 30.0), generator=g)
+    state = g.get_state().clone()
+    e0 = list(s)
+    assert not torch.equal(g.get_state(), state)  # advanced, as WRS advances it
+    e1 = list(s)
+    assert e1 != e0
+    g.set_state(state)
+    assert list(s) == e0 and list(s) == e1
+
+
+def test_two_samplers_on_one_generator_draw_differently():
+    g = gen(3)
+    a = BalancedSampler(np.ones(100), generator=g)
+    b = BalancedSampler(np.ones(100), generator=g)
+    assert list(a) != list(b)
+
+
+def test_assignment_and_in_place_edits_take_effect_next_epoch():
+    w = torch.ones(20, dtype=torch.float64)
+    s = BalancedSampler(w, seed=1)
+    assert s.weights is w  # float64 tensors are kept, as WRS keeps them
+    it = iter(s)
+    first = next(it)
+    w[:10] = 0.0  # in place, mid-epoch: the running epoch is not affected ...
+    rest = list(it)
+    assert len(rest) == 19 and min([first] + rest) < 10
+    assert min(s) >= 10  # ... the next one is
+    s.weights = torch.zeros(20).index_fill_(0, torch.tensor([3]), 1.0)
+    assert set(s) == {3} and s.weights.dtype == torch.float64
+    s.num_samples = 7
+    assert len(s) == 7 and len(list(s)) == 7
+    s.replacement = False
+    with pytest.raises(WeightsError, match="num_samples=7 exceeds the 1 samples"):
+        list(s)
+    c = BalancedSampler(
+        targets=torch.tensor([0, 0, 1, 1]), class_weights=torch.tensor([1.0, 1.0], dtype=torch.float64), num_samples=200
+    )
+    c.class_weights[0] = 0.0
+    assert set(c) == {2, 3}
+    c.targets = torch.tensor([1, 1, 0, 0])
+    assert set(c) == {0, 1}
+
+
+def test_errors_do_not_depend_on_the_global_rng():
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        with pytest.raises(WeightsError, match="negative"):
+            BalancedSampler([1.0, -1.0])
+
+
+def test_wrong_generator_type_meta_weights_and_seed_checks():
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        BalancedSampler([1.0], generator=123)
+    with pytest.raises(WeightsError, match="meta device"):
+        BalancedSampler(torch.ones(3, device="meta"))
+    with pytest.raises(SettingsError, match="seed must be an int"):
+        BalancedSampler([1.0], seed=1.7)
+    with pytest.raises(SettingsError, match="not both"):
+        BalancedSampler([1.0], seed=1, generator=gen())
+    s = BalancedSampler([1.0])
+    s.generator = "abc"  # assigned later: refused when the next epoch starts
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        list(s)
 
 
 # ------------------------------------------------------------------ batches
@@ -453,7 +541,7 @@ def test_more_than_2_pow_24_items():
     w = torch.ones(n, dtype=torch.float32)
     w[-10:] = 1e6  # the last 10 items (beyond 2**24) carry ~37% of the mass
     s = BalancedSampler(w, num_samples=20_000, generator=gen(30))
-    assert s._path == "segments"
+    assert draw_path(s) == "segments"
     d = draws(s)
     tail = d >= n - 10
     p_tail = 1e7 / (1e7 + n - 10)
@@ -472,7 +560,9 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @cuda
-@pytest.mark.parametrize("mode_kw", [dict(), dict(mode="class_aware"), dict(replacement=False)])
+@pytest.mark.parametrize(
+    "mode_kw", [dict(), dict(mode="class_aware"), dict(mode="stratified"), dict(replacement=False)]
+)
 def test_cuda_draws_same_law_and_cpu_ints(mode_kw):
     counts = np.array([300, 20, 0, 80])
     cw = np.array([1.0, 10.0, 3.0, 0.0])
@@ -489,7 +579,7 @@ def test_cuda_draws_same_law_and_cpu_ints(mode_kw):
     else:
         assert len(set(d.tolist())) == N and set(t[d]) <= {0, 1}
     w = cw[t]
-    s2 = BalancedSampler(w, num_samples=N, generator=gen(41), device="cuda", **mode_kw)
+    s2 = BalancedSampler(w, num_samples=N, seed=41, device="cuda", **mode_kw)
     s2.set_epoch(1)
     a = list(s2)
     s2.set_epoch(1)

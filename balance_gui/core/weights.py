@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from .errors import SettingsError, WeightsError
 
-SCHEME_NAMES = ("inverse", "balanced", "sqrt", "power", "effective", "none", "custom")
+SCHEME_NAMES = ("inverse", "balanced", "sqrt", "power", "effective", "rfs", "none", "custom")
 DEFAULT_SCHEME = "inverse"
 
 
@@ -34,13 +34,13 @@ class Scheme:
     custom: Mapping[str, float] | None = None
 
     def __str__(self) -> str:
-        if self.name in ("power", "effective"):
+        if self.name in ("power", "effective", "rfs"):
             return f"{self.name}:{self.param:g}"
         return self.name
 
 
 def parse_scheme(text: str | Scheme) -> Scheme:
-    """Parse ``inverse``, ``balanced``, ``sqrt``, ``power:Q``, ``effective:BETA``, ``none``,
+    """Parse ``inverse``, ``balanced``, ``sqrt``, ``power:Q``, ``effective:BETA``, ``rfs:T``, ``none``,
     or ``custom:FILE.json`` (a bare path ending in ``.json`` works too)."""
     if isinstance(text, Scheme):
         return text
@@ -66,13 +66,21 @@ def parse_scheme(text: str | Scheme) -> Scheme:
         if name == "effective" and not 0.0 <= value < 1.0:
             raise SettingsError(f"effective-number BETA must be in [0, 1) (got {value:g})")
         return Scheme(name, value)
+    if name == "rfs":
+        try:
+            t = float(arg)
+        except ValueError:
+            raise WeightsError(f"scheme 'rfs' needs a threshold, as in 'rfs:0.001' (got {raw!r})") from None
+        if not (math.isfinite(t) and t > 0):
+            raise WeightsError(f"rfs threshold T must be a finite number > 0 (got {arg})")
+        return Scheme("rfs", t)
     if name == "custom":
         if not arg:
             raise SettingsError("custom scheme needs a JSON file: 'custom:weights.json'")
         return Scheme("custom", custom=load_custom_weights(arg))
     raise SettingsError(
         f"unknown scheme {raw!r}; choose one of inverse, balanced, sqrt, power:Q, "
-        "effective:BETA, none, custom:FILE.json"
+        "effective:BETA, rfs:T, none, custom:FILE.json"
     )
 
 
@@ -132,6 +140,8 @@ def class_weights(
         w = (1.0 - beta) / -np.expm1(safe * np.log(beta)) if beta > 0 else np.ones_like(safe)
         w = np.where(present, w, 0.0)
         w = w * (num_classes / w.sum()) if w.sum() > 0 else w
+    elif scheme.name == "rfs":  # repeat-factor sampling (LVIS): r_c = max(1, sqrt(T / f_c)), f_c = n_c / N
+        w = np.maximum(1.0, np.sqrt(scheme.param / (safe / total)))
     elif scheme.name == "none":
         w = np.ones_like(safe)
     elif scheme.name == "custom":
