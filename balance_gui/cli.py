@@ -19,6 +19,7 @@ import sys
 
 from . import DEMO_DATASET
 from .core.errors import BalanceError
+from .core.options import Mode
 
 SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
 
@@ -63,13 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--mode",
-        default="weighted",
+        default=Mode.WEIGHTED.value,
         type=lambda m: m.replace("-", "_").lower(),
-        choices=("weighted", "class_aware"),
-        help="weighted (independent draws, WRS's law) or class_aware (each class cycles its images)",
+        choices=[m.value for m in Mode],
+        help="; ".join(f"{m.value}: {m.tooltip}" for m in Mode),
     )
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
     p = sub.add_parser("verify", help="check that a weights file belongs to a dataset (same classes and samples)")
     p.add_argument("file", help="a weights file written by export")
@@ -210,7 +212,7 @@ def cmd_export(args) -> int:
 def cmd_simulate(args) -> int:
     from tqdm import tqdm
 
-    from .core.simulate import format_simulation_report, simulate
+    from .core.simulate import format_simulation_report, simulate, simulation_record
 
     index = load_dataset(args)
     _, class_w = _weights_for(index, args.scheme)
@@ -230,7 +232,11 @@ def cmd_simulate(args) -> int:
         for last in steps:
             bar.total = last.total_draws
             bar.update(last.draws_done - bar.n)
-    print(format_simulation_report(last, index.classes, index.counts))
+    assert last is not None  # simulate yields at least one step
+    if args.json:
+        print(json.dumps(simulation_record(last, index.classes, index.counts), indent=2))
+    else:
+        print(format_simulation_report(last, index.classes, index.counts))
     return 0
 
 
@@ -247,6 +253,10 @@ def cmd_verify(args) -> int:
 
 
 def _run_gui(path: str | None) -> int:
+    if path is not None and not (os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".csv"))):
+        what = "no such file or folder" if not os.path.exists(path) else "not a dataset folder or a .csv manifest"
+        print(f"balance-gui: error: {path}: {what}", file=sys.stderr)
+        return 2
     from .qt_platform import explain_missing_platform
 
     problem = explain_missing_platform()
