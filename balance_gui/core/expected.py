@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -371,3 +372,27 @@ def fit_test(observed_counts: ArrayLike, expected_shares: ArrayLike) -> FitTest:
         torch.tensor(dof / 2.0, dtype=torch.float64), torch.tensor(chi2 / 2.0, dtype=torch.float64)
     )
     return FitTest(chi2, float(pv), dof, tv, min_e, low)
+
+
+def fit_line(fit: FitTest) -> str:
+    """One line: chi-square, its degrees of freedom and p-value, or why the p-value is not to be read."""
+    chi = "inf" if not math.isfinite(fit.chi_square) else f"{fit.chi_square:.4g}"
+    head = f"chi-square {chi} on {fit.dof} degrees of freedom"
+    if not fit.valid:
+        return f"{head} ({fit.note()})"
+    return f"{head}, p-value {fit.p_value:.4g}"
+
+
+def step_figures(step: Any, counts: ArrayLike) -> np.ndarray | None:
+    """Expected distinct images per class in a ``SimulationStep``'s current epoch, for its mode;
+    None when the draws of the current epoch are not known."""
+    k_epoch = step.epoch_draws
+    if k_epoch is None and step.epoch == 0:
+        k_epoch = step.draws_done
+    if k_epoch is None or step.weight_shares is None:
+        return None
+    n = np.asarray(counts, dtype=np.float64)
+    K = step.weight_shares.size
+    n = np.concatenate([n, np.zeros(max(K - n.size, 0))])[:K]
+    class_w = np.divide(step.weight_shares, n, out=np.zeros(K), where=n > 0)
+    return class_figures(n, class_w, k_epoch, mode=step.mode, replacement=step.replacement).expected_distinct

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .errors import SettingsError, WeightsError
-from .expected import ArrayLike, FitTest, class_figures, fit_test, mode_shares
+from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_figures
 from .expected import distinct_with_replacement as expected_distinct
 from .options import Mode
 from .sampler import CHUNK_SIZE, BalancedSampler
@@ -345,21 +345,6 @@ def _fmt_share(x: float) -> str:
     return f"{100.0 * x:.3f}%"
 
 
-def step_figures(step: SimulationStep, counts: np.ndarray) -> np.ndarray | None:
-    """Expected distinct images per class in the step's current epoch, for its mode
-    (``core.expected``); None when the draws of the current epoch are not known."""
-    k_epoch = step.epoch_draws
-    if k_epoch is None and step.epoch == 0:
-        k_epoch = step.draws_done
-    if k_epoch is None or step.weight_shares is None:
-        return None
-    n = np.asarray(counts, dtype=np.float64)
-    K = step.weight_shares.size
-    n = np.concatenate([n, np.zeros(max(K - n.size, 0))])[:K]
-    class_w = np.divide(step.weight_shares, n, out=np.zeros(K), where=n > 0)
-    return class_figures(n, class_w, k_epoch, mode=step.mode, replacement=step.replacement).expected_distinct
-
-
 def simulation_record(step: SimulationStep, classes: Sequence[str], counts: np.ndarray) -> dict:
     """The last step as plain JSON-ready data (``balance-gui simulate --json``).
 
@@ -411,15 +396,6 @@ def simulation_record(step: SimulationStep, classes: Sequence[str], counts: np.n
             for i in range(K)
         ],
     }
-
-
-def fit_line(fit: FitTest) -> str:
-    """One line: chi-square, its degrees of freedom and p-value, or why the p-value is not to be read."""
-    chi = "inf" if not math.isfinite(fit.chi_square) else f"{fit.chi_square:.4g}"
-    head = f"chi-square {chi} on {fit.dof} degrees of freedom"
-    if not fit.valid:
-        return f"{head} ({fit.note()})"
-    return f"{head}, p-value {fit.p_value:.4g}"
 
 
 def format_simulation_report(step: SimulationStep, classes: Sequence[str], counts: np.ndarray) -> str:

@@ -26,10 +26,7 @@ def _install_excepthook(window: MainWindow):
             previous(exc_type, exc, tb)
             return
         try:
-            import logging
-
-            logging.getLogger("balance_gui.gui").error("unexpected error", exc_info=(exc_type, exc, tb))
-            window.show_error("Unexpected error", f"{exc_type.__name__}: {exc}")
+            window.report_exception("Unexpected error", exc.with_traceback(tb))
         except Exception:
             previous(exc_type, exc, tb)
 

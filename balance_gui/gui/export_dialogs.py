@@ -129,34 +129,64 @@ def training_snippet(
     source: str = "folder",
     num_samples: int | None = None,
     replacement: bool = True,
-    batch_size: int = 64,
+    batch_size: int | None = None,
+    seed: int = 0,
+    mode: str = "weighted",
+    loader_batch_size: int = 64,
 ) -> str:
-    """Python lines that load an exported weights file into a DataLoader."""
+    """Python lines that load an exported weights file into a DataLoader, with the run's settings.
+
+    The dataset is ``ImageFolder(..., allow_empty=True)``: the app keeps empty classes (so the
+    class indices match torchvision's), and so must the loader. ``batch_size`` (the sampler
+    panel's) draws whole batches with ``BalancedBatchSampler``; ``mode`` other than weighted
+    draws per class, so the sampler gets the targets and class weights."""
     weights_path = os.path.abspath(weights_path)
     dataset_root = os.path.abspath(dataset_root)
     samples = "len(weights)" if num_samples is None else str(int(num_samples))
     if source == "manifest":
         dataset_lines = [
             "# Your Dataset over the manifest's rows, in the manifest's order, e.g. a",
-            "# torchvision DatasetFolder-like class reading path,label rows.",
+            "# torchvision DatasetFolder-like class reading path,label rows, with a .targets list.",
             "dataset = ...",
             f"weights = load_weights({weights_path!r})  # one weight per row",
         ]
     else:
         dataset_lines = [
-            f"dataset = datasets.ImageFolder({dataset_root!r}, transform=transforms.ToTensor())",
+            f"dataset = datasets.ImageFolder({dataset_root!r}, transform=transforms.ToTensor(), allow_empty=True)",
             f"weights = load_weights({weights_path!r}, dataset)  # checks it matches the dataset",
         ]
+    common = [f"num_samples={samples}", f"replacement={bool(replacement)}", "generator=generator"]
+    if mode == "weighted":
+        source_args = ["weights"]
+    else:
+        dataset_lines += [
+            "targets = torch.as_tensor(dataset.targets)",
+            "class_weights = torch.zeros(len(dataset.classes), dtype=torch.float64).scatter_(0, targets, weights)",
+        ]
+        source_args = ["targets=targets", "class_weights=class_weights", f"mode={mode!r}"]
+    if batch_size:
+        sampler_lines = [
+            f"sampler = BalancedBatchSampler({', '.join(source_args + common)}, batch_size={int(batch_size)})",
+            "loader = DataLoader(dataset, batch_sampler=sampler, num_workers=4)",
+        ]
+        cls = "BalancedBatchSampler"
+    else:
+        sampler_lines = [
+            f"sampler = BalancedSampler({', '.join(source_args + common)})",
+            f"loader = DataLoader(dataset, batch_size={int(loader_batch_size)}, sampler=sampler, num_workers=4)",
+        ]
+        cls = "BalancedSampler"
     lines = [
+        "import torch",
         "from torch.utils.data import DataLoader",
         "from torchvision import datasets, transforms",
         "",
-        "from balance_gui.core.sampler import BalancedSampler  # or torch's WeightedRandomSampler: same law",
+        f"from balance_gui.core.sampler import {cls}",
         "from balance_gui.core.weightsfile import load_weights",
         "",
         *dataset_lines,
-        f"sampler = BalancedSampler(weights, num_samples={samples}, replacement={bool(replacement)})",
-        f"loader = DataLoader(dataset, batch_size={int(batch_size)}, sampler=sampler, num_workers=4)",
+        f"generator = torch.Generator().manual_seed({int(seed)})  # the app's seed: the same draws",
+        *sampler_lines,
     ]
     return "\n".join(lines) + "\n"
 
@@ -164,11 +194,17 @@ def training_snippet(
 class UseInTrainingDialog(QDialog):
     """Shows the lines that load the exported weights into a DataLoader, with a Copy button."""
 
-    def __init__(self, parent: QWidget | None, snippet: str, weights_path: str | None):
+    def __init__(self, parent: QWidget | None, snippet: str, weights_path: str | None, stale: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Use in training")
         self.resize(720, 340)
         layout = QVBoxLayout(self)
+        self.warning = QLabel(stale)
+        self.warning.setObjectName("stale_export")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b00020;")
+        self.warning.setVisible(bool(stale))
+        layout.addWidget(self.warning)
         if weights_path:
             intro = f"Load <b>{os.path.basename(weights_path)}</b> into a DataLoader:"
         else:

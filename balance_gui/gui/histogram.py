@@ -9,6 +9,7 @@ sorting and log scale only change the heights handed to the same items.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -168,8 +169,13 @@ class HistogramView(QWidget):
         self.graphics.setObjectName("histogram_graphics")
         self.graphics.setMinimumHeight(220)
         layout.addWidget(self.graphics, 1)
-        self.raw_plot = make_plot(self.graphics, 0, 0, "Dataset: images per class", "images")
-        self.sampled_plot = make_plot(self.graphics, 0, 1, "Sampled: draws per class", "draws")
+        # rows 0 and 2 hold the exported plot's title and footer, empty on screen
+        self.title_item = self.graphics.ci.addLabel("", row=0, col=0, colspan=2, size="11pt", bold=True)
+        self.raw_plot = make_plot(self.graphics, 1, 0, "Dataset: images per class", "images")
+        self.sampled_plot = make_plot(self.graphics, 1, 1, "Sampled: draws per class", "draws")
+        self.footer_item = self.graphics.ci.addLabel("", row=2, col=0, colspan=2, size="9pt")
+        for item in (self.title_item, self.footer_item):
+            item.setMaximumHeight(0)
         self.sampled_plot.setXLink(self.raw_plot)
         self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "expected draws per epoch")
         self.sampled = BarSeries(self.sampled_plot, SAMPLED_BRUSH, "draws", "expected draws")
@@ -184,7 +190,8 @@ class HistogramView(QWidget):
         self.classes: tuple[str, ...] = ()
         self.counts = np.zeros(0, dtype=np.int64)
         self.order = np.zeros(0, dtype=np.int64)  # order[x] = class index shown at x
-        self._weights = np.zeros(0)
+        # where the hover reads a class's weight: the session's array, never a copy here
+        self.weights_source: Callable[[], np.ndarray | None] = lambda: None
         self._expected_shares = np.zeros(0)
         self._raw_expected: np.ndarray | None = None
         self._sampled = np.zeros(0, dtype=np.int64)
@@ -205,7 +212,6 @@ class HistogramView(QWidget):
         self._sampled_expected = None
         self._sampled_is_run = False
         self._raw_expected = None
-        self._weights = np.zeros(n)
         self._expected_shares = np.zeros(n)
         self.order = self._compute_order()
         self._update_ticks()
@@ -216,9 +222,8 @@ class HistogramView(QWidget):
         self.reset_zoom()
         self.orderChanged.emit(self.order)
 
-    def set_scheme_figures(self, weights, expected_shares, draws_per_epoch: int) -> None:
-        """The scheme's weights and expected shares; raw marks show expected draws per epoch."""
-        self._weights = np.asarray(weights, dtype=np.float64)
+    def set_scheme_figures(self, expected_shares, draws_per_epoch: int) -> None:
+        """The expected shares of an epoch's draws; raw marks show expected draws per epoch."""
         self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
         self._raw_expected = self._expected_shares * float(draws_per_epoch)
         self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log, resize=False)
@@ -239,6 +244,22 @@ class HistogramView(QWidget):
 
     def set_figures_text(self, html: str) -> None:
         self.figures_label.setText(html)
+
+    def set_export_caption(self, caption: tuple[str, str] | None) -> None:
+        """Show a title and a footer (scheme, legend, stats line) above and below the plots while
+        they are exported; None hides them again."""
+        title, stats = caption if caption is not None else ("", "")
+        legend = (
+            "Bars: images per class (left), draws per class (right). Red marks: draws expected under the scheme."
+            if caption is not None
+            else ""
+        )
+        footer = "<br>".join(t for t in (legend, _escape(stats)) if t)
+        self.title_item.setText(_escape(title))
+        self.footer_item.setText(footer)
+        for item, text in ((self.title_item, title), (self.footer_item, footer)):
+            item.setMaximumHeight(16_777_215 if text else 0)
+        self.graphics.ci.layout.activate()
 
     # ------------------------------------------------------------------ queries (tests, export)
     @property
@@ -263,8 +284,10 @@ class HistogramView(QWidget):
         n = int(self.counts[c])
         total = max(int(self.counts.sum()), 1)
         lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})", f"images: {n:,} ({100 * n / total:.2f}%)"]
-        if len(self._weights):
-            lines.append(f"weight: {self._weights[c]:.4g}")
+        weights = self.weights_source()
+        if weights is not None and len(weights) == len(self.classes):
+            lines.append(f"weight: {weights[c]:.4g}")
+        if len(self._expected_shares) == len(self.classes):
             lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")
         if self._raw_expected is not None and not sampled:
             lines.append(f"expected draws per epoch: {self._raw_expected[c]:,.1f}")

@@ -183,7 +183,7 @@ def test_close_mid_run_leaves_no_threads(qtbot, settings, small_tree):
     t0 = time.perf_counter()
     w.close()
     assert time.perf_counter() - t0 < 10
-    assert not w._workers
+    assert w.pending_workers == 0
     assert active_threads() == 0
 
 

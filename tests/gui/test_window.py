@@ -253,7 +253,7 @@ def test_close_mid_scan_leaves_no_threads(qtbot, settings, tmp_path, monkeypatch
     w.open_path(str(big))
     assert wait_until(lambda: started, 10)
     w.close()
-    assert w._closed and not w._workers
+    assert w._closed and w.pending_workers == 0
     assert active_threads() == 0
 
 
