@@ -64,6 +64,37 @@ class ClassAxis(pg.AxisItem):
         return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
 
 
+# Above this many classes a bar is narrower than a pixel on most screens: each plot also draws
+# the bars' outline as one step curve (a cosmetic pen is at least a pixel wide, so no class
+# vanishes), and a newly opened dataset is shown sorted by count (a rank/frequency curve)
+# and, when its counts span two decades, on a log scale. Zoom (wheel) shows single bars.
+LARGE_CLASSES = 300
+HIGHLIGHT_PEN = pg.mkPen((255, 140, 0), width=2)
+
+
+def compact_number(value: float) -> str:
+    """2000000 -> "2M", 1500 -> "1.5k", 0.25 -> "0.25": tick labels that stay short."""
+    v = float(value)
+    a = abs(v)
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= factor:
+            return f"{v / factor:.3g}{suffix}"
+    return f"{v:.3g}" if a >= 1 or a == 0 else f"{v:.2g}"
+
+
+class CompactAxis(pg.AxisItem):
+    """Left axis with compact tick labels ("2M", not "2e+06" or a "x1e6" axis scale)."""
+
+    def __init__(self):
+        super().__init__("left")
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        if self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return [compact_number(v * scale) for v in values]
+
+
 def _nice_stride(minimum: float) -> int:
     """The smallest of 1, 2, 5, 10, 20, 50, ... not below ``minimum``."""
     if minimum <= 1:
@@ -76,7 +107,7 @@ def _nice_stride(minimum: float) -> int:
 
 
 def make_plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, ylabel: str) -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=col, axisItems={"bottom": ClassAxis()})
+    plot = layout.addPlot(row=row, col=col, axisItems={"bottom": ClassAxis(), "left": CompactAxis()})
     plot.setTitle(title, color=AXIS_TEXT, size="10pt")
     plot.setLabel("left", ylabel, color=AXIS_TEXT)
     for name in ("left", "bottom"):
@@ -102,8 +133,14 @@ class BarSeries:
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
         )
         self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
+        color = pg.mkBrush(brush).color()
+        self.outline = pg.PlotDataItem(x=np.zeros(1), y=np.zeros(0), stepMode="center", pen=pg.mkPen(color, width=1))
+        self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
+        self.highlight.setVisible(False)
         plot.addItem(self.bars)
+        plot.addItem(self.outline)
         plot.addItem(self.marks)
+        plot.addItem(self.highlight, ignoreBounds=True)
 
     def update(self, heights: np.ndarray, expected: np.ndarray | None, log: bool, resize: bool) -> None:
         """Heights and marks are in display order."""
@@ -121,6 +158,10 @@ class BarSeries:
             self.bars.setOpts(x=np.arange(n, dtype=np.float64), height=h, y0=y0, width=width, pen=pen)
         else:
             self.bars.setOpts(height=h, y0=y0)
+        if n > LARGE_CLASSES:  # the bars' envelope: visible however thin the bars are
+            self.outline.setData(x=np.arange(n + 1, dtype=np.float64) - 0.5, y=h + y0)
+        else:
+            self.outline.setData(x=np.zeros(1), y=np.zeros(0))
         if expected is None:
             self.marks.setData(x=np.zeros(0), y=np.zeros(0))
             return
@@ -141,6 +182,7 @@ class HistogramView(QWidget):
     """
 
     orderChanged = Signal(object)
+    classClicked = Signal(int)  # a class index, from a click on its bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -172,6 +214,7 @@ class HistogramView(QWidget):
         # rows 0 and 2 hold the exported plot's title and footer, empty on screen
         self.title_item = self.graphics.ci.addLabel("", row=0, col=0, colspan=2, size="11pt", bold=True)
         self.raw_plot = make_plot(self.graphics, 1, 0, "Dataset: images per class", "images")
+        # each plot has its own y axis: a 5,000,000-draw run does not flatten the image bars
         self.sampled_plot = make_plot(self.graphics, 1, 1, "Sampled: draws per class", "draws")
         self.footer_item = self.graphics.ci.addLabel("", row=2, col=0, colspan=2, size="9pt")
         for item in (self.title_item, self.footer_item):
@@ -202,6 +245,8 @@ class HistogramView(QWidget):
         self.log_check.toggled.connect(self._log_changed)
         self.reset_button.clicked.connect(self.reset_zoom)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.selected: int | None = None
 
     # ------------------------------------------------------------------ data in
     def set_dataset(self, classes, counts) -> None:
@@ -213,6 +258,16 @@ class HistogramView(QWidget):
         self._sampled_is_run = False
         self._raw_expected = None
         self._expected_shares = np.zeros(n)
+        self.selected = None
+        if n > LARGE_CLASSES:
+            nonzero = self.counts[self.counts > 0]
+            spread = nonzero.max() / nonzero.min() if nonzero.size else 1.0
+            for check, on in ((self.sort_check, True), (self.log_check, bool(spread >= 100))):
+                check.blockSignals(True)
+                check.setChecked(on)
+                check.blockSignals(False)
+            for plot in (self.raw_plot, self.sampled_plot):
+                plot.getAxis("left").setLogMode(self.log)
         self.order = self._compute_order()
         self._update_ticks()
         self.raw.update(self.counts[self.order], None, self.log, resize=True)
@@ -324,7 +379,44 @@ class HistogramView(QWidget):
         self.order = self._compute_order()
         self._update_ticks()
         self._refresh_all()
+        self.select_class(self.selected)
         self.orderChanged.emit(self.order)
+
+    def position_of(self, class_index: int) -> int:
+        return int(np.flatnonzero(self.order == class_index)[0])
+
+    def select_class(self, class_index: int | None) -> None:
+        """Mark one class's bars (linked to the table's selection); None clears the mark."""
+        self.selected = class_index
+        for series in (self.raw, self.sampled):
+            if class_index is None or not 0 <= class_index < len(self.classes):
+                series.highlight.setVisible(False)
+            else:
+                series.highlight.setPos(self.position_of(class_index))
+                series.highlight.setVisible(True)
+
+    def show_class(self, class_index: int) -> None:
+        """Zoom out enough to show the class's bar if it is out of view."""
+        x = self.position_of(class_index)
+        lo, hi = self.raw_plot.getViewBox().viewRange()[0]
+        if not lo <= x <= hi:
+            half = (hi - lo) / 2
+            self.raw_plot.getViewBox().setXRange(x - half, x + half, padding=0)
+
+    def class_at(self, scene_pos: QPointF) -> int | None:
+        for plot in (self.raw_plot, self.sampled_plot):
+            vb = plot.getViewBox()
+            if vb.sceneBoundingRect().contains(scene_pos):
+                pos = int(round(vb.mapSceneToView(scene_pos).x()))
+                if 0 <= pos < len(self.classes):
+                    return int(self.order[pos])
+        return None
+
+    def _mouse_clicked(self, event) -> None:
+        c = self.class_at(event.scenePos())
+        if c is not None:
+            self.select_class(c)
+            self.classClicked.emit(c)
 
     def _log_changed(self, *_):
         for plot in (self.raw_plot, self.sampled_plot):

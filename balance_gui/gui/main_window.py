@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -178,8 +179,18 @@ class MainWindow(QMainWindow):
         self.table = ClassTableView(self.table_model)
         self.table.setObjectName("class_table")
         self.coverage = CoverageView()
+        self.search = QLineEdit()
+        self.search.setObjectName("class_search")
+        self.search.setPlaceholderText("Find class… (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Type part of a class name: its row and its bars are selected; Enter finds the next")
+        classes_tab = QWidget()
+        classes_layout = QVBoxLayout(classes_tab)
+        classes_layout.setContentsMargins(0, 0, 0, 0)
+        classes_layout.addWidget(self.search)
+        classes_layout.addWidget(self.table, 1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.table, "Classes")
+        self.tabs.addTab(classes_tab, "Classes")
         self.tabs.addTab(self.coverage, "Coverage")
 
         right = QSplitter(Qt.Orientation.Vertical)
@@ -263,6 +274,9 @@ class MainWindow(QMainWindow):
         self.log_action = self._action("&Log Scale", self.histogram.set_log, checkable=True)
         self.reset_zoom_action = self._action("&Reset Zoom", self.histogram.reset_zoom, QKeySequence("Ctrl+0"))
         self.about_action = self._action("&About", self.show_about)
+        self.find_action = self._action(
+            "&Find Class…", self.focus_search, QKeySequence.StandardKey.Find, tip="Find a class by name"
+        )
         self.help_action = self._action("balance-gui &Help", self.show_help, QKeySequence.StandardKey.HelpContents)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -283,6 +297,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.sort_action)
         view_menu.addAction(self.log_action)
         view_menu.addAction(self.reset_zoom_action)
+        view_menu.addAction(self.find_action)
         run_menu = menu.addMenu("&Sampler")
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.pause_action)
@@ -350,10 +365,48 @@ class MainWindow(QMainWindow):
         self.sampler.stopRequested.connect(self.stop_run)
         self.sampler.settingsEdited.connect(self._settings_edited)
         self.histogram.weights_source = lambda: self.session.class_weights
+        self.histogram.classClicked.connect(self.select_class)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.search.textEdited.connect(lambda text: self.find_class(text))
+        self.search.returnPressed.connect(lambda: self.find_class(self.search.text(), after_current=True))
         self.histogram.orderChanged.connect(self.coverage.set_order)
         self.histogram.sort_check.toggled.connect(self.sort_action.setChecked)
         self.histogram.log_check.toggled.connect(self.log_action.setChecked)
         self.histogram.raw_plot.getViewBox().sigXRangeChanged.connect(self._sync_coverage_range)
+
+    # ------------------------------------------------------------------ linked selection and search
+    def select_class(self, class_index: int) -> None:
+        """Select the class's row in the table (scrolled into view) and mark its bars."""
+        if self.index is None or not 0 <= class_index < self.index.num_classes:
+            return
+        row = self.table_model.row_of_class(class_index)
+        self.table.selectRow(row)
+        self.table.scrollTo(self.table_model.index(row, 0))
+        self.histogram.select_class(class_index)
+
+    def _row_changed(self, current, _previous) -> None:
+        if current.isValid():
+            c = self.table_model.class_at_row(current.row())
+            self.histogram.select_class(c)
+            self.histogram.show_class(c)
+
+    def find_class(self, text: str, after_current: bool = False) -> int | None:
+        """Select the first class (after the selected one, with ``after_current``) whose name
+        contains ``text``, ignoring case; None when none does."""
+        if self.index is None or not text.strip():
+            return None
+        needle = text.strip().casefold()
+        names = self.index.classes
+        start = 0
+        if after_current and self.histogram.selected is not None:
+            start = self.histogram.selected + 1
+        for k in range(len(names)):
+            c = (start + k) % len(names)
+            if needle in names[c].casefold():
+                self.select_class(c)
+                return c
+        self.show_status(f"No class name contains {text!r}")
+        return None
 
     def _sync_coverage_range(self, _vb, x_range) -> None:
         self.coverage.plot.getViewBox().setXRange(*x_range, padding=0)
@@ -388,6 +441,11 @@ class MainWindow(QMainWindow):
         log.error("%s", title, exc_info=exc)
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.show_error(title, _error_text(exc) + "\n\nThis is a bug in balance-gui: please report it.", details)
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.search.setFocus()
+        self.search.selectAll()
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.slow  # a fresh interpreter imports Qt, pyqtgraph and torch: ~10 s on 2 cores, and only a subprocess
+@pytest.mark.timeout(120)  # can prove that a bare pytest with no display does not abort
 def test_bare_pytest_without_a_display_runs_offscreen():
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     env["PYTHONPATH"] = os.getcwd()
