@@ -100,6 +100,22 @@ def _patch_svg_exporter() -> None:
     module.correctCoordinates = correct_coordinates
 
 
+def _drop_vector_effect(path: str) -> None:
+    """pyqtgraph marks cosmetic strokes ``vector-effect="non-scaling-stroke"``; renderers outside Qt
+    (rsvg, some browsers' print paths) ignore or mis-draw it. The exporter has already baked the
+    transforms into the coordinates, so without the attribute the drawing is the same everywhere."""
+    import re
+
+    from balance_gui.core.atomic import atomic_write
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    cleaned = re.sub(r'\s+vector-effect="[^"]*"', "", text)
+    if cleaned != text:
+        data = cleaned.encode("utf-8")
+        atomic_write(path, lambda fh: None if fh.write(data) else None)
+
+
 def export_plot(graphics, path: str, scale: float = 2.0) -> str:
     """Write a GraphicsLayoutWidget's plots to ``path`` (.png or .svg) with pyqtgraph.exporters."""
     import pyqtgraph.exporters as exporters
@@ -110,6 +126,7 @@ def export_plot(graphics, path: str, scale: float = 2.0) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext == ".svg":
         exporters.SVGExporter(item).export(path)
+        _drop_vector_effect(path)
     elif ext == ".png":
         exporter = exporters.ImageExporter(item)
         width = int(item.sceneBoundingRect().width() * scale)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, Qt, Signal
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
@@ -135,6 +135,7 @@ class BarSeries:
         self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
         color = pg.mkBrush(brush).color()
         self.outline = pg.PlotDataItem(x=np.zeros(1), y=np.zeros(0), stepMode="center", pen=pg.mkPen(color, width=1))
+        self.saved_pen = None  # the bars' pen while an export draws them without one
         self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
         self.highlight.setVisible(False)
         plot.addItem(self.bars)
@@ -199,7 +200,9 @@ class HistogramView(QWidget):
         self.reset_button = QPushButton("Reset zoom")
         self.reset_button.setToolTip("Show all classes. Wheel: zoom the classes; drag: pan")
         legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected under the scheme")
-        legend.setToolTip("Red marks: draws the scheme expects for each class")
+        legend.setToolTip(
+            "Red marks: left, the scheme's share of each class times N (in images); right, the draws expected so far"
+        )
         controls.addWidget(self.sort_check)
         controls.addWidget(self.log_check)
         controls.addWidget(self.reset_button)
@@ -220,7 +223,7 @@ class HistogramView(QWidget):
         for item in (self.title_item, self.footer_item):
             item.setMaximumHeight(0)
         self.sampled_plot.setXLink(self.raw_plot)
-        self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "expected draws per epoch")
+        self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "the scheme's share of N")
         self.sampled = BarSeries(self.sampled_plot, SAMPLED_BRUSH, "draws", "expected draws")
         self.raw_bars = self.raw.bars
         self.sampled_bars = self.sampled.bars
@@ -236,6 +239,7 @@ class HistogramView(QWidget):
         # where the hover reads a class's weight: the session's array, never a copy here
         self.weights_source: Callable[[], np.ndarray | None] = lambda: None
         self._expected_shares = np.zeros(0)
+        self._draws_per_epoch = 0
         self._raw_expected: np.ndarray | None = None
         self._sampled = np.zeros(0, dtype=np.int64)
         self._sampled_expected: np.ndarray | None = None
@@ -278,9 +282,11 @@ class HistogramView(QWidget):
         self.orderChanged.emit(self.order)
 
     def set_scheme_figures(self, expected_shares, draws_per_epoch: int) -> None:
-        """The expected shares of an epoch's draws; raw marks show expected draws per epoch."""
+        """The expected shares of an epoch's draws. The dataset plot's marks show them in image
+        units (share x N), so its own y axis never stretches to a large draw setting."""
         self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
-        self._raw_expected = self._expected_shares * float(draws_per_epoch)
+        self._draws_per_epoch = int(draws_per_epoch)
+        self._raw_expected = self._expected_shares * float(self.counts.sum())
         self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log, resize=False)
 
     def set_planned(self, total_draws: int) -> None:
@@ -305,7 +311,8 @@ class HistogramView(QWidget):
         they are exported; None hides them again."""
         title, stats = caption if caption is not None else ("", "")
         legend = (
-            "Bars: images per class (left), draws per class (right). Red marks: draws expected under the scheme."
+            "Bars: images per class (left), draws per class (right). Red marks: the scheme's expected share "
+            "(left: times N images; right: the draws expected in the run's mode)."
             if caption is not None
             else ""
         )
@@ -314,7 +321,18 @@ class HistogramView(QWidget):
         self.footer_item.setText(footer)
         for item, text in ((self.title_item, title), (self.footer_item, footer)):
             item.setMaximumHeight(16_777_215 if text else 0)
+        # Bars are exported as rects in data units under a scaling transform: an outline pen would be
+        # scaled with them once the SVG has no vector-effect, so the export draws them without one.
+        for series in (self.raw, self.sampled):
+            if caption is not None:
+                series.saved_pen = series.bars.opts.get("pen")
+                series.bars.setOpts(pen=pg.mkPen(None))
+            elif series.saved_pen is not None:
+                series.bars.setOpts(pen=series.saved_pen)
+                series.saved_pen = None
         self.graphics.ci.layout.activate()
+        QCoreApplication.sendPostedEvents()  # the plots take their new geometry before the export
+        QCoreApplication.processEvents()
 
     # ------------------------------------------------------------------ queries (tests, export)
     @property
@@ -345,7 +363,7 @@ class HistogramView(QWidget):
         if len(self._expected_shares) == len(self.classes):
             lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")
         if self._raw_expected is not None and not sampled:
-            lines.append(f"expected draws per epoch: {self._raw_expected[c]:,.1f}")
+            lines.append(f"expected draws per epoch: {self._expected_shares[c] * self._draws_per_epoch:,.1f}")
         if sampled:
             drawn = int(self._sampled[c])
             all_drawn = int(self._sampled.sum())
