@@ -320,7 +320,8 @@ class ClassTableView(QTableView):
         header.setStretchLastSection(True)
         metrics = header.fontMetrics()
         for i, (key, title, _tip) in enumerate(COLUMNS):
-            header.resizeSection(i, max(metrics.horizontalAdvance(title) + 28, 150 if key == "name" else 64))
+            widest = {"name": 150, "weight": metrics.horizontalAdvance("0.0001234") + 16}.get(key, 64)
+            header.resizeSection(i, max(metrics.horizontalAdvance(title) + 28, widest))
         self._copy_action = QAction("Copy as TSV", self)
         self._copy_action.setShortcut(QKeySequence.StandardKey.Copy)
         self._copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)

@@ -90,8 +90,8 @@ class CompactAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
 
     def tickStrings(self, values, scale, spacing):
-        if self.logMode:
-            return super().tickStrings(values, scale, spacing)
+        if self.logMode:  # values are log10: name the decades only, so minor ticks stay quiet
+            return [compact_number(10.0**v) if abs(v - round(v)) < 1e-6 else "" for v in values]
         return [compact_number(v * scale) for v in values]
 
 
@@ -199,7 +199,7 @@ class HistogramView(QWidget):
         self.log_check.setToolTip("Logarithmic y axis (bars start at 0.5)")
         self.reset_button = QPushButton("Reset zoom")
         self.reset_button.setToolTip("Show all classes. Wheel: zoom the classes; drag: pan")
-        legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected under the scheme")
+        legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected")
         legend.setToolTip(
             "Red marks: left, the scheme's share of each class times N (in images); right, the draws expected so far"
         )

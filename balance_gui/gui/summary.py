@@ -97,10 +97,13 @@ def tail_text(counts) -> str:
     for k in TAIL_LIMITS:
         below = sum(1 for c in n if c < k)
         if below and below < len(n):
-            return f"{below:,} classes with fewer than {k} images"
+            return _tail(below, k)
         best = max(best, (below, k))
-    below, k = best
-    return f"{below:,} classes with fewer than {k} images"
+    return _tail(*best)
+
+
+def _tail(below: int, k: int) -> str:
+    return f"{below:,} {'class' if below == 1 else 'classes'} with fewer than {k} images"
 
 
 def _escape(text: str) -> str:
