@@ -138,7 +138,7 @@ class ClassTableModel(QAbstractTableModel):
     def row_of_class(self, class_index: int) -> int:
         return int(np.flatnonzero(self._perm == class_index)[0])
 
-    def column_values(self, key: str) -> np.ndarray | list:
+    def column_values(self, key: str) -> np.ndarray | list | None:
         """A whole column, in class-index order (for tests and copy)."""
         if key == "name":
             return list(self._classes)
@@ -332,8 +332,10 @@ class ClassTableView(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
 
-    def model(self) -> ClassTableModel:  # type: ignore[override]
-        return super().model()
+    def model(self) -> ClassTableModel:
+        model = super().model()
+        assert isinstance(model, ClassTableModel)
+        return model
 
     def _context_menu(self, pos):
         menu = QMenu(self)

@@ -96,8 +96,8 @@ def _patch_svg_exporter() -> None:
         for path in closed:
             path.setAttribute("d", path.getAttribute("d").rstrip() + " Z")
 
-    correct_coordinates._closes_paths = True
-    module.correctCoordinates = correct_coordinates
+    correct_coordinates._closes_paths = True  # type: ignore[attr-defined]
+    module.correctCoordinates = correct_coordinates  # type: ignore[attr-defined]
 
 
 def _drop_vector_effect(path: str) -> None:

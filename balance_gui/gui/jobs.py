@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
-from superqt.utils import WorkerBase
+from superqt.utils import GeneratorWorker, WorkerBase
 
 
 class _Relay(QObject):
@@ -84,7 +84,7 @@ class JobRunner(QObject):
 
     def start(
         self,
-        worker: WorkerBase,
+        worker: Any,  # a superqt WorkerBase; Any: its stubs type the generator signals loosely
         *,
         on_partial: Callable[[Any], None] | None = None,
         on_done: Callable[[Any], None] | None = None,
@@ -138,16 +138,16 @@ class JobRunner(QObject):
             return
         relay.live = False
         self._current, self._relay = None, None
-        if hasattr(worker, "resume"):
+        if isinstance(worker, GeneratorWorker):
             worker.resume()  # a paused generator must wake up to see the quit
         self._cancel_fn()
 
     def pause(self) -> None:
-        if self._current is not None and hasattr(self._current, "pause"):
+        if isinstance(self._current, GeneratorWorker):
             self._current.pause()
 
     def resume(self) -> None:
-        if self._current is not None and hasattr(self._current, "resume"):
+        if isinstance(self._current, GeneratorWorker):
             self._current.resume()
 
     def quit(self) -> None:

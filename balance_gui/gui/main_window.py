@@ -578,7 +578,7 @@ class MainWindow(QMainWindow):
         value = self.settings.value(RECENT_KEY, [])
         if isinstance(value, str):
             value = [value]
-        return [v for v in (value or []) if isinstance(v, str) and v]
+        return [v for v in (value if isinstance(value, list) else []) if isinstance(v, str) and v]
 
     def _add_recent(self, path: str) -> None:
         items = [path] + [p for p in self._recent() if p != path]
@@ -698,7 +698,7 @@ class MainWindow(QMainWindow):
                 f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
                 f"matter; {example}."
             )
-        cur = class_figures(counts, self.session.class_weights).expected_shares
+        cur = self.session.figures.expected_shares if self.session.figures is not None else shares_inv
         twins = [
             s
             for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))

@@ -152,7 +152,7 @@ class SamplerPanel(QGroupBox):
     def set_devices(self, info: dict[str, tuple[bool, str]] | None) -> None:
         """Enable the devices torch can use; a disabled one says why in its tooltip.
         ``None`` means torch is still loading."""
-        model: QStandardItemModel = self.device.model()
+        model = self._device_model()
         for row, (key, _label) in enumerate(DEVICES):
             item = model.item(row)
             if key == "cpu":
@@ -171,7 +171,12 @@ class SamplerPanel(QGroupBox):
 
     def device_enabled(self, key: str) -> bool:
         row = [k for k, _ in DEVICES].index(key)
-        return self.device.model().item(row).isEnabled()
+        return self._device_model().item(row).isEnabled()
+
+    def _device_model(self) -> QStandardItemModel:
+        model = self.device.model()
+        assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
+        return model
 
     def set_state(self, state: str, can_start: bool = True) -> None:
         """``idle``, ``running`` or ``paused``."""

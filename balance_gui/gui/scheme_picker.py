@@ -39,7 +39,7 @@ class SchemePicker(QGroupBox):
         self.q_slider.setObjectName("power_q")
         self.q_slider.setRange(0.0, 1.0)
         self.q_slider.setDecimals(2)
-        self.q_slider.setSingleStep(0.05)
+        self.q_slider.setSingleStep(0.05)  # type: ignore[arg-type]  # superqt's float slider takes a float step
         self.q_slider.setValue(0.5)
         self.q_slider.setToolTip("q: 0 balances fully (inverse), 1 keeps the dataset's shares (none)")
         self.q_label = QLabel("q")
@@ -108,10 +108,8 @@ class SchemePicker(QGroupBox):
     # ------------------------------------------------------------------ internals
     def _sync_visibility(self) -> None:
         name = self.combo.currentData()
-        for widget in (self.q_slider, self.q_label):
-            widget.setVisible(name == "power")
-        for widget in (self.beta_spin, self.beta_label):
-            widget.setVisible(name == "effective")
+        for widget in (self.q_slider, self.q_label, self.beta_spin, self.beta_label):
+            widget.setVisible(name == ("power" if widget in (self.q_slider, self.q_label) else "effective"))
 
     def _changed(self, *_):
         self._sync_visibility()

@@ -167,7 +167,8 @@ class Session(QObject):
             scheme = Scheme("custom", custom=dict(zip(self._index.classes, map(float, current), strict=True)))
         old = self._weights
         self._apply(scheme)
-        changed = old is None or old.shape != self._weights.shape or not np.array_equal(old, self._weights)  # type: ignore[union-attr]
+        new = self._weights
+        changed = old is None or new is None or old.shape != new.shape or not np.array_equal(old, new)
         self.weightsChanged.emit()
         self.exportChanged.emit()
         if changed:
