@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=os.path.join(REPO, "resources", "demo"))
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--classes", type=int, default=0, help="open a generated long-tailed tree of this many classes")
+    parser.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="window size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)
     _reexec_under_xvfb()
     if args.classes:
@@ -80,7 +81,8 @@ def main(argv=None) -> int:
 
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
     window = create_window(args.data, settings=settings)
-    window.resize(WIDTH, HEIGHT)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
     window.move(0, 0)
 
     if window.index is None:

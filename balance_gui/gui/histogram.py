@@ -231,6 +231,7 @@ class HistogramView(QWidget):
         self.figures_label = QLabel("")
         self.figures_label.setObjectName("running_figures")
         self.figures_label.setTextFormat(Qt.TextFormat.RichText)
+        self.figures_label.setWordWrap(True)  # a long stats line wraps instead of widening the window
         layout.addWidget(self.figures_label)
 
         self.classes: tuple[str, ...] = ()

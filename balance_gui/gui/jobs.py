@@ -154,6 +154,8 @@ class JobRunner(QObject):
         """Ask the current job to stop, keeping its callbacks (its ``on_finished`` still runs)."""
         if self._current is not None:
             self._cancel_fn()
+            if isinstance(self._current, GeneratorWorker):
+                self._current.resume()  # a paused job must wake up to see the quit
 
     def wait(self, timeout_ms: int) -> bool:
         """Process events until every worker this runner started has ended; True if they have."""

@@ -171,8 +171,10 @@ class MainWindow(QMainWindow):
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(330)
+        # wide enough for the controls plus the vertical scroll bar: the panel scrolls, never clips
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
         scroll.setMaximumWidth(480)
+        self.left_panel = scroll
 
         self.histogram = HistogramView()
         self.table_model = ClassTableModel(self.session, self)
@@ -447,19 +449,23 @@ class MainWindow(QMainWindow):
         self.search.setFocus()
         self.search.selectAll()
 
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
+    def show_about(self) -> QMessageBox:
+        return self._info_box(
+            "about_box",
             f"About {APP_NAME}",
             f"<b>balance-gui {__version__}</b><br>Class-balance inspector for image datasets, and a fast, "
             "exact weighted sampler for PyTorch.",
         )
 
     def show_help(self) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, f"{APP_NAME} help", "", QMessageBox.StandardButton.Close, self)
-        box.setObjectName("help_box")
+        return self._info_box("help_box", f"{APP_NAME} help", HELP_HTML)
+
+    def _info_box(self, name: str, title: str, html: str) -> QMessageBox:
+        """A non-blocking rich-text box, closed with the window."""
+        box = QMessageBox(QMessageBox.Icon.NoIcon, title, "", QMessageBox.StandardButton.Close, self)
+        box.setObjectName(name)
         box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(HELP_HTML)
+        box.setText(html)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         box.finished.connect(lambda *_: self._message_boxes.remove(box) if box in self._message_boxes else None)
         self._message_boxes.append(box)
@@ -757,7 +763,6 @@ class MainWindow(QMainWindow):
     def stop_run(self) -> None:
         if self.runs.busy:
             self._stop_requested = True
-            self.runs.resume()
             self.runs.quit()
             self.show_status("Stopping the run…")
 

@@ -117,6 +117,11 @@ def test_window_shrinks_to_1024x700_after_a_run(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 700)
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 700
+    # the stats line wraps rather than widening the window, and the left panel's controls fit
+    # beside its scroll bar (it scrolls vertically, never clips sideways)
+    assert window.histogram.figures_label.wordWrap()
+    panel = window.left_panel
+    assert panel.viewport().width() >= panel.widget().minimumSizeHint().width()
 
 
 def test_exported_svg_has_title_legend_stats_and_renders_without_qt(qtbot, window, small_tree, tmp_path):

@@ -247,4 +247,6 @@ def test_help_and_about_show_the_version(qtbot, window):
     box = window.show_help()
     assert "TV distance" in box.text() and "Exp. distinct" in box.text() and "F5" in box.text()
     box.close()
-    assert __version__
+    about = window.show_about()
+    assert __version__ and f"balance-gui {__version__}" in about.text()
+    about.close()
