@@ -17,12 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-WEIGHT_FORMATS = (
-    (".pt", "PyTorch weights record (*.pt)"),
-    (".csv", "CSV, one row per image (*.csv)"),
-    (".json", "JSON, one weight per class (*.json)"),
-    (".npy", "NumPy per-image weights (*.npy)"),
-)
+from balance_gui.core.options import FileFormat
+
+# The core's list of weights-file formats, as file-dialog filters.
+WEIGHT_FORMATS = tuple((str(f), f"{f.label} (*{f})") for f in FileFormat)
 PLOT_FORMATS = {".png": "PNG image (*.png)", ".svg": "SVG drawing (*.svg)"}
 LAST_DIR_KEY = "export/last_dir"
 

@@ -93,13 +93,14 @@ def tail_text(counts) -> str:
     """ "N classes with fewer than k images", k the smallest of 5, 10, 20, ... that catches a tail
     (or the one with the most classes below it)."""
     n = [int(c) for c in counts if c > 0]
-    best = (0, TAIL_LIMITS[0])
+    first = None  # the smallest k with any class below it
     for k in TAIL_LIMITS:
         below = sum(1 for c in n if c < k)
         if below and below < len(n):
             return _tail(below, k)
-        best = max(best, (below, k))
-    return _tail(*best)
+        if below and first is None:
+            first = (below, k)
+    return _tail(*(first or (0, TAIL_LIMITS[-1])))
 
 
 def _tail(below: int, k: int) -> str:

@@ -58,6 +58,8 @@ def test_compact_numbers():
 def test_tail_text():
     assert tail_text([100, 50, 3, 2, 0]) == "2 classes with fewer than 5 images"
     assert tail_text([100, 50, 8]) == "1 class with fewer than 10 images"
+    assert tail_text([2, 3]) == "2 classes with fewer than 5 images"  # every class is tail
+    assert tail_text([500, 900]) == "0 classes with fewer than 100 images"
 
 
 def test_ten_thousand_classes_head_and_tail_stay_visible(qtbot, window):
