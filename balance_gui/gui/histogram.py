@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QPointF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
@@ -32,11 +32,16 @@ def configure_pyqtgraph() -> None:
 
 class ClassAxis(pg.AxisItem):
     """Bottom axis that names the classes at their bars, as many as fit without overlapping:
-    every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise."""
+    every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise. Names
+    turn vertical when that names every class in view and flat names would not (a name then
+    needs a line's height, not its width); the axis grows to fit them. The full name is in the
+    bar's tooltip."""
 
     def __init__(self):
         super().__init__("bottom")
         self.names: list[str] = []  # in display order
+        self.rotated = False
+        self._inner = False  # inside pyqtgraph's own layout of horizontal text
 
     def set_names(self, names) -> None:
         self.names = [_short(n) for n in names]
@@ -55,13 +60,58 @@ class ClassAxis(pg.AxisItem):
         metrics = QFontMetrics(font)
         step = max(1, (hi - lo) // 400)  # measure at most ~400 names
         widest = max(metrics.horizontalAdvance(self.names[i]) for i in range(lo, hi + 1, step)) + 10
-        stride = _nice_stride(widest / px_per_class)
+        flat = _nice_stride(widest / px_per_class)
+        upright = _nice_stride((metrics.height() + 4) / px_per_class)
+        self.rotated = upright == 1 < flat  # turned only when that names every class in view
+        stride = upright if self.rotated else flat
         start = math.ceil(lo / stride) * stride
         return [(float(stride), [float(v) for v in range(start, hi + 1, stride)])]
 
     def tickStrings(self, values, scale, spacing):
         n = len(self.names)
         return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
+
+    def _updateMaxTextSize(self, x: int):
+        if not self._inner:  # pyqtgraph's call measures horizontal text: ignored when rotated
+            super()._updateMaxTextSize(x)
+
+    def generateDrawSpecs(self, p):
+        if not self.rotated:
+            return super().generateDrawSpecs(p)
+        self._inner = True
+        try:
+            axis_spec, tick_specs, text_specs = super().generateDrawSpecs(p)
+        finally:
+            self._inner = False
+        if self.rotated:  # tickValues, run inside, may have changed its mind
+            rotated = []
+            for rect, _flags, text in text_specs:
+                # the same text turned a quarter: a box as wide as a line, as tall as the name
+                width = p.boundingRect(QRectF(0, 0, 1000, 100), int(Qt.AlignmentFlag.AlignLeft), text).width()
+                line = p.fontMetrics().height()  # the full line: descenders included
+                rotated.append((QRectF(rect.center().x() - line / 2, rect.top(), line, width), text))
+            longest = max((r.height() for r, _ in rotated), default=0)
+            self._updateMaxTextSize(int(longest))
+            return axis_spec, tick_specs, [(r, "rotated", t) for r, t in rotated]
+        self._updateMaxTextSize(int(max((r.height() for r, _f, _t in text_specs), default=0)))
+        return axis_spec, tick_specs, text_specs
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
+        flat = [spec for spec in textSpecs if spec[1] != "rotated"]
+        super().drawPicture(p, axisSpec, tickSpecs, flat)
+        upright = [spec for spec in textSpecs if spec[1] == "rotated"]
+        if not upright:
+            return
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        p.setPen(self.textPen())
+        flags = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip)
+        for rect, _flags, text in upright:
+            p.save()
+            p.translate(rect.center().x(), rect.top())
+            p.rotate(-90)  # reads bottom to top, ending at the axis
+            p.drawText(QRectF(-rect.height(), -rect.width() / 2, rect.height(), rect.width()), flags, text)
+            p.restore()
 
 
 # Above this many classes a bar is narrower than a pixel on most screens: each plot also draws

@@ -158,3 +158,14 @@ def test_help_lists_shortcuts_and_the_figures(qtbot, window):
         assert word in box.text()
     box.close()
     assert window.find_action.shortcut().toString() == "Ctrl+F"
+
+
+def test_class_names_turn_vertical_when_that_shows_more(qtbot):
+    from balance_gui.gui.histogram import ClassAxis
+
+    axis = ClassAxis()
+    axis.set_names([f"a_long_class_name_{i}" for i in range(30)])
+    ticks = axis.tickValues(-0.5, 29.5, 600)  # 20 px per class: flat names would need ~90 px each
+    assert axis.rotated and ticks[0][1] == [float(i) for i in range(30)]
+    ticks = axis.tickValues(-0.5, 2.5, 600)  # 200 px per class: they fit flat
+    assert not axis.rotated and ticks[0][1] == [0.0, 1.0, 2.0]
