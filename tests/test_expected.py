@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from balance_gui.cli import main
-from balance_gui.core.errors import SettingsError
+from balance_gui.core.errors import BalanceError, SettingsError
 from balance_gui.core.expected import (
     class_figures,
     distinct_cycled,
@@ -209,3 +209,11 @@ def test_cli_simulate_json_names_invalid_chi_square(capsys, small_tree):
     rec = json.loads(capsys.readouterr().out)
     assert rec["chi_square_valid"] is False and "fewer than 5" in rec["chi_square_note"]
     assert rec["mode"] == "class_aware"
+
+
+def test_simulate_reports_unusable_settings_as_settings_errors():
+    t = np.repeat(np.arange(2), [3, 2])
+    with pytest.raises(BalanceError):
+        next(simulate(t, [1.0, 1.0], num_samples=10, replacement=False))  # more draws than images
+    with pytest.raises(SettingsError, match="mode"):  # the sampler's plain ValueError, as a setting
+        next(simulate(t, [1.0, 1.0], mode="no_such_mode"))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import SettingsError, WeightsError
+from .errors import BalanceError, SettingsError, WeightsError
 from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_figures
 from .expected import distinct_with_replacement as expected_distinct
 from .options import Mode
@@ -161,7 +161,8 @@ def simulate(
     if implementation == "balanced":
         gen = torch.Generator()
         gen.manual_seed(int(seed))
-        sampler = BalancedSampler(
+        sampler = _settings_checked(
+            BalancedSampler,
             num_samples=num_samples,
             replacement=replacement,
             generator=gen,
@@ -185,7 +186,9 @@ def simulate(
         # Validate exactly as the balanced sampler does, so errors read the same.
         if n > (1 << 24):
             raise SettingsError(f"torch's WeightedRandomSampler cannot draw from more than 2**24 items ({n} given)")
-        per_epoch = BalancedSampler(num_samples=num_samples, replacement=replacement, mode=mode, **kw).num_samples
+        per_epoch = _settings_checked(
+            BalancedSampler, num_samples=num_samples, replacement=replacement, mode=mode, **kw
+        ).num_samples
         if sample_weights is not None:
             w = kw["weights"]
         else:
@@ -212,6 +215,18 @@ def simulate(
                 yield torch.tensor(block, dtype=torch.int64)
 
     return _run(epoch_chunks, t.to(dev), K, n, per_epoch, epochs, expect, chunk_size, track_images, dev)
+
+
+def _settings_checked(make: Callable[..., BalancedSampler], **kwargs: Any) -> BalancedSampler:
+    """Build the sampler; its argument checks (a plain ValueError for a mode, device or draw count
+    it cannot use) are the user's settings here, so they leave as SettingsError: one clear line
+    at the CLI and the GUI, not a bug report."""
+    try:
+        return make(**kwargs)
+    except ValueError as e:
+        if isinstance(e, BalanceError):  # already the user's error, with its own type
+            raise
+        raise SettingsError(str(e)) from e
 
 
 class _Expected:
