@@ -294,24 +294,6 @@ def class_figures(
     )
 
 
-def run_expected_counts(
-    counts: ArrayLike,
-    class_w: ArrayLike,
-    draws_per_epoch: int,
-    draws_done: int,
-    mode: str = Mode.WEIGHTED,
-    replacement: bool = True,
-) -> np.ndarray:
-    """Expected cumulative class counts after ``draws_done`` draws of a run of epochs of
-    ``draws_per_epoch`` draws: whole epochs, then the current one's first draws (the first
-    j draws of a race are themselves a race of j)."""
-    full, part = divmod(int(draws_done), int(draws_per_epoch))
-    out = full * draws_per_epoch * mode_shares(counts, class_w, draws_per_epoch, mode, replacement)
-    if part:
-        out = out + part * mode_shares(counts, class_w, part, mode, replacement)
-    return np.asarray(out, dtype=np.float64)
-
-
 # ---------------------------------------------------------------- goodness of fit
 
 
