@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import DEMO_DATASET
 from .core.errors import BalanceError, SettingsError
 from .core.names import escape_name, escape_text
+from .core.options import Mode
 
 if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
     from .core.dataset import DatasetIndex, ScanProgress
@@ -90,13 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--mode",
-        default="weighted",
+        default=Mode.WEIGHTED.value,
         type=lambda m: m.replace("-", "_").lower(),
-        choices=("weighted", "class_aware"),
-        help="weighted (independent draws, WRS's law) or class_aware (each class cycles its images)",
+        choices=[m.value for m in Mode],
+        help="; ".join(f"{m.value}: {m.tooltip}" for m in Mode),
     )
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
     p = sub.add_parser("verify", help="check that a weights file belongs to a dataset (same classes and samples)")
     p.add_argument("file", help="a weights file written by export")
@@ -261,12 +263,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .core.sampler import _resolve_device
-    from .core.simulate import format_simulation_report, simulate
+    from .core.sampler_inputs import resolve_device
+    from .core.simulate import format_simulation_report, simulate, simulation_record
 
-    try:  # the device is the one setting only the sampler can judge: its words, as a settings error
-        _resolve_device(args.device)
-    except ValueError as e:
+    try:  # the device is the one setting only the sampler can judge: its words, naming the option
+        resolve_device(args.device)
+    except SettingsError as e:
         raise SettingsError(f"--device: {e}") from None
     index = load_dataset(args)
     _, class_w = _weights_for(index, args.scheme)
@@ -287,7 +289,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.total = last.total_draws
             bar.update(last.draws_done - bar.n)
     assert last is not None  # simulate yields at least one step per epoch
-    _say(format_simulation_report(last, [escape_name(c) for c in index.classes], index.counts))
+    names = [escape_name(c) for c in index.classes]
+    if args.json:
+        _say(json.dumps(simulation_record(last, names, index.counts), indent=2))
+    else:
+        _say(format_simulation_report(last, names, index.counts))
     return 0
 
 
@@ -315,6 +321,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _run_gui(path: str | None) -> int:
+    if path is not None and not (os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".csv"))):
+        what = "no such file or folder" if not os.path.exists(path) else "not a dataset folder or a .csv manifest"
+        print(f"balance-gui: error: {path}: {what}", file=sys.stderr)
+        return 2
     from .qt_platform import explain_missing_platform
 
     problem = explain_missing_platform()

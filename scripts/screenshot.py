@@ -1,6 +1,11 @@
-"""Take the README's screenshot: the real app on resources/demo after a completed run.
+"""Take the README's screenshots: the real app on resources/demo after a completed run.
 
     .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png]
+    .venv/bin/python scripts/screenshot.py --classes 10000 --out docs/screenshot-10000.png
+
+``--classes C`` opens a generated long-tailed tree instead (C class folders of empty .jpg
+files, the head class 2,000 images, then 2000 / rank^0.9, at least 1), kept in the temp
+folder between runs.
 
 Without a display it re-runs itself under Xvfb (xvfb-run), so the window is drawn by the
 real xcb platform, fonts and all. Settings go to a temporary file, never the user's.
@@ -41,13 +46,31 @@ def _reexec_under_xvfb() -> None:
     )
 
 
+def long_tail_tree(classes: int, head: int = 2000) -> str:
+    root = os.path.join(tempfile.gettempdir(), f"balance-gui-longtail-{classes}")
+    marker = os.path.join(root, ".complete")
+    if os.path.exists(marker):
+        return root
+    for rank in range(1, classes + 1):
+        folder = os.path.join(root, f"species_{rank:05d}")
+        os.makedirs(folder, exist_ok=True)
+        for i in range(max(1, round(head / rank**0.9))):
+            open(os.path.join(folder, f"img_{i:04d}.jpg"), "wb").close()
+    open(marker, "w").close()
+    return root
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "screenshot.png"))
     parser.add_argument("--data", default=os.path.join(REPO, "resources", "demo"))
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--classes", type=int, default=0, help="open a generated long-tailed tree of this many classes")
+    parser.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="window size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)
     _reexec_under_xvfb()
+    if args.classes:
+        args.data = long_tail_tree(args.classes)
 
     from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
@@ -58,7 +81,8 @@ def main(argv=None) -> int:
 
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
     window = create_window(args.data, settings=settings)
-    window.resize(WIDTH, HEIGHT)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
     window.move(0, 0)
 
     if window.index is None:
@@ -72,7 +96,10 @@ def main(argv=None) -> int:
     if wait_for_signal(window.runEnded)[0] != "finished":
         raise SystemExit(f"the run did not finish: {window.last_error}")
     window.histogram.set_sorted(True)  # the long tail reads best largest-first
+    if args.classes:
+        window.select_class(args.classes // 2)  # a tail class, marked in the middle of the curve
     window.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    window.table.scrollToTop()
     loop = QEventLoop()
     QTimer.singleShot(400, loop.quit)  # let layouts and the last repaint settle
     loop.exec()

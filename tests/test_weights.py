@@ -139,7 +139,7 @@ def test_class_figures_closed_form():
     np.testing.assert_allclose(f.shares, COUNTS / N)
     np.testing.assert_allclose(f.expected_draws, k * p)
     np.testing.assert_allclose(f.expected_uses_per_image, k * p / COUNTS)
-    np.testing.assert_allclose(f.expected_distinct, COUNTS * (1 - np.exp(-k * p / COUNTS)))
+    np.testing.assert_allclose(f.expected_distinct, COUNTS * (1 - (1 - p / COUNTS) ** k))
     assert class_figures(COUNTS, w).draws == N
 
 

@@ -15,15 +15,18 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .errors import WeightsError
+from .errors import BalanceError, SettingsError, WeightsError
+from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_figures
+from .expected import distinct_with_replacement as expected_distinct
+from .options import Mode
 from .sampler import CHUNK_SIZE, BalancedSampler
-from .weights import expected_distinct
 
 __all__ = [
     "SimulationStep",
@@ -31,6 +34,7 @@ __all__ = [
     "chi_square_test",
     "expected_distinct",
     "format_simulation_report",
+    "simulation_record",
 ]
 
 
@@ -49,7 +53,12 @@ class SimulationStep:
     draws_per_s: float
     chi2: float  # Pearson chi-square of class_counts against expected_shares
     p_value: float
-    tv_distance: float  # 0.5 * sum |observed share - p_c|
+    tv_distance: float  # 0.5 * sum |observed share - expected share|
+    fit: FitTest | None = None  # the same figures, with whether the chi-square is valid
+    mode: str = Mode.WEIGHTED
+    replacement: bool = True
+    draws_per_epoch: int = 0
+    weight_shares: np.ndarray | None = None  # p_c: each class's share of the total weight (one draw's law)
 
     @property
     def done(self) -> bool:
@@ -64,48 +73,16 @@ class SimulationStep:
 # ------------------------------------------------------------------------ statistics
 
 
-def chi_square_test(observed_counts, expected_shares) -> tuple[float, float]:
-    """Pearson's chi-square of counts against shares, and its p-value.
-
-    Classes with share 0 are left out (a count there gives chi2 = inf, p = 0).  Degrees of
-    freedom: classes with positive share - 1.  The p-value is the upper regularised
-    incomplete gamma function Q(dof/2, chi2/2) (``torch.special.gammaincc``; no scipy).
-    """
-    o = np.asarray(observed_counts, dtype=np.float64).ravel()
-    p = np.asarray(expected_shares, dtype=np.float64).ravel()
-    if o.shape != p.shape:
-        raise ValueError(f"observed_counts has {o.size} entries but expected_shares has {p.size}")
-    if not (np.isfinite(p).all() and (p >= 0).all()) or p.sum() <= 0:
-        raise ValueError("expected_shares must be finite, >= 0, and not all zero")
-    total = o.sum()
-    if total <= 0:
-        return 0.0, 1.0
-    pos = p > 0
-    if (o[~pos] > 0).any():
-        return math.inf, 0.0
-    o, p = o[pos], p[pos] / p[pos].sum()
-    e = total * p
-    chi2 = float(((o - e) ** 2 / e).sum())
-    dof = int(pos.sum()) - 1
-    if dof <= 0:
-        return chi2, 1.0
-    pv = torch.special.gammaincc(
-        torch.tensor(dof / 2.0, dtype=torch.float64), torch.tensor(chi2 / 2.0, dtype=torch.float64)
-    )
-    return chi2, float(pv)
-
-
-def _tv(counts: np.ndarray, shares: np.ndarray) -> float:
-    total = counts.sum()
-    if total <= 0:
-        return 0.0
-    return 0.5 * float(np.abs(counts / total - shares).sum())
+def chi_square_test(observed_counts: ArrayLike, expected_shares: ArrayLike) -> tuple[float, float]:
+    """Pearson's chi-square of counts against shares, and its p-value (see ``core.expected.fit_test``)."""
+    f = fit_test(observed_counts, expected_shares)
+    return f.chi_square, f.p_value
 
 
 # ------------------------------------------------------------------------ simulation
 
 
-def _as_int_targets(targets) -> torch.Tensor:
+def _as_int_targets(targets: Any) -> torch.Tensor:
     t = targets.detach().cpu() if isinstance(targets, torch.Tensor) else torch.as_tensor(np.array(targets))
     if t.dim() != 1 or t.numel() == 0:
         raise WeightsError(f"targets must be a non-empty 1-D sequence of class indices, got shape {tuple(t.shape)}")
@@ -119,21 +96,21 @@ def _as_int_targets(targets) -> torch.Tensor:
 
 
 def simulate(
-    targets,
-    class_weights=None,
+    targets: Any,
+    class_weights: Any = None,
     *,
-    sample_weights=None,
-    num_samples=None,
-    epochs=1,
-    replacement=True,
-    mode="weighted",
-    device="cpu",
-    seed=0,
-    batch_size=None,
-    implementation="balanced",
-    chunk_size=None,
-    track_images=True,
-) -> Iterator[SimulationStep]:
+    sample_weights: Any = None,
+    num_samples: int | None = None,
+    epochs: int = 1,
+    replacement: bool = True,
+    mode: str = "weighted",
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    batch_size: int | None = None,
+    implementation: str = "balanced",
+    chunk_size: int | None = None,
+    track_images: bool = True,
+) -> Generator[SimulationStep, None, None]:
     """Draw ``epochs`` epochs and yield a ``SimulationStep`` after each chunk.
 
     ``targets`` (class per sample) gives the classes the draws are counted in.  The
@@ -150,16 +127,16 @@ def simulate(
     Arguments are checked here, before the first step; the generator can be stopped at
     any time.  Each step's arrays are fresh copies (``image_uses`` is one int64 per
     sample): keep the latest step, not all of them, on large datasets, or pass
-    ``track_images=False``.  ``expected_shares`` are the with-replacement shares ``p_c``; without
-    replacement, counts drift from them by design as ``num_samples`` nears the number of
-    samples with non-zero weight.
+    ``track_images=False``.  ``expected_shares`` are the expected shares of the draws done so
+    far in this ``mode`` (``core.expected``): the weight shares ``p_c`` with replacement, the
+    successive-sampling inclusion shares without; ``weight_shares`` is always ``p_c``.
     """
     if implementation not in ("balanced", "torch"):
-        raise ValueError(f"implementation must be 'balanced' or 'torch', got {implementation!r}")
+        raise SettingsError(f"implementation must be 'balanced' or 'torch', got {implementation!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        raise SettingsError(f"epochs must be a positive int, got {epochs!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+        raise SettingsError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
     if class_weights is not None and sample_weights is not None:
         raise WeightsError("give class_weights or sample_weights, not both")
     t = _as_int_targets(targets)
@@ -184,7 +161,8 @@ def simulate(
     if implementation == "balanced":
         gen = torch.Generator()
         gen.manual_seed(int(seed))
-        sampler = BalancedSampler(
+        sampler = _settings_checked(
+            BalancedSampler,
             num_samples=num_samples,
             replacement=replacement,
             generator=gen,
@@ -195,34 +173,39 @@ def simulate(
         )
         per_epoch = sampler._draws_per_epoch()
         dev = sampler.device
-        shares = _shares(t, K, sampler_weights=kw)
+        expect = _Expected(t, K, kw, per_epoch, mode, replacement)
 
-        def epoch_chunks(e):
+        def epoch_chunks(e: int) -> Iterator[torch.Tensor]:
             sampler.set_epoch(e)
             return sampler.iter_chunks()
     else:
         if mode != "weighted":
-            raise ValueError(
+            raise SettingsError(
                 "implementation='torch' has no class-aware mode: torch's WeightedRandomSampler only draws by weight"
             )
         # Validate exactly as the balanced sampler does, so errors read the same.
         if n > (1 << 24):
-            raise ValueError(f"torch's WeightedRandomSampler cannot draw from more than 2**24 items ({n} given)")
-        per_epoch = BalancedSampler(num_samples=num_samples, replacement=replacement, mode=mode, **kw).num_samples
+            raise SettingsError(f"torch's WeightedRandomSampler cannot draw from more than 2**24 items ({n} given)")
+        per_epoch = _settings_checked(
+            BalancedSampler, num_samples=num_samples, replacement=replacement, mode=mode, **kw
+        ).num_samples
         if sample_weights is not None:
             w = kw["weights"]
         else:
             w = torch.as_tensor(np.asarray(class_weights, dtype=np.float64))[t]
-        shares = _shares(t, K, sampler_weights=kw)
+        expect = _Expected(t, K, kw, per_epoch, mode, replacement)
         wrs = torch.utils.data.WeightedRandomSampler(
-            w, per_epoch, replacement=replacement, generator=torch.Generator().manual_seed(int(seed))
+            w,  # type: ignore[arg-type]  # torch's stub says Sequence; it takes a tensor
+            per_epoch,
+            replacement=replacement,
+            generator=torch.Generator().manual_seed(int(seed)),
         )
         source = wrs if batch_size is None else torch.utils.data.BatchSampler(wrs, batch_size, drop_last=False)
         dev = torch.device("cpu")
         piece = chunk_size or CHUNK_SIZE
 
-        def epoch_chunks(e):
-            it = iter(source)
+        def epoch_chunks(e: int) -> Iterator[torch.Tensor]:
+            it: Iterator[Any] = iter(source)
             if batch_size is not None:
                 it = itertools.chain.from_iterable(it)
             while True:
@@ -231,18 +214,58 @@ def simulate(
                     return
                 yield torch.tensor(block, dtype=torch.int64)
 
-    return _run(epoch_chunks, t.to(dev), K, n, per_epoch, epochs, shares, chunk_size, track_images, dev)
+    return _run(epoch_chunks, t.to(dev), K, n, per_epoch, epochs, expect, chunk_size, track_images, dev)
 
 
-def _shares(t: torch.Tensor, K: int, sampler_weights: dict) -> np.ndarray:
-    if "weights" in sampler_weights:
-        mass = torch.bincount(t, weights=sampler_weights["weights"], minlength=K)
-    else:
-        cw = torch.as_tensor(np.asarray(sampler_weights["class_weights"], dtype=np.float64))
-        counts = torch.bincount(t, minlength=K).to(torch.float64)
-        mass = counts * torch.cat([cw, cw.new_zeros(K - cw.numel())])
-    mass = mass.numpy().astype(np.float64)
-    return mass / mass.sum()
+def _settings_checked(make: Callable[..., BalancedSampler], **kwargs: Any) -> BalancedSampler:
+    """Build the sampler; its argument checks (a plain ValueError for a mode, device or draw count
+    it cannot use) are the user's settings here, so they leave as SettingsError: one clear line
+    at the CLI and the GUI, not a bug report."""
+    try:
+        return make(**kwargs)
+    except ValueError as e:
+        if isinstance(e, BalanceError):  # already the user's error, with its own type
+            raise
+        raise SettingsError(str(e)) from e
+
+
+class _Expected:
+    """Expected cumulative class counts of a run, from ``core.expected``.
+
+    The images are grouped by (class, weight): with class weights a group is a class; with
+    per-sample weights a class may hold several groups, and the race law needs each one."""
+
+    def __init__(self, t: torch.Tensor, K: int, sampler_weights: dict, per_epoch: int, mode: str, replacement: bool):
+        targets = t.numpy()
+        if "weights" in sampler_weights:
+            w = sampler_weights["weights"].numpy().astype(np.float64)
+            pairs, sizes = np.unique(np.stack([targets.astype(np.float64), w]), axis=1, return_counts=True)
+            self.group_class = pairs[0].astype(np.int64)
+            self.group_weight = pairs[1]
+            self.group_size = sizes.astype(np.float64)
+        else:
+            cw = np.asarray(sampler_weights["class_weights"], dtype=np.float64)
+            self.group_class = np.arange(K)
+            self.group_weight = np.concatenate([cw, np.zeros(max(K - cw.size, 0))])
+            self.group_size = np.bincount(targets, minlength=K).astype(np.float64)
+        self.K = K
+        self.per_epoch = per_epoch
+        self.mode = str(mode)
+        self.replacement = bool(replacement)
+        mass = np.bincount(self.group_class, weights=self.group_size * self.group_weight, minlength=K)
+        self.weight_shares = mass / mass.sum()
+        self._epoch = self._counts(per_epoch)
+
+    def _counts(self, draws: int) -> np.ndarray:
+        g = draws * mode_shares(self.group_size, self.group_weight, draws, self.mode, self.replacement)
+        return np.bincount(self.group_class, weights=g, minlength=self.K)
+
+    def shares(self, draws_done: int) -> np.ndarray:
+        """Expected share of each class among the first ``draws_done`` draws of the run."""
+        full, part = divmod(int(draws_done), self.per_epoch)
+        counts = full * self._epoch + (self._counts(part) if part else 0.0)
+        total = counts.sum()
+        return counts / total if total > 0 else self.weight_shares.copy()
 
 
 def _pieces(chunks: Iterator[torch.Tensor], size: int | None) -> Iterator[list]:
@@ -265,7 +288,18 @@ def _pieces(chunks: Iterator[torch.Tensor], size: int | None) -> Iterator[list]:
         yield acc
 
 
-def _run(epoch_chunks, t_dev, K, n, per_epoch, epochs, shares, chunk_size, track_images, dev):
+def _run(
+    epoch_chunks: Callable[[int], Iterator[torch.Tensor]],
+    t_dev: torch.Tensor,
+    K: int,
+    n: int,
+    per_epoch: int,
+    epochs: int,
+    expect: _Expected,
+    chunk_size: int | None,
+    track_images: bool,
+    dev: torch.device,
+) -> Generator[SimulationStep, None, None]:
     total = per_epoch * epochs
     counts = torch.zeros(K, dtype=torch.int64, device=dev)
     done = 0
@@ -293,21 +327,27 @@ def _run(epoch_chunks, t_dev, K, n, per_epoch, epochs, shares, chunk_size, track
                         distinct += torch.bincount(t_dev.index_select(0, new), minlength=K)
                 done += idx.numel()
             cc = counts.cpu().numpy().copy()
-            chi2, pv = chi_square_test(cc, shares)
+            shares = expect.shares(done)
+            fit = fit_test(cc, shares)
             elapsed += time.perf_counter() - t0
             step = SimulationStep(
                 epoch=e,
                 draws_done=done,
                 total_draws=total,
                 class_counts=cc,
-                expected_shares=shares.copy(),
+                expected_shares=shares,
                 image_uses=uses.cpu().numpy().copy() if track_images else None,
                 distinct_seen=distinct.cpu().numpy().copy() if track_images else None,
                 elapsed_s=elapsed,
                 draws_per_s=done / elapsed if elapsed > 0 else 0.0,
-                chi2=chi2,
-                p_value=pv,
-                tv_distance=_tv(cc, shares),
+                chi2=fit.chi_square,
+                p_value=fit.p_value,
+                tv_distance=fit.tv_distance,
+                fit=fit,
+                mode=expect.mode,
+                replacement=expect.replacement,
+                draws_per_epoch=per_epoch,
+                weight_shares=expect.weight_shares.copy(),
             )
             yield step
             t0 = time.perf_counter()
@@ -320,21 +360,17 @@ def _fmt_share(x: float) -> str:
     return f"{100.0 * x:.3f}%"
 
 
-def format_simulation_report(step: SimulationStep, classes: Sequence[str], counts: np.ndarray) -> str:
-    """The text ``balance-gui simulate`` prints: one aligned row per class, then the fit.
+def simulation_record(step: SimulationStep, classes: Sequence[str], counts: np.ndarray) -> dict:
+    """The last step as plain JSON-ready data (``balance-gui simulate --json``).
 
-    Columns: class name, images in the class, draws, expected share, observed share,
-    expected and observed distinct images in the current epoch ("-" when images were
-    not tracked).  Then the chi-square p-value, the TV distance and the draw rate.
+    ``classes`` holds one record per class: ``class``, ``images``, ``draws``,
+    ``expected_share``, ``observed_share``, ``expected_distinct`` and ``observed_distinct``
+    (null when images were not tracked)."""
+    names = [str(c) for c in classes]
+    K = max(len(names), len(step.class_counts))
+    names += [f"class {i}" for i in range(len(names), K)]
 
-    "expected distinct" is the with-replacement expectation ``expected_distinct``; the
-    class-aware mode sees more (every image of a class before any repeat), and that
-    shows in the observed column."""
-    classes = [str(c) for c in classes]
-    K = max(len(classes), len(step.class_counts))
-    names = classes + [f"class {i}" for i in range(len(classes), K)]
-
-    def pad(a, dtype):
+    def pad(a: Any, dtype: type) -> np.ndarray:
         a = np.zeros(K, dtype=dtype) if a is None else np.asarray(a, dtype=dtype)
         return np.concatenate([a, np.zeros(K - a.size, dtype=dtype)]) if a.size < K else a[:K]
 
@@ -343,44 +379,83 @@ def format_simulation_report(step: SimulationStep, classes: Sequence[str], count
     exp = pad(step.expected_shares, np.float64)
     total = int(obs.sum())
     obs_share = obs / total if total else np.zeros(K)
-    k_epoch = step.epoch_draws
-    if k_epoch is None and step.epoch == 0:
-        k_epoch = step.draws_done
-    exp_d = expected_distinct(n_c, exp, k_epoch) if k_epoch is not None else None
+    exp_d = step_figures(step, n_c)
     obs_d = pad(step.distinct_seen, np.int64) if step.distinct_seen is not None else None
+    fit = step.fit if step.fit is not None else fit_test(obs, exp)
+    return {
+        "mode": str(step.mode),
+        "replacement": bool(step.replacement),
+        "epoch": step.epoch + 1,
+        "draws_done": int(step.draws_done),
+        "total_draws": int(step.total_draws),
+        "draws_per_epoch": int(step.draws_per_epoch),
+        "chi_square": fit.chi_square if math.isfinite(fit.chi_square) else None,
+        "degrees_of_freedom": fit.dof,
+        "p_value": fit.p_value,
+        "chi_square_valid": fit.valid,
+        "chi_square_note": fit.note(),
+        "tv_distance": fit.tv_distance,
+        "draws_per_s": step.draws_per_s,
+        "elapsed_s": step.elapsed_s,
+        "classes": [
+            {
+                "class": names[i],
+                "index": i,
+                "images": int(n_c[i]),
+                "draws": int(obs[i]),
+                "expected_share": float(exp[i]),
+                "observed_share": float(obs_share[i]),
+                "expected_distinct": None if exp_d is None else float(exp_d[i]),
+                "observed_distinct": None if obs_d is None else int(obs_d[i]),
+            }
+            for i in range(K)
+        ],
+    }
+
+
+def format_simulation_report(step: SimulationStep, classes: Sequence[str], counts: np.ndarray) -> str:
+    """The text ``balance-gui simulate`` prints: one aligned row per class, then the fit.
+
+    Columns: class name, images in the class, draws, expected share, observed share,
+    expected and observed distinct images in the current epoch ("-" when images were
+    not tracked), all expected figures for the run's mode (``core.expected``). Then the
+    chi-square line (with a note instead of the p-value when some class expects fewer
+    than 5 draws), the TV distance and the draw rate."""
+    rec = simulation_record(step, classes, counts)
 
     def trunc(s: str, w: int = 40) -> str:
         return s if len(s) <= w else s[: w - 1] + "\u2026"
 
-    rows = []
-    for i in range(K):
-        rows.append(
-            (
-                trunc(names[i]),
-                f"{n_c[i]:,}",
-                f"{obs[i]:,}",
-                _fmt_share(exp[i]),
-                _fmt_share(obs_share[i]),
-                "-" if exp_d is None else f"{exp_d[i]:,.1f}",
-                "-" if obs_d is None else f"{obs_d[i]:,}",
-            )
+    def num(x: float | None, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    rows = [
+        (
+            trunc(c["class"]),
+            f"{c['images']:,}",
+            f"{c['draws']:,}",
+            _fmt_share(c["expected_share"]),
+            _fmt_share(c["observed_share"]),
+            num(c["expected_distinct"], ",.1f"),
+            num(c["observed_distinct"], ","),
         )
+        for c in rec["classes"]
+    ]
     head = ("class", "images", "draws", "expected share", "observed share", "expected distinct", "observed distinct")
     widths = [max(len(head[j]), *(len(r[j]) for r in rows)) for j in range(len(head))]
 
-    def line(r):
+    def line(r: Sequence[str]) -> str:
         return "  ".join([r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, len(r))])
 
+    how = f"{rec['mode']}, {'with' if rec['replacement'] else 'without'} replacement"
     out = [
-        f"epoch {step.epoch + 1}, {step.draws_done:,} of {step.total_draws:,} draws",
+        f"epoch {step.epoch + 1}, {step.draws_done:,} of {step.total_draws:,} draws ({how})",
         line(head),
         "  ".join("-" * w for w in widths),
     ]
     out += [line(r) for r in rows]
     out.append("")
-    out.append(
-        f"chi-square {step.chi2:.4g} on {int((exp > 0).sum()) - 1} degrees of freedom, p-value {step.p_value:.4g}"
-    )
+    out.append(fit_line(step.fit if step.fit is not None else fit_test(step.class_counts, step.expected_shares)))
     out.append(f"total variation distance {step.tv_distance:.4g}")
     out.append(f"draw rate {step.draws_per_s:,.0f} draws/s ({step.elapsed_s:.3f} s)")
     return "\n".join(out)

@@ -20,6 +20,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import SettingsError, WeightsError
+from .expected import ClassFigures, class_figures  # noqa: F401  (moved: the expected figures live in core.expected)
+from .expected import distinct_with_replacement as expected_distinct  # noqa: F401
+from .expected import draw_shares as expected_shares  # noqa: F401
 
 SCHEME_NAMES = ("inverse", "balanced", "sqrt", "power", "effective", "rfs", "none", "custom")
 DEFAULT_SCHEME = "inverse"
@@ -205,53 +208,6 @@ def validate_class_weights(
 def sample_weights(targets: np.ndarray, class_w: np.ndarray) -> np.ndarray:
     """Each sample gets its class's weight (float64)."""
     return np.asarray(class_w, dtype=np.float64)[np.asarray(targets)]
-
-
-def expected_shares(counts: ArrayLike, class_w: ArrayLike) -> np.ndarray:
-    """p_c = n_c * w_c / sum_j n_j * w_j."""
-    mass = np.asarray(counts, dtype=np.float64) * np.asarray(class_w, dtype=np.float64)
-    return mass / mass.sum()
-
-
-def expected_distinct(counts: ArrayLike, shares: ArrayLike, draws: float) -> np.ndarray:
-    """Expected distinct images per class after ``draws`` draws with replacement, uniform
-    inside a class: n_c * (1 - exp(-draws * p_c / n_c)); 0 for empty classes."""
-    n = np.asarray(counts, dtype=np.float64)
-    uses = np.divide(float(draws) * np.asarray(shares, dtype=np.float64), n, out=np.zeros_like(n), where=n > 0)
-    return -n * np.expm1(-uses)
-
-
-@dataclass(frozen=True)
-class ClassFigures:
-    """Per-class figures for k draws with replacement; every field is one value per class."""
-
-    counts: np.ndarray
-    shares: np.ndarray
-    weights: np.ndarray
-    expected_shares: np.ndarray
-    expected_draws: np.ndarray
-    expected_uses_per_image: np.ndarray
-    expected_distinct: np.ndarray
-    draws: int
-
-
-def class_figures(counts: ArrayLike, class_w: ArrayLike, draws: int | None = None) -> ClassFigures:
-    counts = np.asarray(counts, dtype=np.int64)
-    n = counts.astype(np.float64)
-    k = int(n.sum()) if draws is None else int(draws)
-    p = expected_shares(n, class_w)
-    expected = k * p
-    uses = np.divide(expected, n, out=np.zeros_like(expected), where=n > 0)
-    return ClassFigures(
-        counts=counts,
-        shares=n / n.sum(),
-        weights=np.asarray(class_w, dtype=np.float64),
-        expected_shares=p,
-        expected_draws=expected,
-        expected_uses_per_image=uses,
-        expected_distinct=expected_distinct(n, p, k),
-        draws=k,
-    )
 
 
 @dataclass(frozen=True)

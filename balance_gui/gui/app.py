@@ -26,10 +26,7 @@ def _install_excepthook(window: MainWindow):
             previous(exc_type, exc, tb)
             return
         try:
-            import logging
-
-            logging.getLogger("balance_gui.gui").error("unexpected error", exc_info=(exc_type, exc, tb))
-            window.show_error("Unexpected error", f"{exc_type.__name__}: {exc}")
+            window.report_exception("Unexpected error", exc.with_traceback(tb))
         except Exception:
             previous(exc_type, exc, tb)
 
@@ -76,7 +73,8 @@ def run_app(path: str | None = None, argv=None) -> int:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    app.setApplicationDisplayName(APP_NAME)
+    if isinstance(app, QApplication):
+        app.setApplicationDisplayName(APP_NAME)
     window = create_window(os.fspath(path) if path else None)
     previous_hook = _install_excepthook(window)
     # Ctrl+C in the terminal closes the window cleanly: Python only sees signals when it runs,

@@ -23,12 +23,21 @@ COLUMNS = (
         "Weight of each image of the class (w_c). Double-click to edit: "
         "the scheme becomes custom; 0 excludes the class",
     ),
-    ("expected_share", "Exp. sampled share", "Expected share of draws: n_c w_c / sum_j n_j w_j"),
-    ("expected_uses", "Exp. uses / image", "Expected draws of each image of the class per epoch"),
+    (
+        "expected_share",
+        "Exp. sampled share",
+        "Expected share of an epoch's draws: n_c w_c / sum_j n_j w_j with replacement; "
+        "without, n_c times the inclusion probability of the successive-sampling law, over k",
+    ),
+    (
+        "expected_uses",
+        "Exp. uses / image",
+        "Expected draws of each image of the class per epoch (at most 1 without replacement)",
+    ),
     (
         "expected_distinct",
         "Exp. distinct / epoch",
-        "Expected distinct images of the class drawn in one epoch (with replacement)",
+        "Expected distinct images of the class drawn in one epoch, for the sampler's mode and replacement",
     ),
     (
         "observed_distinct",
@@ -42,74 +51,81 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value of a cell
 
 
 class ClassTableModel(QAbstractTableModel):
-    """Per-class figures from the core (ClassFigures) plus the run's distinct-image counts.
+    """A view of the session: its expected figures (core ClassFigures) and the last step's
+    distinct-image counts, read on every ``data()`` call; the model keeps no copy of them,
+    only the sort permutation of its rows.
 
-    Rows are kept in a sort permutation computed with numpy, so sorting 10,000 classes
-    by any column costs milliseconds. Editing a weight does not change the model: it emits
-    ``weightEdited(class_index, value)`` and the window recomputes everything through the core.
+    Sorting 10,000 classes by any column costs milliseconds (numpy argsort). Editing a
+    weight does not change the model: it emits ``weightEdited(class_index, value)`` and the
+    window asks the session, whose change comes back through ``refresh``.
     """
 
     weightEdited = Signal(int, float)
     editRejected = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, session, parent=None):
         super().__init__(parent)
-        self._classes: tuple[str, ...] = ()
-        self._cols: dict[str, np.ndarray] = {}
-        self._observed: np.ndarray | None = None
+        self.session = session
         self._perm = np.zeros(0, dtype=np.int64)
         self._sort: tuple[int, Qt.SortOrder] | None = None
+        self._editable = True
 
-    # ------------------------------------------------------------------ data in
-    def set_figures(self, classes, figures) -> None:
-        """Show ``figures`` (core.weights.ClassFigures) for ``classes``; keeps the observed column
-        when the classes are the same."""
-        same_classes = bool(self._classes) and tuple(classes) == self._classes
-        if same_classes:
-            # Same rows, new values: update in place, so open editors, the selection and the
-            # scroll position survive a scheme change.
-            self._cols = self._columns(figures)
-            if self._sort is not None:
-                self._relayout()
-            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
-            return
+    # ------------------------------------------------------------------ the session's data
+    @property
+    def _classes(self) -> tuple[str, ...]:
+        index = self.session.index
+        return tuple(index.classes) if index is not None and self.session.figures is not None else ()
+
+    @property
+    def _observed(self) -> np.ndarray | None:
+        step = self.session.step
+        return None if step is None else step.distinct_seen
+
+    def _col(self, key: str) -> np.ndarray:
+        f = self.session.figures
+        if key == "index":
+            return np.arange(len(f.counts), dtype=np.int64)
+        return {
+            "count": f.counts,
+            "share": f.shares,
+            "weight": f.weights,
+            "expected_share": f.expected_shares,
+            "expected_uses": f.expected_uses_per_image,
+            "expected_distinct": f.expected_distinct,
+        }[key]
+
+    def reset(self) -> None:
+        """New classes (or none): rebuild the rows."""
         self.beginResetModel()
-        self._classes = tuple(classes)
-        self._cols = self._columns(figures)
-        self._observed = None
         self._perm = self._sorted_perm()
         self.endResetModel()
 
-    def _columns(self, figures) -> dict[str, np.ndarray]:
-        n = len(figures.counts)
-        return {
-            "index": np.arange(n, dtype=np.int64),
-            "count": np.asarray(figures.counts, dtype=np.int64),
-            "share": np.asarray(figures.shares, dtype=np.float64),
-            "weight": np.asarray(figures.weights, dtype=np.float64),
-            "expected_share": np.asarray(figures.expected_shares, dtype=np.float64),
-            "expected_uses": np.asarray(figures.expected_uses_per_image, dtype=np.float64),
-            "expected_distinct": np.asarray(figures.expected_distinct, dtype=np.float64),
-        }
-
-    def set_observed(self, distinct_seen) -> None:
-        """Distinct images seen per class in the current epoch (None clears the column)."""
-        if not self._classes:
+    def refresh(self) -> None:
+        """Same classes, new figures: update in place, so editors, the selection and the scroll
+        position survive a scheme change."""
+        if len(self._perm) != len(self._classes):
+            self.reset()
             return
-        self._observed = None if distinct_seen is None else np.asarray(distinct_seen, dtype=np.int64).copy()
+        if self._sort is not None:
+            self._relayout()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
+
+    def refresh_observed(self) -> None:
+        """The run's distinct-image column changed."""
+        if not self.rowCount():
+            return
         col = COL["observed_distinct"]
         if self._sort is not None and self._sort[0] == col:
             self._relayout()
-        elif self.rowCount():
+        else:
             self.dataChanged.emit(
                 self.index(0, col), self.index(self.rowCount() - 1, col), [Qt.ItemDataRole.DisplayRole]
             )
 
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._classes, self._cols, self._observed = (), {}, None
-        self._perm = np.zeros(0, dtype=np.int64)
-        self.endResetModel()
+    def set_editable(self, on: bool) -> None:
+        """Weights are editable only while no run is going (mid-run edits are refused)."""
+        self._editable = bool(on)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -122,20 +138,22 @@ class ClassTableModel(QAbstractTableModel):
     def row_of_class(self, class_index: int) -> int:
         return int(np.flatnonzero(self._perm == class_index)[0])
 
-    def column_values(self, key: str) -> np.ndarray | list:
+    def column_values(self, key: str) -> np.ndarray | list | None:
         """A whole column, in class-index order (for tests and copy)."""
         if key == "name":
             return list(self._classes)
         if key == "observed_distinct":
-            return None if self._observed is None else self._observed.copy()
-        return self._cols[key].copy()
+            observed = self._observed
+            return None if observed is None else np.array(observed)
+        return np.array(self._col(key))
 
     def raw_value(self, class_index: int, key: str):
         if key == "name":
             return self._classes[class_index]
         if key == "observed_distinct":
-            return None if self._observed is None else int(self._observed[class_index])
-        value = self._cols[key][class_index]
+            observed = self._observed
+            return None if observed is None else int(observed[class_index])
+        value = self._col(key)[class_index]
         return int(value) if key in ("index", "count") else float(value)
 
     def copy_text(self, key: str, class_index: int) -> str:
@@ -149,7 +167,7 @@ class ClassTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt model API
     def rowCount(self, parent=_ROOT) -> int:
-        return 0 if parent.isValid() else len(self._classes)
+        return 0 if parent.isValid() else len(self._perm)
 
     def columnCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -171,7 +189,7 @@ class ClassTableModel(QAbstractTableModel):
             return self._display(c, key)
         if role == Qt.ItemDataRole.EditRole:
             if key == "weight":
-                return f"{self._cols['weight'][c]:.10g}"
+                return f"{self._col('weight')[c]:.10g}"
             return self._display(c, key)
         if role == SORT_ROLE:
             return self.raw_value(c, key)
@@ -180,16 +198,16 @@ class ClassTableModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if self._cols["count"][c] == 0 or self._cols["weight"][c] == 0:
+            if self._col("count")[c] == 0 or self._col("weight")[c] == 0:
                 return QBrush(QColor(150, 150, 150))
-        if role == Qt.ItemDataRole.FontRole and key == "weight" and self._cols["count"][c] > 0:
+        if role == Qt.ItemDataRole.FontRole and key == "weight" and self._col("count")[c] > 0:
             font = QFont()
-            font.setItalic(bool(self._cols["weight"][c] == 0))
+            font.setItalic(bool(self._col("weight")[c] == 0))
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
-            if self._cols["count"][c] == 0:
+            if self._col("count")[c] == 0:
                 return f"{self._classes[c]!r} is empty: weight 0, never drawn"
-            if self._cols["weight"][c] == 0:
+            if self._col("weight")[c] == 0:
                 return f"{self._classes[c]!r} is excluded (weight 0)"
             if key == "weight":
                 return "Double-click to edit; the scheme becomes custom. 0 excludes the class."
@@ -199,8 +217,9 @@ class ClassTableModel(QAbstractTableModel):
         if key == "name":
             return self._classes[c]
         if key == "observed_distinct":
-            return "" if self._observed is None else f"{int(self._observed[c]):,}"
-        v = self._cols[key][c]
+            observed = self._observed
+            return "" if observed is None else f"{int(observed[c]):,}"
+        v = self._col(key)[c]
         if key in ("index",):
             return str(int(v))
         if key == "count":
@@ -220,7 +239,7 @@ class ClassTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         c = int(self._perm[index.row()])
-        if COLUMN_KEYS[index.column()] == "weight" and self._cols["count"][c] > 0:
+        if self._editable and COLUMN_KEYS[index.column()] == "weight" and self._col("count")[c] > 0:
             flags |= Qt.ItemFlag.ItemIsEditable
         return flags
 
@@ -241,30 +260,31 @@ class ClassTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ sorting
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
-        self._sort = (column, order)
+        # Qt passes column -1 for "no sort indicator": that means class-index order, not the last column
+        self._sort = (column, order) if 0 <= column < len(COLUMNS) else None
         self._relayout()
 
     def _sorted_perm(self) -> np.ndarray:
         n = len(self._classes)
-        if self._sort is None or n == 0:
+        if self._sort is None or n == 0 or self.session.figures is None:
             return np.arange(n, dtype=np.int64)
         column, order = self._sort
         key = COLUMN_KEYS[column]
         if key == "name":
             perm = np.array(sorted(range(n), key=lambda i: self._classes[i].casefold()), dtype=np.int64)
         elif key == "observed_distinct":
-            perm = (
-                np.argsort(self._observed, kind="stable")
-                if self._observed is not None
-                else np.arange(n, dtype=np.int64)
-            )
+            observed = self._observed
+            perm = np.argsort(observed, kind="stable") if observed is not None else np.arange(n, dtype=np.int64)
         else:
-            perm = np.argsort(self._cols[key], kind="stable")
+            perm = np.argsort(self._col(key), kind="stable")
         if order == Qt.SortOrder.DescendingOrder:
             perm = perm[::-1].copy()
         return perm.astype(np.int64)
 
     def _relayout(self) -> None:
+        if len(self._perm) != len(self._classes):
+            self.reset()
+            return
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         old_classes = [int(self._perm[i.row()]) for i in old]
@@ -300,7 +320,8 @@ class ClassTableView(QTableView):
         header.setStretchLastSection(True)
         metrics = header.fontMetrics()
         for i, (key, title, _tip) in enumerate(COLUMNS):
-            header.resizeSection(i, max(metrics.horizontalAdvance(title) + 28, 150 if key == "name" else 64))
+            widest = {"name": 150, "weight": metrics.horizontalAdvance("0.0001234") + 16}.get(key, 64)
+            header.resizeSection(i, max(metrics.horizontalAdvance(title) + 28, widest))
         self._copy_action = QAction("Copy as TSV", self)
         self._copy_action.setShortcut(QKeySequence.StandardKey.Copy)
         self._copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -311,8 +332,10 @@ class ClassTableView(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
 
-    def model(self) -> ClassTableModel:  # type: ignore[override]
-        return super().model()
+    def model(self) -> ClassTableModel:
+        model = super().model()
+        assert isinstance(model, ClassTableModel)
+        return model
 
     def _context_menu(self, pos):
         menu = QMenu(self)

@@ -17,12 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-WEIGHT_FORMATS = (
-    (".pt", "PyTorch weights record (*.pt)"),
-    (".csv", "CSV, one row per image (*.csv)"),
-    (".json", "JSON, one weight per class (*.json)"),
-    (".npy", "NumPy per-image weights (*.npy)"),
-)
+from balance_gui.core.options import FileFormat
+
+# The core's list of weights-file formats, as file-dialog filters.
+WEIGHT_FORMATS = tuple((str(f), f"{f.label} (*{f})") for f in FileFormat)
 PLOT_FORMATS = {".png": "PNG image (*.png)", ".svg": "SVG drawing (*.svg)"}
 LAST_DIR_KEY = "export/last_dir"
 
@@ -96,8 +94,24 @@ def _patch_svg_exporter() -> None:
         for path in closed:
             path.setAttribute("d", path.getAttribute("d").rstrip() + " Z")
 
-    correct_coordinates._closes_paths = True
-    module.correctCoordinates = correct_coordinates
+    correct_coordinates._closes_paths = True  # type: ignore[attr-defined]
+    module.correctCoordinates = correct_coordinates  # type: ignore[attr-defined]
+
+
+def _drop_vector_effect(path: str) -> None:
+    """pyqtgraph marks cosmetic strokes ``vector-effect="non-scaling-stroke"``; renderers outside Qt
+    (rsvg, some browsers' print paths) ignore or mis-draw it. The exporter has already baked the
+    transforms into the coordinates, so without the attribute the drawing is the same everywhere."""
+    import re
+
+    from balance_gui.core.atomic import atomic_write
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    cleaned = re.sub(r'\s+vector-effect="[^"]*"', "", text)
+    if cleaned != text:
+        data = cleaned.encode("utf-8")
+        atomic_write(path, lambda fh: None if fh.write(data) else None)
 
 
 def export_plot(graphics, path: str, scale: float = 2.0) -> str:
@@ -110,6 +124,7 @@ def export_plot(graphics, path: str, scale: float = 2.0) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext == ".svg":
         exporters.SVGExporter(item).export(path)
+        _drop_vector_effect(path)
     elif ext == ".png":
         exporter = exporters.ImageExporter(item)
         width = int(item.sceneBoundingRect().width() * scale)
@@ -129,34 +144,64 @@ def training_snippet(
     source: str = "folder",
     num_samples: int | None = None,
     replacement: bool = True,
-    batch_size: int = 64,
+    batch_size: int | None = None,
+    seed: int = 0,
+    mode: str = "weighted",
+    loader_batch_size: int = 64,
 ) -> str:
-    """Python lines that load an exported weights file into a DataLoader."""
+    """Python lines that load an exported weights file into a DataLoader, with the run's settings.
+
+    The dataset is ``ImageFolder(..., allow_empty=True)``: the app keeps empty classes (so the
+    class indices match torchvision's), and so must the loader. ``batch_size`` (the sampler
+    panel's) draws whole batches with ``BalancedBatchSampler``; ``mode`` other than weighted
+    draws per class, so the sampler gets the targets and class weights."""
     weights_path = os.path.abspath(weights_path)
     dataset_root = os.path.abspath(dataset_root)
     samples = "len(weights)" if num_samples is None else str(int(num_samples))
     if source == "manifest":
         dataset_lines = [
             "# Your Dataset over the manifest's rows, in the manifest's order, e.g. a",
-            "# torchvision DatasetFolder-like class reading path,label rows.",
+            "# torchvision DatasetFolder-like class reading path,label rows, with a .targets list.",
             "dataset = ...",
             f"weights = load_weights({weights_path!r})  # one weight per row",
         ]
     else:
         dataset_lines = [
-            f"dataset = datasets.ImageFolder({dataset_root!r}, transform=transforms.ToTensor())",
+            f"dataset = datasets.ImageFolder({dataset_root!r}, transform=transforms.ToTensor(), allow_empty=True)",
             f"weights = load_weights({weights_path!r}, dataset)  # checks it matches the dataset",
         ]
+    common = [f"num_samples={samples}", f"replacement={bool(replacement)}", "generator=generator"]
+    if mode == "weighted":
+        source_args = ["weights"]
+    else:
+        dataset_lines += [
+            "targets = torch.as_tensor(dataset.targets)",
+            "class_weights = torch.zeros(len(dataset.classes), dtype=torch.float64).scatter_(0, targets, weights)",
+        ]
+        source_args = ["targets=targets", "class_weights=class_weights", f"mode={mode!r}"]
+    if batch_size:
+        sampler_lines = [
+            f"sampler = BalancedBatchSampler({', '.join(source_args + common)}, batch_size={int(batch_size)})",
+            "loader = DataLoader(dataset, batch_sampler=sampler, num_workers=4)",
+        ]
+        cls = "BalancedBatchSampler"
+    else:
+        sampler_lines = [
+            f"sampler = BalancedSampler({', '.join(source_args + common)})",
+            f"loader = DataLoader(dataset, batch_size={int(loader_batch_size)}, sampler=sampler, num_workers=4)",
+        ]
+        cls = "BalancedSampler"
     lines = [
+        "import torch",
         "from torch.utils.data import DataLoader",
         "from torchvision import datasets, transforms",
         "",
-        "from balance_gui.core.sampler import BalancedSampler  # or torch's WeightedRandomSampler: same law",
+        f"from balance_gui.core.sampler import {cls}",
         "from balance_gui.core.weightsfile import load_weights",
         "",
         *dataset_lines,
-        f"sampler = BalancedSampler(weights, num_samples={samples}, replacement={bool(replacement)})",
-        f"loader = DataLoader(dataset, batch_size={int(batch_size)}, sampler=sampler, num_workers=4)",
+        f"generator = torch.Generator().manual_seed({int(seed)})  # the app's seed: the same draws",
+        *sampler_lines,
     ]
     return "\n".join(lines) + "\n"
 
@@ -164,11 +209,17 @@ def training_snippet(
 class UseInTrainingDialog(QDialog):
     """Shows the lines that load the exported weights into a DataLoader, with a Copy button."""
 
-    def __init__(self, parent: QWidget | None, snippet: str, weights_path: str | None):
+    def __init__(self, parent: QWidget | None, snippet: str, weights_path: str | None, stale: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Use in training")
         self.resize(720, 340)
         layout = QVBoxLayout(self)
+        self.warning = QLabel(stale)
+        self.warning.setObjectName("stale_export")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b00020;")
+        self.warning.setVisible(bool(stale))
+        layout.addWidget(self.warning)
         if weights_path:
             intro = f"Load <b>{os.path.basename(weights_path)}</b> into a DataLoader:"
         else:

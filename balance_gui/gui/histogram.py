@@ -9,10 +9,11 @@ sorting and log scale only change the heights handed to the same items.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
@@ -31,11 +32,16 @@ def configure_pyqtgraph() -> None:
 
 class ClassAxis(pg.AxisItem):
     """Bottom axis that names the classes at their bars, as many as fit without overlapping:
-    every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise."""
+    every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise. Names
+    turn vertical when that names every class in view and flat names would not (a name then
+    needs a line's height, not its width); the axis grows to fit them. The full name is in the
+    bar's tooltip."""
 
     def __init__(self):
         super().__init__("bottom")
         self.names: list[str] = []  # in display order
+        self.rotated = False
+        self._inner = False  # inside pyqtgraph's own layout of horizontal text
 
     def set_names(self, names) -> None:
         self.names = [_short(n) for n in names]
@@ -54,13 +60,89 @@ class ClassAxis(pg.AxisItem):
         metrics = QFontMetrics(font)
         step = max(1, (hi - lo) // 400)  # measure at most ~400 names
         widest = max(metrics.horizontalAdvance(self.names[i]) for i in range(lo, hi + 1, step)) + 10
-        stride = _nice_stride(widest / px_per_class)
+        flat = _nice_stride(widest / px_per_class)
+        upright = _nice_stride((metrics.height() + 4) / px_per_class)
+        self.rotated = upright == 1 < flat  # turned only when that names every class in view
+        stride = upright if self.rotated else flat
         start = math.ceil(lo / stride) * stride
         return [(float(stride), [float(v) for v in range(start, hi + 1, stride)])]
 
     def tickStrings(self, values, scale, spacing):
         n = len(self.names)
         return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
+
+    def _updateMaxTextSize(self, x: int):
+        if not self._inner:  # pyqtgraph's call measures horizontal text: ignored when rotated
+            super()._updateMaxTextSize(x)
+
+    def generateDrawSpecs(self, p):
+        if not self.rotated:
+            return super().generateDrawSpecs(p)
+        self._inner = True
+        try:
+            axis_spec, tick_specs, text_specs = super().generateDrawSpecs(p)
+        finally:
+            self._inner = False
+        if self.rotated:  # tickValues, run inside, may have changed its mind
+            rotated = []
+            for rect, _flags, text in text_specs:
+                # the same text turned a quarter: a box as wide as a line, as tall as the name
+                width = p.boundingRect(QRectF(0, 0, 1000, 100), int(Qt.AlignmentFlag.AlignLeft), text).width()
+                line = p.fontMetrics().height()  # the full line: descenders included
+                rotated.append((QRectF(rect.center().x() - line / 2, rect.top(), line, width), text))
+            longest = max((r.height() for r, _ in rotated), default=0)
+            self._updateMaxTextSize(int(longest))
+            return axis_spec, tick_specs, [(r, "rotated", t) for r, t in rotated]
+        self._updateMaxTextSize(int(max((r.height() for r, _f, _t in text_specs), default=0)))
+        return axis_spec, tick_specs, text_specs
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
+        flat = [spec for spec in textSpecs if spec[1] != "rotated"]
+        super().drawPicture(p, axisSpec, tickSpecs, flat)
+        upright = [spec for spec in textSpecs if spec[1] == "rotated"]
+        if not upright:
+            return
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        p.setPen(self.textPen())
+        flags = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip)
+        for rect, _flags, text in upright:
+            p.save()
+            p.translate(rect.center().x(), rect.top())
+            p.rotate(-90)  # reads bottom to top, ending at the axis
+            p.drawText(QRectF(-rect.height(), -rect.width() / 2, rect.height(), rect.width()), flags, text)
+            p.restore()
+
+
+# Above this many classes a bar is narrower than a pixel on most screens: each plot also draws
+# the bars' outline as one step curve (a cosmetic pen is at least a pixel wide, so no class
+# vanishes), and a newly opened dataset is shown sorted by count (a rank/frequency curve)
+# and, when its counts span two decades, on a log scale. Zoom (wheel) shows single bars.
+LARGE_CLASSES = 300
+HIGHLIGHT_PEN = pg.mkPen((255, 140, 0), width=2)
+
+
+def compact_number(value: float) -> str:
+    """2000000 -> "2M", 1500 -> "1.5k", 0.25 -> "0.25": tick labels that stay short."""
+    v = float(value)
+    a = abs(v)
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= factor:
+            return f"{v / factor:.3g}{suffix}"
+    return f"{v:.3g}" if a >= 1 or a == 0 else f"{v:.2g}"
+
+
+class CompactAxis(pg.AxisItem):
+    """Left axis with compact tick labels ("2M", not "2e+06" or a "x1e6" axis scale)."""
+
+    def __init__(self):
+        super().__init__("left")
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        if self.logMode:  # values are log10: name the decades only, so minor ticks stay quiet
+            return [compact_number(10.0**v) if abs(v - round(v)) < 1e-6 else "" for v in values]
+        return [compact_number(v * scale) for v in values]
 
 
 def _nice_stride(minimum: float) -> int:
@@ -75,7 +157,7 @@ def _nice_stride(minimum: float) -> int:
 
 
 def make_plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, ylabel: str) -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=col, axisItems={"bottom": ClassAxis()})
+    plot = layout.addPlot(row=row, col=col, axisItems={"bottom": ClassAxis(), "left": CompactAxis()})
     plot.setTitle(title, color=AXIS_TEXT, size="10pt")
     plot.setLabel("left", ylabel, color=AXIS_TEXT)
     for name in ("left", "bottom"):
@@ -101,8 +183,15 @@ class BarSeries:
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
         )
         self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
+        color = pg.mkBrush(brush).color()
+        self.outline = pg.PlotDataItem(x=np.zeros(1), y=np.zeros(0), stepMode="center", pen=pg.mkPen(color, width=1))
+        self.saved_pen = None  # the bars' pen while an export draws them without one
+        self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
+        self.highlight.setVisible(False)
         plot.addItem(self.bars)
+        plot.addItem(self.outline)
         plot.addItem(self.marks)
+        plot.addItem(self.highlight, ignoreBounds=True)
 
     def update(self, heights: np.ndarray, expected: np.ndarray | None, log: bool, resize: bool) -> None:
         """Heights and marks are in display order."""
@@ -120,6 +209,10 @@ class BarSeries:
             self.bars.setOpts(x=np.arange(n, dtype=np.float64), height=h, y0=y0, width=width, pen=pen)
         else:
             self.bars.setOpts(height=h, y0=y0)
+        if n > LARGE_CLASSES:  # the bars' envelope: visible however thin the bars are
+            self.outline.setData(x=np.arange(n + 1, dtype=np.float64) - 0.5, y=h + y0)
+        else:
+            self.outline.setData(x=np.zeros(1), y=np.zeros(0))
         if expected is None:
             self.marks.setData(x=np.zeros(0), y=np.zeros(0))
             return
@@ -140,6 +233,7 @@ class HistogramView(QWidget):
     """
 
     orderChanged = Signal(object)
+    classClicked = Signal(int)  # a class index, from a click on its bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -155,8 +249,10 @@ class HistogramView(QWidget):
         self.log_check.setToolTip("Logarithmic y axis (bars start at 0.5)")
         self.reset_button = QPushButton("Reset zoom")
         self.reset_button.setToolTip("Show all classes. Wheel: zoom the classes; drag: pan")
-        legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected under the scheme")
-        legend.setToolTip("Red marks: draws the scheme expects for each class")
+        legend = QLabel("<span style='color:#d62728'>&#9644;</span> expected")
+        legend.setToolTip(
+            "Red marks: left, the scheme's share of each class times N (in images); right, the draws expected so far"
+        )
         controls.addWidget(self.sort_check)
         controls.addWidget(self.log_check)
         controls.addWidget(self.reset_button)
@@ -168,10 +264,16 @@ class HistogramView(QWidget):
         self.graphics.setObjectName("histogram_graphics")
         self.graphics.setMinimumHeight(220)
         layout.addWidget(self.graphics, 1)
-        self.raw_plot = make_plot(self.graphics, 0, 0, "Dataset: images per class", "images")
-        self.sampled_plot = make_plot(self.graphics, 0, 1, "Sampled: draws per class", "draws")
+        # rows 0 and 2 hold the exported plot's title and footer, empty on screen
+        self.title_item = self.graphics.ci.addLabel("", row=0, col=0, colspan=2, size="11pt", bold=True)
+        self.raw_plot = make_plot(self.graphics, 1, 0, "Dataset: images per class", "images")
+        # each plot has its own y axis: a 5,000,000-draw run does not flatten the image bars
+        self.sampled_plot = make_plot(self.graphics, 1, 1, "Sampled: draws per class", "draws")
+        self.footer_item = self.graphics.ci.addLabel("", row=2, col=0, colspan=2, size="9pt")
+        for item in (self.title_item, self.footer_item):
+            item.setMaximumHeight(0)
         self.sampled_plot.setXLink(self.raw_plot)
-        self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "expected draws per epoch")
+        self.raw = BarSeries(self.raw_plot, BAR_BRUSH, "images", "the scheme's share of N")
         self.sampled = BarSeries(self.sampled_plot, SAMPLED_BRUSH, "draws", "expected draws")
         self.raw_bars = self.raw.bars
         self.sampled_bars = self.sampled.bars
@@ -179,13 +281,16 @@ class HistogramView(QWidget):
         self.figures_label = QLabel("")
         self.figures_label.setObjectName("running_figures")
         self.figures_label.setTextFormat(Qt.TextFormat.RichText)
+        self.figures_label.setWordWrap(True)  # a long stats line wraps instead of widening the window
         layout.addWidget(self.figures_label)
 
         self.classes: tuple[str, ...] = ()
         self.counts = np.zeros(0, dtype=np.int64)
         self.order = np.zeros(0, dtype=np.int64)  # order[x] = class index shown at x
-        self._weights = np.zeros(0)
+        # where the hover reads a class's weight: the session's array, never a copy here
+        self.weights_source: Callable[[], np.ndarray | None] = lambda: None
         self._expected_shares = np.zeros(0)
+        self._draws_per_epoch = 0
         self._raw_expected: np.ndarray | None = None
         self._sampled = np.zeros(0, dtype=np.int64)
         self._sampled_expected: np.ndarray | None = None
@@ -195,6 +300,8 @@ class HistogramView(QWidget):
         self.log_check.toggled.connect(self._log_changed)
         self.reset_button.clicked.connect(self.reset_zoom)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.selected: int | None = None
 
     # ------------------------------------------------------------------ data in
     def set_dataset(self, classes, counts) -> None:
@@ -205,8 +312,17 @@ class HistogramView(QWidget):
         self._sampled_expected = None
         self._sampled_is_run = False
         self._raw_expected = None
-        self._weights = np.zeros(n)
         self._expected_shares = np.zeros(n)
+        self.selected = None
+        if n > LARGE_CLASSES:
+            nonzero = self.counts[self.counts > 0]
+            spread = nonzero.max() / nonzero.min() if nonzero.size else 1.0
+            for check, on in ((self.sort_check, True), (self.log_check, bool(spread >= 100))):
+                check.blockSignals(True)
+                check.setChecked(on)
+                check.blockSignals(False)
+            for plot in (self.raw_plot, self.sampled_plot):
+                plot.getAxis("left").setLogMode(self.log)
         self.order = self._compute_order()
         self._update_ticks()
         self.raw.update(self.counts[self.order], None, self.log, resize=True)
@@ -216,11 +332,12 @@ class HistogramView(QWidget):
         self.reset_zoom()
         self.orderChanged.emit(self.order)
 
-    def set_scheme_figures(self, weights, expected_shares, draws_per_epoch: int) -> None:
-        """The scheme's weights and expected shares; raw marks show expected draws per epoch."""
-        self._weights = np.asarray(weights, dtype=np.float64)
+    def set_scheme_figures(self, expected_shares, draws_per_epoch: int) -> None:
+        """The expected shares of an epoch's draws. The dataset plot's marks show them in image
+        units (share x N), so its own y axis never stretches to a large draw setting."""
         self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
-        self._raw_expected = self._expected_shares * float(draws_per_epoch)
+        self._draws_per_epoch = int(draws_per_epoch)
+        self._raw_expected = self._expected_shares * float(self.counts.sum())
         self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log, resize=False)
 
     def set_planned(self, total_draws: int) -> None:
@@ -239,6 +356,34 @@ class HistogramView(QWidget):
 
     def set_figures_text(self, html: str) -> None:
         self.figures_label.setText(html)
+
+    def set_export_caption(self, caption: tuple[str, str] | None) -> None:
+        """Show a title and a footer (scheme, legend, stats line) above and below the plots while
+        they are exported; None hides them again."""
+        title, stats = caption if caption is not None else ("", "")
+        legend = (
+            "Bars: images per class (left), draws per class (right). Red marks: the scheme's expected share "
+            "(left: times N images; right: the draws expected in the run's mode)."
+            if caption is not None
+            else ""
+        )
+        footer = "<br>".join(t for t in (legend, _escape(stats)) if t)
+        self.title_item.setText(_escape(title))
+        self.footer_item.setText(footer)
+        for item, text in ((self.title_item, title), (self.footer_item, footer)):
+            item.setMaximumHeight(16_777_215 if text else 0)
+        # Bars are exported as rects in data units under a scaling transform: an outline pen would be
+        # scaled with them once the SVG has no vector-effect, so the export draws them without one.
+        for series in (self.raw, self.sampled):
+            if caption is not None:
+                series.saved_pen = series.bars.opts.get("pen")
+                series.bars.setOpts(pen=pg.mkPen(None))
+            elif series.saved_pen is not None:
+                series.bars.setOpts(pen=series.saved_pen)
+                series.saved_pen = None
+        self.graphics.ci.layout.activate()
+        QCoreApplication.sendPostedEvents()  # the plots take their new geometry before the export
+        QCoreApplication.processEvents()
 
     # ------------------------------------------------------------------ queries (tests, export)
     @property
@@ -263,11 +408,13 @@ class HistogramView(QWidget):
         n = int(self.counts[c])
         total = max(int(self.counts.sum()), 1)
         lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})", f"images: {n:,} ({100 * n / total:.2f}%)"]
-        if len(self._weights):
-            lines.append(f"weight: {self._weights[c]:.4g}")
+        weights = self.weights_source()
+        if weights is not None and len(weights) == len(self.classes):
+            lines.append(f"weight: {weights[c]:.4g}")
+        if len(self._expected_shares) == len(self.classes):
             lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")
         if self._raw_expected is not None and not sampled:
-            lines.append(f"expected draws per epoch: {self._raw_expected[c]:,.1f}")
+            lines.append(f"expected draws per epoch: {self._expected_shares[c] * self._draws_per_epoch:,.1f}")
         if sampled:
             drawn = int(self._sampled[c])
             all_drawn = int(self._sampled.sum())
@@ -301,7 +448,44 @@ class HistogramView(QWidget):
         self.order = self._compute_order()
         self._update_ticks()
         self._refresh_all()
+        self.select_class(self.selected)
         self.orderChanged.emit(self.order)
+
+    def position_of(self, class_index: int) -> int:
+        return int(np.flatnonzero(self.order == class_index)[0])
+
+    def select_class(self, class_index: int | None) -> None:
+        """Mark one class's bars (linked to the table's selection); None clears the mark."""
+        self.selected = class_index
+        for series in (self.raw, self.sampled):
+            if class_index is None or not 0 <= class_index < len(self.classes):
+                series.highlight.setVisible(False)
+            else:
+                series.highlight.setPos(self.position_of(class_index))
+                series.highlight.setVisible(True)
+
+    def show_class(self, class_index: int) -> None:
+        """Zoom out enough to show the class's bar if it is out of view."""
+        x = self.position_of(class_index)
+        lo, hi = self.raw_plot.getViewBox().viewRange()[0]
+        if not lo <= x <= hi:
+            half = (hi - lo) / 2
+            self.raw_plot.getViewBox().setXRange(x - half, x + half, padding=0)
+
+    def class_at(self, scene_pos: QPointF) -> int | None:
+        for plot in (self.raw_plot, self.sampled_plot):
+            vb = plot.getViewBox()
+            if vb.sceneBoundingRect().contains(scene_pos):
+                pos = int(round(vb.mapSceneToView(scene_pos).x()))
+                if 0 <= pos < len(self.classes):
+                    return int(self.order[pos])
+        return None
+
+    def _mouse_clicked(self, event) -> None:
+        c = self.class_at(event.scenePos())
+        if c is not None:
+            self.select_class(c)
+            self.classClicked.emit(c)
 
     def _log_changed(self, *_):
         for plot in (self.raw_plot, self.sampled_plot):

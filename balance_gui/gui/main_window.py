@@ -1,17 +1,26 @@
-"""The main window: open a dataset, see its balance, run the sampler live, export."""
+"""The main window: thin wiring between the session model, the views and the job runners.
+
+State lives in ``session.Session`` (dataset, scheme, weights, run settings, run state, last
+step); views observe it. Long work runs in superqt workers through ``jobs.JobRunner``s,
+one per kind of job, each cancelling its previous job. A panel is added by building it in
+``_build_widgets`` and connecting it to the session's signals in ``_connect``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+import traceback
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -24,17 +33,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from balance_gui import DEMO_DATASET
-from balance_gui.core.errors import BalanceError, Cancelled, WeightsError
-from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures, expected_distinct
+from balance_gui import DEMO_DATASET, __version__
+from balance_gui.core.errors import BalanceError, Cancelled
+from balance_gui.core.expected import class_figures, fit_line, step_figures
+from balance_gui.core.weights import Scheme, class_weights, dataset_figures
 
 from . import workers
 from .class_table import ClassTableModel, ClassTableView
 from .coverage import CoverageView
 from .export_dialogs import UseInTrainingDialog, ask_plot_path, ask_weights_path, export_plot, training_snippet
+from .help import HELP_HTML
 from .histogram import HistogramView
+from .jobs import JobRunner
 from .sampler_panel import SamplerPanel
 from .scheme_picker import SchemePicker
+from .session import RunState, Session
 from .summary import SummaryPanel
 
 log = logging.getLogger(__name__)
@@ -50,9 +63,9 @@ def default_settings() -> QSettings:
     return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, APP_NAME, APP_NAME)
 
 
-# Errors that describe bad input (the core's, the OS's, and the sampler's argument checks):
-# shown as they are, with no traceback anywhere.
-USER_ERRORS = (BalanceError, OSError, ValueError)
+# Errors that the user's data, files or settings caused: shown as they are, in one line.
+# Anything else is a bug: shown with its traceback in the message box's details.
+USER_ERRORS = (BalanceError, OSError)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -76,23 +89,17 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, parent=None, probe_devices: bool = True):
         super().__init__(parent)
         self.settings = settings if settings is not None else default_settings()
-        self.index = None  # core DatasetIndex
-        self.scheme: Scheme = Scheme("inverse")
-        self.class_w: np.ndarray | None = None
-        self.figures = None  # core ClassFigures for draws per epoch
+        self.session = Session(self)
+        self.scans = JobRunner(self)
+        self.runs = JobRunner(self)
+        self.exports = JobRunner(self)
+        self.probes = JobRunner(self)
         self.last_error: str | None = None
-        self.last_export: str | None = None
-        self.last_step = None  # latest SimulationStep drawn
         self._closed = False
-        self._workers: set = set()  # every worker this window started and has not seen finish
         self._scan_job: workers.ScanJob | None = None
-        self._sim_worker = None
-        self._sim_state = "idle"
-        self._sim_stop_requested = False
-        self._run_class_w: np.ndarray | None = None
+        self._stop_requested = False
         self._run_error: BaseException | None = None
-        self._run_params: dict | None = None
-        self._pending_step = None
+        self._pending_step: Any = None
         self._message_boxes: list[QMessageBox] = []
         self._training_dialog: UseInTrainingDialog | None = None
 
@@ -118,6 +125,36 @@ class MainWindow(QMainWindow):
         if probe_devices:
             QTimer.singleShot(0, self._start_device_probe)
 
+    # ------------------------------------------------------------------ the session, read through
+    @property
+    def index(self) -> Any:
+        return self.session.index
+
+    @property
+    def scheme(self) -> Scheme:
+        return self.session.scheme
+
+    @property
+    def class_w(self) -> np.ndarray | None:
+        return self.session.class_weights
+
+    @property
+    def figures(self) -> Any:
+        return self.session.figures
+
+    @property
+    def last_step(self) -> Any:
+        return self.session.step
+
+    @property
+    def last_export(self) -> str | None:
+        return self.session.export_path
+
+    @property
+    def pending_workers(self) -> int:
+        """Workers this window started whose threads have not ended."""
+        return sum(r.alive for r in (self.scans, self.runs, self.exports, self.probes))
+
     # ================================================================== construction
     def _build_widgets(self) -> None:
         self.summary = SummaryPanel()
@@ -134,16 +171,28 @@ class MainWindow(QMainWindow):
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(330)
+        # wide enough for the controls plus the vertical scroll bar: the panel scrolls, never clips
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
         scroll.setMaximumWidth(480)
+        self.left_panel = scroll
 
         self.histogram = HistogramView()
-        self.table_model = ClassTableModel(self)
+        self.table_model = ClassTableModel(self.session, self)
         self.table = ClassTableView(self.table_model)
         self.table.setObjectName("class_table")
         self.coverage = CoverageView()
+        self.search = QLineEdit()
+        self.search.setObjectName("class_search")
+        self.search.setPlaceholderText("Find class… (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Type part of a class name: its row and its bars are selected; Enter finds the next")
+        classes_tab = QWidget()
+        classes_layout = QVBoxLayout(classes_tab)
+        classes_layout.setContentsMargins(0, 0, 0, 0)
+        classes_layout.addWidget(self.search)
+        classes_layout.addWidget(self.table, 1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.table, "Classes")
+        self.tabs.addTab(classes_tab, "Classes")
         self.tabs.addTab(self.coverage, "Coverage")
 
         right = QSplitter(Qt.Orientation.Vertical)
@@ -227,6 +276,10 @@ class MainWindow(QMainWindow):
         self.log_action = self._action("&Log Scale", self.histogram.set_log, checkable=True)
         self.reset_zoom_action = self._action("&Reset Zoom", self.histogram.reset_zoom, QKeySequence("Ctrl+0"))
         self.about_action = self._action("&About", self.show_about)
+        self.find_action = self._action(
+            "&Find Class…", self.focus_search, QKeySequence.StandardKey.Find, tip="Find a class by name"
+        )
+        self.help_action = self._action("balance-gui &Help", self.show_help, QKeySequence.StandardKey.HelpContents)
 
     def _build_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
@@ -246,11 +299,13 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.sort_action)
         view_menu.addAction(self.log_action)
         view_menu.addAction(self.reset_zoom_action)
+        view_menu.addAction(self.find_action)
         run_menu = menu.addMenu("&Sampler")
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.pause_action)
         run_menu.addAction(self.stop_action)
         help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.help_action)
         help_menu.addAction(self.training_action)
         help_menu.addAction(self.about_action)
         self._rebuild_recent_menu()
@@ -298,18 +353,62 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.torch_label)
 
     def _connect(self) -> None:
+        s = self.session
+        s.datasetChanged.connect(self._dataset_changed)
+        s.weightsChanged.connect(self._weights_changed)
+        s.stepChanged.connect(self._step_changed)
+        s.stateChanged.connect(self._state_changed)
+        s.exportChanged.connect(self._export_changed)
         self.scheme_picker.schemeChanged.connect(self.set_scheme)
         self.table_model.weightEdited.connect(self._weight_edited)
         self.table_model.editRejected.connect(lambda msg: self.show_status(msg))
         self.sampler.startRequested.connect(self.start_run)
         self.sampler.pauseRequested.connect(self.toggle_pause)
         self.sampler.stopRequested.connect(self.stop_run)
-        self.sampler.num_samples.valueChanged.connect(self._plan_changed)
-        self.sampler.epochs.valueChanged.connect(self._plan_changed)
+        self.sampler.settingsEdited.connect(self._settings_edited)
+        self.histogram.weights_source = lambda: self.session.class_weights
+        self.histogram.classClicked.connect(self.select_class)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.search.textEdited.connect(lambda text: self.find_class(text))
+        self.search.returnPressed.connect(lambda: self.find_class(self.search.text(), after_current=True))
         self.histogram.orderChanged.connect(self.coverage.set_order)
         self.histogram.sort_check.toggled.connect(self.sort_action.setChecked)
         self.histogram.log_check.toggled.connect(self.log_action.setChecked)
         self.histogram.raw_plot.getViewBox().sigXRangeChanged.connect(self._sync_coverage_range)
+
+    # ------------------------------------------------------------------ linked selection and search
+    def select_class(self, class_index: int) -> None:
+        """Select the class's row in the table (scrolled into view) and mark its bars."""
+        if self.index is None or not 0 <= class_index < self.index.num_classes:
+            return
+        row = self.table_model.row_of_class(class_index)
+        self.table.selectRow(row)
+        self.table.scrollTo(self.table_model.index(row, 0))
+        self.histogram.select_class(class_index)
+
+    def _row_changed(self, current, _previous) -> None:
+        if current.isValid():
+            c = self.table_model.class_at_row(current.row())
+            self.histogram.select_class(c)
+            self.histogram.show_class(c)
+
+    def find_class(self, text: str, after_current: bool = False) -> int | None:
+        """Select the first class (after the selected one, with ``after_current``) whose name
+        contains ``text``, ignoring case; None when none does."""
+        if self.index is None or not text.strip():
+            return None
+        needle = text.strip().casefold()
+        names = self.index.classes
+        start = 0
+        if after_current and self.histogram.selected is not None:
+            start = self.histogram.selected + 1
+        for k in range(len(names)):
+            c = (start + k) % len(names)
+            if needle in names[c].casefold():
+                self.select_class(c)
+                return c
+        self.show_status(f"No class name contains {text!r}")
+        return None
 
     def _sync_coverage_range(self, _vb, x_range) -> None:
         self.coverage.plot.getViewBox().setXRange(*x_range, padding=0)
@@ -318,46 +417,70 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
 
-    def show_error(self, title: str, text: str) -> None:
-        """A clear message in a non-blocking box (never a traceback), also in the status bar."""
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        """A clear message in a non-blocking box, also in the status bar; ``details`` (a traceback
+        of a bug) goes behind the box's "Show Details" button."""
         self.last_error = text
         self.show_status(f"{title}: {text}")
         if self._closed:
             return
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("error_box")
+        if details:
+            box.setIcon(QMessageBox.Icon.Critical)
+            box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         box.finished.connect(lambda *_: self._message_boxes.remove(box) if box in self._message_boxes else None)
         self._message_boxes.append(box)
         box.open()
         self.errorShown.emit(text)
 
-    def _report_exception(self, title: str, exc: BaseException) -> None:
-        if not isinstance(exc, USER_ERRORS):
-            log.error("%s", title, exc_info=exc)
-        self.show_error(title, _error_text(exc))
+    def report_exception(self, title: str, exc: BaseException) -> None:
+        """The error boundary: a user error in one line, anything else with its traceback."""
+        if isinstance(exc, USER_ERRORS):
+            self.show_error(title, _error_text(exc))
+            return
+        log.error("%s", title, exc_info=exc)
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.show_error(title, _error_text(exc) + "\n\nThis is a bug in balance-gui: please report it.", details)
 
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def show_about(self) -> QMessageBox:
+        return self._info_box(
+            "about_box",
             f"About {APP_NAME}",
-            "<b>balance-gui</b><br>Class-balance inspector for image datasets, and a fast, "
+            f"<b>balance-gui {__version__}</b><br>Class-balance inspector for image datasets, and a fast, "
             "exact weighted sampler for PyTorch.",
         )
 
-    # ================================================================== workers
-    def _track(self, worker) -> None:
-        self._workers.add(worker)
-        worker.finished.connect(lambda w=worker: self._workers.discard(w))
+    def show_help(self) -> QMessageBox:
+        return self._info_box("help_box", f"{APP_NAME} help", HELP_HTML)
 
+    def _info_box(self, name: str, title: str, html: str) -> QMessageBox:
+        """A non-blocking rich-text box, closed with the window."""
+        box = QMessageBox(QMessageBox.Icon.NoIcon, title, "", QMessageBox.StandardButton.Close, self)
+        box.setObjectName(name)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.finished.connect(lambda *_: self._message_boxes.remove(box) if box in self._message_boxes else None)
+        self._message_boxes.append(box)
+        box.open()
+        return box
+
+    # ================================================================== workers
     def _start_device_probe(self) -> None:
         if self._closed:
             return
-        worker = workers.make_device_probe_worker()
-        self._track(worker)
-        worker.returned.connect(self._devices_probed)
-        worker.errored.connect(lambda e: self._devices_probed(None, error=e))
-        worker.start()
+        self.probes.start(
+            workers.make_device_probe_worker(),
+            on_done=self._devices_probed,
+            on_exception=lambda e: self._devices_probed(None, error=e),
+        )
 
     def _devices_probed(self, info, error=None) -> None:
         if self._closed:
@@ -393,44 +516,40 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-        if self._scan_job is not None:
-            self._scan_job.cancel.set()
         job = workers.make_scan_job(path)
         self._scan_job = job
-        self._track(job.worker)
-        job.worker.returned.connect(lambda index, job=job: self._scan_done(job, index))
-        job.worker.errored.connect(lambda exc, job=job: self._scan_failed(job, exc))
+        self.scans.start(
+            job.worker,
+            on_done=lambda index: self._scan_done(job, index),
+            on_exception=lambda exc: self._scan_failed(exc),
+            on_finished=self._scan_finished,
+            cancel=job.cancel.set,
+        )
         self.scan_progress.setRange(0, 0)
         self.scan_progress.setVisible(True)
         self.cancel_button.setVisible(True)
         self.cancel_button.setEnabled(True)
         self.show_status(f"Scanning {path} …")
         self._redraw_timer.start()
-        job.worker.start()
 
     def cancel_scan(self) -> None:
-        if self._scan_job is not None:
-            self._scan_job.cancel.set()
+        if self.scans.busy:
+            self.scans.quit()
             self.cancel_button.setEnabled(False)
             self.show_status("Cancelling the scan…")
 
     @property
     def scanning(self) -> bool:
-        return self._scan_job is not None
+        return self.scans.busy
 
-    def _scan_ended(self, job) -> bool:
-        """Tidy up after ``job``; False when it is not the current scan (superseded)."""
-        if self._closed or job is not self._scan_job:
-            return False
+    def _scan_finished(self) -> None:
         self._scan_job = None
         self.scan_progress.setVisible(False)
         self.cancel_button.setVisible(False)
         self._stop_timer_if_idle()
-        return True
 
     def _scan_done(self, job, index) -> None:
-        if not self._scan_ended(job):
-            return
+        self._scan_finished()
         elapsed = time.perf_counter() - job.started
         self.set_dataset(index, opened_path=job.path)
         self.show_status(
@@ -438,14 +557,13 @@ class MainWindow(QMainWindow):
         )
         self.scanEnded.emit("ok")
 
-    def _scan_failed(self, job, exc) -> None:
-        if not self._scan_ended(job):
-            return
+    def _scan_failed(self, exc) -> None:
+        self._scan_finished()
         if isinstance(exc, Cancelled):
             self.show_status("Scan cancelled" + ("; the previous dataset stays open" if self.index else ""))
             self.scanEnded.emit("cancelled")
             return
-        self._report_exception("Cannot open dataset", exc)
+        self.report_exception("Cannot open dataset", exc)
         self.scanEnded.emit("failed")
 
     def _show_scan_progress(self) -> None:
@@ -466,7 +584,7 @@ class MainWindow(QMainWindow):
         value = self.settings.value(RECENT_KEY, [])
         if isinstance(value, str):
             value = [value]
-        return [v for v in (value or []) if isinstance(v, str) and v]
+        return [v for v in (value if isinstance(value, list) else []) if isinstance(v, str) and v]
 
     def _add_recent(self, path: str) -> None:
         items = [path] + [p for p in self._recent() if p != path]
@@ -499,79 +617,70 @@ class MainWindow(QMainWindow):
 
     # ================================================================== dataset and scheme
     def set_dataset(self, index, opened_path: str | None = None) -> None:
-        """Show a core DatasetIndex; ``opened_path`` (folder or manifest) goes to the recent list."""
-        self._stop_sim_worker()
-        self.index = index
-        self.class_w = None
-        self.last_step = None
-        self.summary.set_dataset(index, dataset_figures(index.counts))
-        self.sampler.num_samples.blockSignals(True)
+        """Show a core DatasetIndex; ``opened_path`` (folder or manifest) goes to the recent list.
+        A run in progress is cancelled, and every run view resets."""
+        self.runs.cancel()
+        self._pending_step = None
+        self._stop_timer_if_idle()
         self.sampler.set_dataset_size(len(index))
-        self.sampler.num_samples.blockSignals(False)
+        self.session.set_dataset(index, settings=self.sampler.settings())
+        self._add_recent(opened_path or index.root)
+        self.datasetLoaded.emit(index)
+
+    def _dataset_changed(self, index) -> None:
+        self.summary.set_dataset(index, dataset_figures(index.counts))
         self.histogram.set_dataset(index.classes, index.counts)
         self.coverage.set_dataset(index.classes, index.counts)
         self.coverage.set_order(self.histogram.order)
-        self.table_model.clear()
-        scheme = self.scheme
-        if scheme.name == "custom":  # custom weights belong to the classes they were made for
-            scheme = Scheme("inverse")
-            self.scheme_picker.set_scheme(scheme)
-        if not self.set_scheme(scheme):
-            self.set_scheme(Scheme("none"))
+        self.table_model.reset()
+        self.scheme_picker.set_scheme(self.session.scheme)
         name = os.path.basename(os.path.normpath(index.root)) or index.root
         self.setWindowTitle(f"{name} — {APP_NAME}")
-        self._add_recent(opened_path or index.root)
         self._update_actions()
-        self.datasetLoaded.emit(index)
 
     def set_scheme(self, scheme: Scheme) -> bool:
-        """Apply ``scheme`` through the core; the table and plots update at once."""
-        if self.index is None:
-            self.scheme = scheme
-            return True
-        if scheme.name == "custom" and scheme.custom is None:
-            current = self.class_w if self.class_w is not None else np.ones(self.index.num_classes)
-            scheme = Scheme("custom", custom=dict(zip(self.index.classes, map(float, current), strict=False)))
+        """Apply ``scheme`` through the session; False (and a message) when it is refused."""
         try:
-            w = class_weights(self.index.counts, scheme, self.index.classes)
-        except WeightsError as e:
+            self.session.set_scheme(scheme)
+        except BalanceError as e:
             self.scheme_picker.set_error(str(e))
             self.show_status(f"Scheme not applied: {e}")
+            self.scheme_picker.set_scheme(self.session.scheme)  # show what still applies
             return False
         self.scheme_picker.set_error(None)
-        changed = self.class_w is None or self.class_w.shape != w.shape or not np.array_equal(self.class_w, w)
-        self.scheme = scheme
-        self.class_w = w
-        if self.scheme_picker.scheme().name != scheme.name or scheme.name == "custom":
-            self.scheme_picker.set_scheme(scheme)
-        self._refresh_figures()
-        self.scheme_picker.set_hint(self._scheme_hint())
-        if changed and self._sim_worker is None and self.last_step is not None:
-            self._clear_run_results()
         return True
 
-    def _weight_edited(self, class_index: int, value: float) -> None:
-        if self.index is None or self.class_w is None:
+    def _weights_changed(self) -> None:
+        s = self.session
+        if s.index is None or s.figures is None:
             return
-        custom = dict(zip(self.index.classes, map(float, self.class_w), strict=False))
-        custom[self.index.classes[class_index]] = float(value)
-        if self.set_scheme(Scheme("custom", custom=custom)):
-            self.show_status(f"Weight of {self.index.classes[class_index]!r} set to {value:g}: scheme is custom")
-        else:
-            self.show_error("Weight not applied", self.scheme_picker.error.text())
+        if self.scheme_picker.scheme().name != s.scheme.name or s.scheme.name == "custom":
+            self.scheme_picker.set_scheme(s.scheme)
+        self.table_model.refresh()
+        self.histogram.set_scheme_figures(s.figures.expected_shares, s.settings.num_samples)
+        if s.step is None:
+            self.histogram.set_planned(s.settings.total_draws)
+        self.scheme_picker.set_hint(self._scheme_hint())
+        if s.figures_note:
+            self.show_status(s.figures_note)
 
-    def _plan_changed(self, *_):
-        if self.index is not None and self.class_w is not None:
-            self._refresh_figures()
+    def _weight_edited(self, class_index: int, value: float) -> None:
+        if self.index is None:
+            return
+        name = self.index.classes[class_index]
+        try:
+            self.session.set_class_weight(class_index, value)
+        except BalanceError as e:
+            self.show_error("Weight not applied", str(e))
+            return
+        self.scheme_picker.set_error(None)
+        self.show_status(f"Weight of {name!r} set to {value:g}: scheme is custom")
 
-    def _refresh_figures(self) -> None:
-        index, w = self.index, self.class_w
-        draws = self.sampler.num_samples.value()
-        self.figures = class_figures(index.counts, w, draws=draws)
-        self.table_model.set_figures(index.classes, self.figures)
-        self.histogram.set_scheme_figures(w, self.figures.expected_shares, draws)
-        if self._sim_worker is None and self.last_step is None:
-            self.histogram.set_planned(draws * self.sampler.epochs.value())
+    def _settings_edited(self) -> None:
+        try:
+            self.session.set_settings(self.sampler.settings())
+        except BalanceError as e:
+            self.show_status(str(e))
 
     def _scheme_hint(self) -> str:
         """Make visible that only relative weights matter: inverse and balanced give the same shares."""
@@ -595,7 +704,7 @@ class MainWindow(QMainWindow):
                 f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
                 f"matter; {example}."
             )
-        cur = class_figures(counts, self.class_w).expected_shares
+        cur = self.session.figures.expected_shares if self.session.figures is not None else shares_inv
         twins = [
             s
             for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))
@@ -611,87 +720,81 @@ class MainWindow(QMainWindow):
     # ================================================================== sampler
     @property
     def running(self) -> bool:
-        return self._sim_worker is not None
+        return self.runs.busy
 
     def start_run(self) -> None:
-        if self._closed or self.index is None or self.class_w is None or self._sim_worker is not None:
+        s = self.session
+        if self._closed or s.index is None or s.class_weights is None or self.runs.busy:
             return
-        params = self.sampler.params()
-        self._run_params = params
-        self._run_class_w = self.class_w.copy()
-        self._sim_stop_requested = False
-        self._clear_run_results(planned=False)
-        worker = workers.make_simulation_worker(self.index.targets, self._run_class_w, params)
-        self._sim_worker = worker
-        self._track(worker)
-        worker.yielded.connect(lambda step, w=worker: self._on_step(w, step))
-        worker.errored.connect(lambda exc, w=worker: self._run_failed(w, exc))
-        worker.finished.connect(lambda w=worker: self._run_finished(w))
-        worker.paused.connect(lambda w=worker: w is self._sim_worker and self._set_sim_state("paused"))
-        worker.resumed.connect(lambda w=worker: w is self._sim_worker and self._set_sim_state("running"))
+        settings = self.sampler.settings()
+        try:
+            s.set_settings(settings)
+        except BalanceError as e:
+            self.show_error("Cannot start", str(e))
+            return
+        self._stop_requested = False
         self._run_error = None
-        self._set_sim_state("running")
-        self.sampler.set_progress(0, params["num_samples"] * params["epochs"], "starting…")
+        self._pending_step = None
+        s.clear_step()
+        worker = workers.make_simulation_worker(s.index.targets, s.class_weights, settings.simulate_kwargs())
+        self.sampler.set_progress(0, settings.total_draws, "starting…")
         self.show_status(
-            f"Sampling {params['num_samples'] * params['epochs']:,} draws "
-            f"({params['mode']}, {params['implementation']}, {params['device']})…"
+            f"Sampling {settings.total_draws:,} draws ({settings.mode}, {settings.implementation}, {settings.device})…"
         )
         self._redraw_timer.start()
-        worker.start()
+        self.runs.start(
+            worker,
+            on_partial=self._on_step,
+            on_exception=self._run_failed,
+            on_finished=self._run_finished,
+            on_paused=lambda: self.session.set_state(RunState.PAUSED),
+            on_resumed=lambda: self.session.set_state(RunState.RUNNING),
+        )
+        s.set_state(RunState.RUNNING)
 
     def toggle_pause(self) -> None:
-        worker = self._sim_worker
-        if worker is None:
+        if not self.runs.busy:
             return
-        if self._sim_state == "paused":
-            worker.resume()
+        if self.session.state is RunState.PAUSED:
+            self.runs.resume()
         else:
-            worker.pause()
+            self.runs.pause()
 
     def stop_run(self) -> None:
-        if self._sim_worker is not None:
-            self._sim_stop_requested = True
-            self._sim_worker.quit()
+        if self.runs.busy:
+            self._stop_requested = True
+            self.runs.quit()
             self.show_status("Stopping the run…")
 
-    def _stop_sim_worker(self) -> None:
-        if self._sim_worker is not None:
-            self._sim_stop_requested = True
-            self._sim_worker.quit()
-            self._sim_worker = None
-            self._redraw_timer.stop()
-            self._set_sim_state("idle")
-
-    def _set_sim_state(self, state: str) -> None:
+    def _state_changed(self, state: RunState) -> None:
         if self._closed:
             return
-        self._sim_state = state
-        self.sampler.set_state(state, can_start=self.index is not None)
+        idle = state is RunState.IDLE
+        self.sampler.set_state(state.value, can_start=self.index is not None)
+        # mid-run edits are refused: the controls that would change the weights are off
+        self.scheme_picker.setEnabled(idle)
+        self.table_model.set_editable(idle)
         self._update_actions()
-        if state == "paused":
+        if state is RunState.PAUSED:
             self.show_status("Run paused")
 
-    def _on_step(self, worker, step) -> None:
-        if worker is self._sim_worker:  # a step of a run stopped for a new dataset is dropped
-            self._pending_step = step  # drawn by the ~30 Hz timer
+    def _on_step(self, step) -> None:
+        self._pending_step = step  # drawn by the ~30 Hz timer
 
-    def _run_failed(self, worker, exc) -> None:
-        if self._closed or worker is not self._sim_worker:
-            return
+    def _run_failed(self, exc) -> None:
         self._run_error = exc
-        self._report_exception("Sampler failed", exc)
+        self.report_exception("Sampler failed", exc)
 
-    def _run_finished(self, worker) -> None:
-        if self._closed or worker is not self._sim_worker:
+    def _run_finished(self) -> None:
+        if self._closed:
             return
-        self._sim_worker = None
-        self._stop_timer_if_idle()
         self._redraw()
-        self._set_sim_state("idle")
+        self.session.set_state(RunState.IDLE)
+        self._stop_timer_if_idle()
         step = self.last_step
         if self._run_error is not None:
             self.runEnded.emit("failed")
-        elif self._sim_stop_requested:
+        elif self._stop_requested:
             done = step.draws_done if step is not None else 0
             self.show_status(f"Run stopped after {done:,} draws")
             self.runEnded.emit("stopped")
@@ -704,46 +807,55 @@ class MainWindow(QMainWindow):
             self.runEnded.emit("finished")
             self.runFinished.emit(step)
 
-    def _clear_run_results(self, planned: bool = True) -> None:
-        self.last_step = None
-        self._pending_step = None
+    def _step_changed(self, step) -> None:
         if self.index is None:
             return
-        total = self.sampler.num_samples.value() * self.sampler.epochs.value()
-        self.histogram.set_planned(total)
-        self.histogram.set_figures_text("")
-        self.coverage.clear_run()
-        self.table_model.set_observed(None)
-        if planned:
-            self.sampler.set_progress(0, total, "idle")
-
-    def _draw_step(self, step) -> None:
-        self.last_step = step
+        if step is None:  # no run results: every run view back to the plan
+            total = self.session.settings.total_draws
+            self.histogram.set_planned(total)
+            self.histogram.set_figures_text("")
+            self.coverage.clear_run()
+            self.table_model.refresh_observed()
+            if self.session.state is RunState.IDLE:
+                self.sampler.set_progress(0, total, "idle")
+            return
         self.histogram.set_sampled(step.class_counts, step.expected_shares, step.draws_done)
         self.histogram.set_figures_text(self._figures_html(step))
         self.sampler.set_progress(step.draws_done, step.total_draws)
-        params = self._run_params or {}
-        epochs = max(int(params.get("epochs", 1)), 1)
+        epochs = max(self.session.settings.epochs, 1)
         if step.distinct_seen is not None:
-            expected = None
-            if params.get("replacement", True) and params.get("mode") == "weighted":
-                expected = expected_distinct(self.index.counts, step.expected_shares, step.epoch_draws or 0)
             label = f"Epoch {step.epoch + 1} of {epochs}: " if epochs > 1 else ""
-            self.coverage.set_coverage(step.distinct_seen, expected, label)
-            self.table_model.set_observed(step.distinct_seen)
+            self.coverage.set_coverage(step.distinct_seen, step_figures(step, self.index.counts), label)
+            self.table_model.refresh_observed()
 
     @staticmethod
     def _figures_html(step) -> str:
-        p = step.p_value
-        p_text = "—" if p is None or not np.isfinite(p) else (f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}")
-        chi = "—" if step.chi2 is None or not np.isfinite(step.chi2) else f"{step.chi2:,.1f}"
-        tv = "—" if step.tv_distance is None or not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
+        fit = step.fit
+        tv = "—" if not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
+        if fit is not None and not fit.valid:
+            chi = (
+                f"<b>χ²</b> {fit.chi_square:,.1f} "
+                f"<i>(not valid: {fit.low_expected:,} class(es) expect &lt; 5 draws)</i>"
+            )
+        else:
+            p = step.p_value
+            p_text = "—" if p is None or not np.isfinite(p) else (f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}")
+            chi_v = "—" if step.chi2 is None or not np.isfinite(step.chi2) else f"{step.chi2:,.1f}"
+            chi = f"<b>χ²</b> {chi_v} &nbsp;&nbsp; <b>p-value</b> {p_text}"
+        how = f"{step.mode}, {'with' if step.replacement else 'without'} replacement"
         return (
-            f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} &nbsp;&nbsp; "
-            f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; "
-            f"<b>χ²</b> {chi} &nbsp;&nbsp; <b>p-value</b> {p_text} &nbsp;&nbsp; "
+            f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} ({how}) &nbsp;&nbsp; "
+            f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; {chi} &nbsp;&nbsp; "
             f"<b>TV distance to expected</b> {tv} &nbsp;&nbsp; <b>Elapsed</b> {step.elapsed_s:.2f} s"
         )
+
+    def stats_line(self) -> str:
+        """The stats line as plain text (for plot export and tests); empty before a run."""
+        step = self.last_step
+        if step is None:
+            return ""
+        fit = fit_line(step.fit) if step.fit is not None else ""
+        return f"{step.draws_done:,} draws ({step.mode}); {fit}; TV distance {step.tv_distance:.4f}"
 
     def _redraw(self) -> None:
         if self._closed:
@@ -752,10 +864,10 @@ class MainWindow(QMainWindow):
             self._show_scan_progress()
         step, self._pending_step = self._pending_step, None
         if step is not None and self.index is not None:
-            self._draw_step(step)
+            self.session.set_step(step)
 
     def _stop_timer_if_idle(self) -> None:
-        if self._scan_job is None and self._sim_worker is None:
+        if not self.scans.busy and not self.runs.busy:
             self._redraw_timer.stop()
 
     # ================================================================== export
@@ -779,19 +891,35 @@ class MainWindow(QMainWindow):
 
     def export_weights_to(self, path: str) -> None:
         """Write the current weights to ``path`` in a worker (the format follows the extension)."""
-        worker = workers.make_export_worker(path, self.index, self.class_w.copy(), self.scheme)
-        self._track(worker)
-        worker.returned.connect(self._exported)
-        worker.errored.connect(lambda exc: None if self._closed else self._report_exception("Export failed", exc))
+        s = self.session
+        weights, scheme = s.class_weights, s.scheme  # read-only: the session replaces, never edits, them
+        self.exports.start(
+            workers.make_export_worker(path, s.index, weights, scheme),
+            on_done=lambda written: self._exported(written, weights, scheme),
+            on_exception=lambda exc: self.report_exception("Export failed", exc),
+        )
         self.show_status(f"Exporting weights to {path} …")
-        worker.start()
 
-    def _exported(self, path: str) -> None:
+    def _exported(self, path: str, weights, scheme) -> None:
         if self._closed:
             return
-        self.last_export = path
+        self.session.mark_exported(path, weights, scheme)
         self.show_status(f"Exported weights to {path}")
         self.weightsExported.emit(path)
+
+    def _export_changed(self) -> None:
+        if self._training_dialog is not None and self._training_dialog.isVisible():
+            self._training_dialog.warning.setText(self._stale_text())
+            self._training_dialog.warning.setVisible(bool(self._stale_text()))
+
+    def _stale_text(self) -> str:
+        s = self.session
+        if not s.export_stale:
+            return ""
+        return (
+            f"{os.path.basename(s.export_path or '')} holds the weights of scheme {s.export_scheme}, "
+            f"not the current {s.scheme}: export again to use the current weights."
+        )
 
     def export_plots(self, ext: str) -> None:
         path = ask_plot_path(self, self.settings, self._base_name().replace("-weights", "-plots"), ext)
@@ -800,38 +928,62 @@ class MainWindow(QMainWindow):
 
     def export_plots_to(self, path: str) -> None:
         try:
-            export_plot(self.histogram.graphics, path)
-        except Exception as e:  # disk full, permission denied, bad extension
-            self._report_exception("Plot export failed", e)
+            self.histogram.set_export_caption(self._plot_caption())
+            try:
+                export_plot(self.histogram.graphics, path)
+            finally:
+                self.histogram.set_export_caption(None)
+        except Exception as e:  # noqa: BLE001  (the boundary: report_exception sorts user errors from bugs)
+            self.report_exception("Plot export failed", e)
             return
         self.show_status(f"Exported plots to {path}")
         self.plotsExported.emit(path)
 
+    def _plot_caption(self) -> tuple[str, str]:
+        """Title and footer of an exported plot: dataset, scheme, settings and the stats line."""
+        name = os.path.basename(os.path.normpath(self.index.root)) if self.index is not None else APP_NAME
+        st = self.session.settings
+        title = (
+            f"{name}: scheme {self.scheme}, {st.mode}, {'with' if st.replacement else 'without'} replacement, "
+            f"{st.num_samples:,} draws × {st.epochs} epoch(s)"
+        )
+        return title, self.stats_line()
+
     def training_snippet(self) -> str:
-        params = self.sampler.params()
+        st = self.session.settings
         root = self.index.root if self.index is not None else "path/to/dataset"
         source = self.index.source if self.index is not None else "folder"
         weights = self.last_export or os.path.join(os.getcwd(), "weights.pt")
         return training_snippet(
-            weights, root, source, params["num_samples"], params["replacement"], params["batch_size"] or 64
+            weights,
+            root,
+            source,
+            num_samples=st.num_samples,
+            replacement=st.replacement,
+            batch_size=st.batch_size,
+            seed=st.seed,
+            mode=st.mode,
         )
 
     def show_training_dialog(self) -> UseInTrainingDialog:
         if self._training_dialog is not None:
             self._training_dialog.close()
-        self._training_dialog = UseInTrainingDialog(self, self.training_snippet(), self.last_export)
+        self._settings_edited()
+        self._training_dialog = UseInTrainingDialog(
+            self, self.training_snippet(), self.last_export, stale=self._stale_text()
+        )
         self._training_dialog.show()
         return self._training_dialog
 
     # ================================================================== actions state
     def _update_actions(self) -> None:
         has_data = self.index is not None
-        running = self._sim_worker is not None
+        running = self.runs.busy
         for action in (self.export_action, self.export_png_action, self.export_svg_action):
             action.setEnabled(has_data)
         self.start_action.setEnabled(has_data and not running)
         self.pause_action.setEnabled(running)
-        self.pause_action.setText("&Resume" if self._sim_state == "paused" else "&Pause")
+        self.pause_action.setText("&Resume" if self.session.state is RunState.PAUSED else "&Pause")
         self.stop_action.setEnabled(running)
         if not running:
             self.sampler.set_state("idle", can_start=has_data)
@@ -881,19 +1033,16 @@ class MainWindow(QMainWindow):
                 pass
         self._closed = True
         self._redraw_timer.stop()
-        if self._scan_job is not None:
-            self._scan_job.cancel.set()
-        for worker in list(self._workers):
-            if hasattr(worker, "resume"):
-                worker.resume()
-            worker.quit()
+        runners = (self.scans, self.runs, self.exports, self.probes)
+        for runner in runners:
+            runner.cancel()
         for box in list(self._message_boxes):
             box.close()
+        if self._training_dialog is not None:
+            self._training_dialog.close()
         deadline = time.monotonic() + timeout_s
-        pool = QThreadPool.globalInstance()
-        while self._workers and time.monotonic() < deadline:
-            # deliver the queued "finished" signals and any worker start still pending on a timer
-            QCoreApplication.processEvents()
-            pool.waitForDone(20)
-        QCoreApplication.processEvents()
-        return not self._workers
+        ok = True
+        for runner in runners:
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 0)
+            ok = runner.wait(left_ms) and ok
+        return ok

@@ -17,25 +17,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from balance_gui.core.options import Device, Implementation, Mode
+
+from .session import RunSettings
+
 INT_MAX = 2**31 - 1
 
-DEVICES = (("cpu", "CPU"), ("cuda", "CUDA"), ("mps", "MPS (Apple)"))
-MODES = (
-    (
-        "weighted",
-        "Weighted (independent draws)",
-        "Each draw picks an image with probability proportional to its weight",
-    ),
-    (
-        "class_aware",
-        "Class-aware cycling",
-        "Pick a class by its weight, then the next image of that class in a reshuffled cycle",
-    ),
-)
-IMPLEMENTATIONS = (
-    ("balanced", "balance-gui sampler", "This project's sampler"),
-    ("torch", "torch WeightedRandomSampler", "PyTorch's own sampler, for comparison"),
-)
+DEVICES = tuple((str(d), d.label) for d in Device)
+MODES = tuple((str(m), m.label, m.tooltip) for m in Mode)
+IMPLEMENTATIONS = tuple((str(i), i.label, i.tooltip) for i in Implementation)
 
 
 def _choice_combo(name: str, choices) -> QComboBox:
@@ -49,6 +39,7 @@ def _choice_combo(name: str, choices) -> QComboBox:
 
 
 class SamplerPanel(QGroupBox):
+    settingsEdited = Signal()  # any run setting changed by the user
     startRequested = Signal()
     pauseRequested = Signal()  # pause or resume
     stopRequested = Signal()
@@ -124,33 +115,44 @@ class SamplerPanel(QGroupBox):
         self.progress.setTextVisible(True)
         layout.addWidget(self.progress)
 
+        for spin in (self.num_samples, self.epochs, self.batch_size, self.seed):
+            spin.valueChanged.connect(self.settingsEdited)
+        self.replacement.toggled.connect(self.settingsEdited)
+        for combo in (self.device, self.mode, self.implementation):
+            combo.currentIndexChanged.connect(self.settingsEdited)
         self.start_button.clicked.connect(self.startRequested)
         self.pause_button.clicked.connect(self.pauseRequested)
         self.stop_button.clicked.connect(self.stopRequested)
         self.set_state("idle", can_start=False)
 
     # ------------------------------------------------------------------ API
+    def settings(self) -> RunSettings:
+        """The run settings the widgets show."""
+        return RunSettings(
+            num_samples=self.num_samples.value(),
+            epochs=self.epochs.value(),
+            replacement=self.replacement.isChecked(),
+            batch_size=self.batch_size.value() or None,
+            seed=self.seed.value(),
+            device=self.device.currentData(),
+            mode=self.mode.currentData(),
+            implementation=self.implementation.currentData(),
+        )
+
     def params(self) -> dict:
         """Keyword arguments for core.simulate.simulate."""
-        batch = self.batch_size.value()
-        return {
-            "num_samples": self.num_samples.value(),
-            "epochs": self.epochs.value(),
-            "replacement": self.replacement.isChecked(),
-            "batch_size": batch or None,
-            "seed": self.seed.value(),
-            "device": self.device.currentData(),
-            "mode": self.mode.currentData(),
-            "implementation": self.implementation.currentData(),
-        }
+        return self.settings().simulate_kwargs()
 
     def set_dataset_size(self, n: int) -> None:
+        """Draws per epoch default to N; quietly: the window hands the settings to the session itself."""
+        self.num_samples.blockSignals(True)
         self.num_samples.setValue(max(1, min(int(n), INT_MAX)))
+        self.num_samples.blockSignals(False)
 
     def set_devices(self, info: dict[str, tuple[bool, str]] | None) -> None:
         """Enable the devices torch can use; a disabled one says why in its tooltip.
         ``None`` means torch is still loading."""
-        model: QStandardItemModel = self.device.model()
+        model = self._device_model()
         for row, (key, _label) in enumerate(DEVICES):
             item = model.item(row)
             if key == "cpu":
@@ -169,7 +171,12 @@ class SamplerPanel(QGroupBox):
 
     def device_enabled(self, key: str) -> bool:
         row = [k for k, _ in DEVICES].index(key)
-        return self.device.model().item(row).isEnabled()
+        return self._device_model().item(row).isEnabled()
+
+    def _device_model(self) -> QStandardItemModel:
+        model = self.device.model()
+        assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
+        return model
 
     def set_state(self, state: str, can_start: bool = True) -> None:
         """``idle``, ``running`` or ``paused``."""

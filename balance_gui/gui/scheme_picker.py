@@ -6,26 +6,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from balance_gui.core.weights import Scheme
+from balance_gui.core.options import SchemeName
+from balance_gui.core.weights import SCHEME_NAMES, Scheme
 
-# (scheme name, label in the picker, tooltip)
-SCHEMES = (
-    ("inverse", "Inverse  (N / n_c)", "Each class drawn equally often: w_c = N / n_c"),
-    (
-        "balanced",
-        "Balanced  (N / (C·n_c))",
-        "sklearn's 'balanced': w_c = N / (C n_c), inverse divided by C: the same shares",
-    ),
-    ("sqrt", "Square root  (1 / √n_c)", "Half-way: shares grow with √n_c"),
-    ("power", "Power  (n_c^(q−1))", "Shares grow as n_c^q: q = 0 is inverse, q = 1 is none"),
-    (
-        "effective",
-        "Effective number  (β)",
-        "Cui et al. 2019: w_c = (1 − β) / (1 − β^n_c); β → 1 approaches inverse, β = 0 is none",
-    ),
-    ("none", "None  (uniform)", "Every image weight 1: shares as in the dataset"),
-    ("custom", "Custom  (edit in the table)", "Your own weight per class: edit the Weight column"),
-)
+# The core's schemes with their labels and tooltips; a scheme listed there before the
+# weights module computes it (rfs while it is being added) is left out.
+SCHEMES = tuple((str(name), name.label, name.tooltip) for name in SchemeName if name in SCHEME_NAMES)
 SCHEME_ORDER = tuple(s[0] for s in SCHEMES)
 
 
@@ -36,7 +22,6 @@ class SchemePicker(QGroupBox):
 
     def __init__(self, parent=None):
         super().__init__("Weighting scheme", parent)
-        self._custom: dict[str, float] | None = None
         self._quiet = False
 
         layout = QVBoxLayout(self)
@@ -54,7 +39,7 @@ class SchemePicker(QGroupBox):
         self.q_slider.setObjectName("power_q")
         self.q_slider.setRange(0.0, 1.0)
         self.q_slider.setDecimals(2)
-        self.q_slider.setSingleStep(0.05)
+        self.q_slider.setSingleStep(0.05)  # type: ignore[arg-type]  # superqt's float slider takes a float step
         self.q_slider.setValue(0.5)
         self.q_slider.setToolTip("q: 0 balances fully (inverse), 1 keeps the dataset's shares (none)")
         self.q_label = QLabel("q")
@@ -95,15 +80,13 @@ class SchemePicker(QGroupBox):
         if name == "effective":
             return Scheme("effective", float(self.beta_spin.value()))
         if name == "custom":
-            return Scheme("custom", custom=dict(self._custom) if self._custom is not None else None)
+            return Scheme("custom")  # the session fills in its current weights: no copy here
         return Scheme(name)
 
     def set_scheme(self, scheme: Scheme, emit: bool = False) -> None:
         """Show ``scheme`` in the widgets; emits ``schemeChanged`` only when ``emit``."""
         self._quiet = not emit
         try:
-            if scheme.name == "custom":
-                self._custom = dict(scheme.custom) if scheme.custom is not None else None
             if scheme.name == "power" and scheme.param is not None:
                 self.q_slider.setValue(float(scheme.param))
             if scheme.name == "effective" and scheme.param is not None:
@@ -125,10 +108,8 @@ class SchemePicker(QGroupBox):
     # ------------------------------------------------------------------ internals
     def _sync_visibility(self) -> None:
         name = self.combo.currentData()
-        for widget in (self.q_slider, self.q_label):
-            widget.setVisible(name == "power")
-        for widget in (self.beta_spin, self.beta_label):
-            widget.setVisible(name == "effective")
+        for widget in (self.q_slider, self.q_label, self.beta_spin, self.beta_label):
+            widget.setVisible(name == ("power" if widget in (self.q_slider, self.q_label) else "effective"))
 
     def _changed(self, *_):
         self._sync_visibility()

@@ -17,6 +17,7 @@ class SummaryPanel(QGroupBox):
         ("num_samples", "Images (N)", "Images indexed, in ImageFolder order"),
         ("num_classes", "Classes (C)", "Class folders (or manifest labels)"),
         ("empty_classes", "Empty classes", "Classes with no image: weight 0, never drawn"),
+        ("tail", "Tail", "Non-empty classes with fewer than k images (the long tail)"),
         ("imbalance_ratio", "Imbalance ratio", "Largest class over smallest non-empty class"),
         ("normalized_entropy", "Normalised entropy", "H / ln C of the class shares; 1 is perfectly balanced"),
         ("gini", "Gini", "Gini coefficient of the class counts; 0 is perfectly balanced"),
@@ -40,7 +41,8 @@ class SummaryPanel(QGroupBox):
             value.setObjectName(f"summary_{key}")
             self.values[key] = value
             form.addRow(label, value)
-        self.values["root"].setWordWrap(True)
+        for value in self.values.values():  # a long name wraps: the panel never clips
+            value.setWordWrap(True)
         layout.addWidget(form_host)
         self.warnings_label = QLabel("")
         self.warnings_label.setObjectName("summary_warnings")
@@ -58,6 +60,7 @@ class SummaryPanel(QGroupBox):
         self.values["num_samples"].setText(f"{figures.num_samples:,}")
         self.values["num_classes"].setText(f"{figures.num_classes:,}")
         self.values["empty_classes"].setText(f"{figures.empty_classes:,}")
+        self.values["tail"].setText(tail_text(index.counts))
         ratio = figures.imbalance_ratio
         self.values["imbalance_ratio"].setText(f"{ratio:,.1f} : 1" if math.isfinite(ratio) else "—")
         self.values["normalized_entropy"].setText(f"{figures.normalized_entropy:.3f}")
@@ -81,6 +84,27 @@ class SummaryPanel(QGroupBox):
         for value in self.values.values():
             value.setText("—")
         self.set_warnings([])
+
+
+TAIL_LIMITS = (5, 10, 20, 50, 100)
+
+
+def tail_text(counts) -> str:
+    """ "N classes with fewer than k images", k the smallest of 5, 10, 20, ... that catches a tail
+    (or the one with the most classes below it)."""
+    n = [int(c) for c in counts if c > 0]
+    first = None  # the smallest k with any class below it
+    for k in TAIL_LIMITS:
+        below = sum(1 for c in n if c < k)
+        if below and below < len(n):
+            return _tail(below, k)
+        if below and first is None:
+            first = (below, k)
+    return _tail(*(first or (0, TAIL_LIMITS[-1])))
+
+
+def _tail(below: int, k: int) -> str:
+    return f"{below:,} {'class' if below == 1 else 'classes'} with fewer than {k} images"
 
 
 def _escape(text: str) -> str:

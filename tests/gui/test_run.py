@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from balance_gui.core.weights import Scheme, class_weights
 
-from .conftest import active_threads, open_and_wait, wait_until
+from .conftest import active_threads, open_and_wait
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -150,15 +150,17 @@ def test_pause_resume_stop(qtbot, window, small_tree):
     set_params(window, num_samples=2_000_000_000)  # far more than the test will wait for
     qtbot.mouseClick(window.sampler.start_button, Qt.MouseButton.LeftButton)
     assert window.running and window.sampler.pause_button.isEnabled()
-    assert wait_until(lambda: window.last_step is not None, 30)
+    qtbot.waitUntil(lambda: window.last_step is not None, timeout=30_000)
     qtbot.mouseClick(window.sampler.pause_button, Qt.MouseButton.LeftButton)
-    assert wait_until(lambda: window.sampler.pause_button.text() == "Resume", 30)
-    wait_until(lambda: False, 0.1)  # drain steps sent before the pause
+    qtbot.waitUntil(lambda: window.sampler.pause_button.text() == "Resume", timeout=30_000)
+    # steps yielded before the pause arrived before the "paused" signal; the timer draws the last one
+    qtbot.waitUntil(lambda: window._pending_step is None, timeout=5_000)
     paused_at = window.last_step.draws_done
-    wait_until(lambda: False, 0.4)
-    assert window.last_step.draws_done == paused_at  # nothing is drawn while paused
+    with qtbot.assertNotEmitted(window.session.stepChanged, wait=400):
+        pass  # nothing is drawn while paused
+    assert window.last_step.draws_done == paused_at
     qtbot.mouseClick(window.sampler.pause_button, Qt.MouseButton.LeftButton)  # resume
-    assert wait_until(lambda: window.last_step.draws_done > paused_at, 30)
+    qtbot.waitUntil(lambda: window.last_step.draws_done > paused_at, timeout=30_000)
     with qtbot.waitSignal(window.runEnded, timeout=30_000) as blocker:
         qtbot.mouseClick(window.sampler.stop_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["stopped"]
@@ -167,7 +169,7 @@ def test_pause_resume_stop(qtbot, window, small_tree):
     np.testing.assert_array_equal(window.histogram.sampled_heights_by_class(), step.class_counts)
     assert "stopped" in window.status_label.text()
     assert not window.running and window.sampler.start_button.isEnabled()
-    assert active_threads() == 0 or wait_until(lambda: active_threads() == 0, 5)
+    qtbot.waitUntil(lambda: active_threads() == 0, timeout=5_000)
 
 
 def test_close_mid_run_leaves_no_threads(qtbot, settings, small_tree):
@@ -179,11 +181,11 @@ def test_close_mid_run_leaves_no_threads(qtbot, settings, small_tree):
     assert open_and_wait(qtbot, w, small_tree) == "ok"
     set_params(w, num_samples=2_000_000_000)
     w.start_run()
-    assert wait_until(lambda: w.last_step is not None, 30)
+    qtbot.waitUntil(lambda: w.last_step is not None, timeout=30_000)
     t0 = time.perf_counter()
     w.close()
     assert time.perf_counter() - t0 < 10
-    assert not w._workers
+    assert w.pending_workers == 0
     assert active_threads() == 0
 
 
@@ -207,11 +209,13 @@ def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, small_tree, tmp_
     assert open_and_wait(qtbot, window, small_tree) == "ok"
     set_params(window, num_samples=2_000_000_000)
     window.start_run()
-    assert wait_until(lambda: window.last_step is not None, 30)
+    qtbot.waitUntil(lambda: window.last_step is not None, timeout=30_000)
     assert open_and_wait(qtbot, window, other) == "ok"
     assert not window.running
-    wait_until(lambda: active_threads() == 0, 10)
-    wait_until(lambda: False, 0.1)  # any step still queued from the old run arrives now
+    qtbot.waitUntil(lambda: active_threads() == 0, timeout=10_000)
+    # the old run's job was cut off: a step it had queued never reaches the session
+    with qtbot.assertNotEmitted(window.session.stepChanged, wait=100):
+        pass
     assert window.last_step is None
     assert window.histogram.sampled_heights_by_class().tolist() == [0, 0, 0, 0]
     np.testing.assert_array_equal(window.histogram.raw_heights_by_class(), [1, 5, 3, 1])  # w, x, y, z

@@ -19,7 +19,7 @@ from balance_gui.gui import workers
 from balance_gui.gui.class_table import COL
 
 from ..conftest import make_tree
-from .conftest import active_threads, open_and_wait, wait_until
+from .conftest import active_threads, open_and_wait
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -217,8 +217,8 @@ def test_cancel_scan(qtbot, window, small_tree, tmp_path, monkeypatch):
     monkeypatch.setattr(workers, "open_dataset", slow_open)
     window.open_path(str(big))
     assert window.cancel_button.isVisible()
-    assert wait_until(lambda: len(seen) >= 5, 20)
-    assert wait_until(lambda: "Scanning:" in window.status_label.text(), 5)  # live count
+    qtbot.waitUntil(lambda: len(seen) >= 5, timeout=20_000)
+    qtbot.waitUntil(lambda: "Scanning:" in window.status_label.text(), timeout=5_000)  # live count
     with qtbot.waitSignal(window.scanEnded, timeout=10_000) as blocker:
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["cancelled"]
@@ -251,9 +251,9 @@ def test_close_mid_scan_leaves_no_threads(qtbot, settings, tmp_path, monkeypatch
     qtbot.addWidget(w)
     w.show()
     w.open_path(str(big))
-    assert wait_until(lambda: started, 10)
+    qtbot.waitUntil(lambda: bool(started), timeout=10_000)
     w.close()
-    assert w._closed and not w._workers
+    assert w._closed and w.pending_workers == 0
     assert active_threads() == 0
 
 

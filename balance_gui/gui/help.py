@@ -1,0 +1,42 @@
+"""The help page: what each figure means, and the shortcuts."""
+
+from __future__ import annotations
+
+HELP_HTML = """
+<h3>The figures</h3>
+<p><b>Exp. sampled share</b>: the share of an epoch's draws each class is expected to get.
+With replacement it is p<sub>c</sub> = n<sub>c</sub> w<sub>c</sub> / &Sigma; n<sub>j</sub> w<sub>j</sub>.
+Without replacement (torch.multinomial's successive sampling) it is n<sub>c</sub> &pi;<sub>c</sub> / k,
+&pi;<sub>c</sub> the probability that one image of the class is among the k draws, computed from that law.</p>
+<p><b>Exp. uses / image</b>: expected draws of each image of the class per epoch
+(k p<sub>c</sub> / n<sub>c</sub>; at most 1 without replacement).</p>
+<p><b>Exp. distinct / epoch</b>: expected number of different images of the class drawn in one epoch.
+Weighted with replacement: n<sub>c</sub>(1 &minus; (1 &minus; q<sub>c</sub>)<sup>k</sup>),
+q<sub>c</sub> = p<sub>c</sub>/n<sub>c</sub>.
+Class-aware (images cycle inside a class): E[min(n<sub>c</sub>, d<sub>c</sub>)],
+d<sub>c</sub> ~ Binomial(k, p<sub>c</sub>).
+Stratified: the same with d<sub>c</sub> = floor or ceil of k p<sub>c</sub>.
+Without replacement: n<sub>c</sub> &pi;<sub>c</sub>.</p>
+<p><b>Seen distinct / epoch</b>: the same count, observed in the current epoch of the run.</p>
+<p><b>Coverage</b> (tab): seen distinct images over the class's images, per class, against the expectation.</p>
+<p><b>&chi;&sup2; and p-value</b>: Pearson's chi-square of the sampled counts against the counts expected in the
+sampler's mode. A small p-value (below 0.001) says the sampler does not follow the expected law. The test is only
+valid when every class expects at least 5 draws; otherwise the stats line says so and the p-value is not shown.</p>
+<p><b>TV distance</b>: total variation distance, &frac12; &Sigma; |observed share &minus; expected share|:
+0 is a perfect match, 1 the worst; it shrinks like 1/&radic;draws for a correct sampler.</p>
+<h3>Editing during a run</h3>
+<p>The scheme and the weights cannot be changed while a run is going (stop it first): the sampler draws with the
+weights it started with, and the plots would otherwise mix two schemes.</p>
+<h3>Shortcuts</h3>
+<table>
+<tr><td>Ctrl+O</td><td>Open a dataset folder</td></tr>
+<tr><td>Ctrl+Shift+O</td><td>Open a CSV manifest</td></tr>
+<tr><td>Ctrl+E</td><td>Export weights</td></tr>
+<tr><td>F5 / F6 / Shift+F5</td><td>Start / pause or resume / stop the run</td></tr>
+<tr><td>Ctrl+0</td><td>Reset the plots' zoom</td></tr>
+<tr><td>Ctrl+C</td><td>Copy the selected table cells as TSV</td></tr>
+<tr><td>Ctrl+F</td><td>Find a class</td></tr>
+<tr><td>F1</td><td>This help</td></tr>
+<tr><td>Ctrl+Q</td><td>Quit</td></tr>
+</table>
+"""

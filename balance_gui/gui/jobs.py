@@ -1,0 +1,169 @@
+"""One job at a time per runner (Orange's ConcurrentMixin pattern).
+
+``JobRunner.start(worker, ...)`` cancels the runner's previous job and disconnects it,
+so a result of a superseded job never reaches the window: no per-job staleness checks.
+The runner keeps every worker it started until that worker's thread has ended, so the
+window can wait for them all when it closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
+from superqt.utils import GeneratorWorker, WorkerBase
+
+
+class _Relay(QObject):
+    """Forwards one worker's signals to the runner's callbacks while the job is current.
+
+    A QObject living in the GUI thread: the worker's signals reach its methods queued,
+    on the GUI thread."""
+
+    def __init__(self, runner: JobRunner, worker: WorkerBase, callbacks: dict[str, Callable[..., Any] | None]):
+        super().__init__(runner)
+        self.live = True
+        self.runner = runner
+        self.worker = worker
+        self.callbacks = callbacks
+
+    def call(self, name: str, *args: Any) -> None:
+        fn = self.callbacks.get(name)
+        if self.live and fn is not None:
+            fn(*args)
+
+    def yielded(self, value: Any) -> None:
+        self.call("partial", value)
+
+    def returned(self, value: Any) -> None:
+        self.call("done", value)
+
+    def errored(self, exc: BaseException) -> None:
+        self.call("exception", exc)
+
+    def paused(self) -> None:
+        self.call("paused")
+
+    def resumed(self) -> None:
+        self.call("resumed")
+
+    def finished(self) -> None:
+        self.runner._finished(self.worker, self)
+
+
+class JobRunner(QObject):
+    """Runs one superqt worker at a time: ``start`` cancels the previous one.
+
+    Callbacks: ``on_partial`` (each yielded value), ``on_done`` (the returned value),
+    ``on_exception`` (the exception), ``on_finished`` (no argument, always last), and
+    ``on_paused``/``on_resumed`` for generator workers. A cancelled job calls none of them.
+    """
+
+    jobEnded = Signal()  # any worker of this runner ended (current or cancelled)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._current: WorkerBase | None = None
+        self._relay: _Relay | None = None
+        self._alive: set[WorkerBase] = set()
+        self._cancel_fn: Callable[[], None] = lambda: None
+
+    @property
+    def current(self) -> WorkerBase | None:
+        return self._current
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def alive(self) -> int:
+        """Workers started by this runner whose thread has not ended yet."""
+        return len(self._alive)
+
+    def start(
+        self,
+        worker: Any,  # a superqt WorkerBase; Any: its stubs type the generator signals loosely
+        *,
+        on_partial: Callable[[Any], None] | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_exception: Callable[[BaseException], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
+        on_paused: Callable[[], None] | None = None,
+        on_resumed: Callable[[], None] | None = None,
+        cancel: Callable[[], None] | None = None,
+    ) -> WorkerBase:
+        """Cancel the previous job, then start ``worker``. ``cancel`` is how to stop this one
+        (default: ``worker.quit()``; a scan also sets its cancel flag)."""
+        self.cancel()
+        relay = _Relay(
+            self,
+            worker,
+            {
+                "partial": on_partial,
+                "done": on_done,
+                "exception": on_exception,
+                "finished": on_finished,
+                "paused": on_paused,
+                "resumed": on_resumed,
+            },
+        )
+        self._cancel_fn = cancel or worker.quit
+        self._current, self._relay = worker, relay
+        self._alive.add(worker)
+        if hasattr(worker, "yielded"):
+            worker.yielded.connect(relay.yielded)
+            worker.paused.connect(relay.paused)
+            worker.resumed.connect(relay.resumed)
+        worker.returned.connect(relay.returned)
+        worker.errored.connect(relay.errored)
+        worker.finished.connect(relay.finished)
+        worker.start()
+        return worker
+
+    def _finished(self, worker: WorkerBase, relay: _Relay) -> None:
+        self._alive.discard(worker)
+        if worker is self._current:
+            self._current, self._relay = None, None
+            relay.call("finished")
+        relay.live = False
+        relay.deleteLater()
+        self.jobEnded.emit()
+
+    def cancel(self) -> None:
+        """Stop the current job and cut it off: none of its callbacks runs after this."""
+        worker, relay = self._current, self._relay
+        if worker is None or relay is None:
+            return
+        relay.live = False
+        self._current, self._relay = None, None
+        if isinstance(worker, GeneratorWorker):
+            worker.resume()  # a paused generator must wake up to see the quit
+        self._cancel_fn()
+
+    def pause(self) -> None:
+        if isinstance(self._current, GeneratorWorker):
+            self._current.pause()
+
+    def resume(self) -> None:
+        if isinstance(self._current, GeneratorWorker):
+            self._current.resume()
+
+    def quit(self) -> None:
+        """Ask the current job to stop, keeping its callbacks (its ``on_finished`` still runs)."""
+        if self._current is not None:
+            self._cancel_fn()
+            if isinstance(self._current, GeneratorWorker):
+                self._current.resume()  # a paused job must wake up to see the quit
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Process events until every worker this runner started has ended; True if they have."""
+        pool = QThreadPool.globalInstance()
+        waited = 0
+        while self._alive and waited < timeout_ms:
+            QCoreApplication.processEvents()
+            pool.waitForDone(20)
+            waited += 20
+        QCoreApplication.processEvents()
+        return not self._alive

@@ -1,0 +1,238 @@
+"""The session model: the one place the GUI's state lives (napari's ViewerModel pattern).
+
+It holds the dataset index, the scheme and its class weights, the run settings (a
+frozen dataclass), the run state (an Enum) and the last simulation step, and emits a
+signal for every change. Views read it when told and keep no copy of the weights.
+
+Mid-run edits are refused: while a run is going, ``set_scheme``, ``set_class_weight``
+and ``set_settings`` raise ``SettingsError`` (the window disables those controls, so this
+is the last line of defence), because a plot of the old sampler beside the new weights
+would show numbers that belong to neither.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from balance_gui.core.errors import BalanceError, SettingsError
+from balance_gui.core.expected import ClassFigures, class_figures
+from balance_gui.core.options import Device, Implementation, Mode
+from balance_gui.core.weights import Scheme, class_weights
+
+
+class RunState(enum.Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """What a run draws: the keyword arguments of ``core.simulate.simulate``."""
+
+    num_samples: int = 1
+    epochs: int = 1
+    replacement: bool = True
+    batch_size: int | None = None
+    seed: int = 0
+    device: str = Device.CPU
+    mode: str = Mode.WEIGHTED
+    implementation: str = Implementation.BALANCED
+
+    def simulate_kwargs(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def total_draws(self) -> int:
+        return self.num_samples * self.epochs
+
+
+class Session(QObject):
+    datasetChanged = Signal(object)  # DatasetIndex or None
+    weightsChanged = Signal()  # scheme, class weights or the expected figures changed
+    settingsChanged = Signal(object)  # RunSettings
+    stateChanged = Signal(object)  # RunState
+    stepChanged = Signal(object)  # SimulationStep, or None when the run views reset
+    exportChanged = Signal()  # a weights file was written, or became stale
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._index: Any = None
+        self._scheme = Scheme("inverse")
+        self._weights: np.ndarray | None = None
+        self._figures: ClassFigures | None = None
+        self._figures_note = ""
+        self._settings = RunSettings()
+        self._state = RunState.IDLE
+        self._step: Any = None
+        self._export_path: str | None = None
+        self._export_weights: np.ndarray | None = None
+        self._export_scheme = ""
+
+    # ------------------------------------------------------------------ read
+    @property
+    def index(self) -> Any:
+        return self._index
+
+    @property
+    def scheme(self) -> Scheme:
+        return self._scheme
+
+    @property
+    def class_weights(self) -> np.ndarray | None:
+        """The class weights, read-only: change them with set_scheme or set_class_weight."""
+        return self._weights
+
+    @property
+    def figures(self) -> ClassFigures | None:
+        """The core's expected figures for the weights and the run settings."""
+        return self._figures
+
+    @property
+    def figures_note(self) -> str:
+        """Why the figures are not those of the settings (empty when they are)."""
+        return self._figures_note
+
+    @property
+    def settings(self) -> RunSettings:
+        return self._settings
+
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def step(self) -> Any:
+        return self._step
+
+    @property
+    def export_path(self) -> str | None:
+        return self._export_path
+
+    @property
+    def export_stale(self) -> bool:
+        """The last exported file no longer holds the current weights."""
+        if self._export_path is None or self._export_weights is None or self._weights is None:
+            return False
+        return self._export_weights.shape != self._weights.shape or not np.array_equal(
+            self._export_weights, self._weights
+        )
+
+    @property
+    def export_scheme(self) -> str:
+        return self._export_scheme
+
+    # ------------------------------------------------------------------ write
+    def _refuse_mid_run(self, what: str) -> None:
+        if self._state is not RunState.IDLE:
+            raise SettingsError(
+                f"stop the run before changing {what}: the sampler draws with the weights it started with"
+            )
+
+    def set_dataset(self, index: Any, settings: RunSettings | None = None) -> None:
+        """A new dataset: every run view resets; custom weights (made for other classes) fall back to inverse."""
+        self._state = RunState.IDLE
+        self._index = index
+        self._weights = None
+        self._step = None
+        self._export_path, self._export_weights, self._export_scheme = None, None, ""
+        if settings is not None:
+            self._settings = settings
+        scheme = Scheme("inverse") if self._scheme.name == "custom" else self._scheme
+        try:
+            self._apply(scheme)
+        except BalanceError:  # e.g. a power scheme whose weights overflow on these counts
+            self._apply(Scheme("none"))
+        self.stateChanged.emit(self._state)
+        self.datasetChanged.emit(index)
+        self.settingsChanged.emit(self._settings)
+        self.weightsChanged.emit()
+        self.stepChanged.emit(None)
+        self.exportChanged.emit()
+
+    def set_scheme(self, scheme: Scheme) -> None:
+        """Apply ``scheme`` through the core; raises WeightsError (bad weights) or SettingsError (mid-run)."""
+        self._refuse_mid_run("the scheme")
+        if self._index is None:
+            self._scheme = scheme
+            self.weightsChanged.emit()
+            return
+        if scheme.name == "custom" and scheme.custom is None:
+            current = self._weights if self._weights is not None else np.ones(self._index.num_classes)
+            scheme = Scheme("custom", custom=dict(zip(self._index.classes, map(float, current), strict=True)))
+        old = self._weights
+        self._apply(scheme)
+        new = self._weights
+        changed = old is None or new is None or old.shape != new.shape or not np.array_equal(old, new)
+        self.weightsChanged.emit()
+        self.exportChanged.emit()
+        if changed:
+            self.clear_step()
+
+    def set_class_weight(self, class_index: int, value: float) -> None:
+        """One class's weight: the scheme becomes custom."""
+        self._refuse_mid_run("a weight")
+        if self._index is None or self._weights is None:
+            return
+        custom = dict(zip(self._index.classes, map(float, self._weights), strict=True))
+        custom[self._index.classes[class_index]] = float(value)
+        self.set_scheme(Scheme("custom", custom=custom))
+
+    def set_settings(self, settings: RunSettings) -> None:
+        if settings == self._settings:
+            return
+        self._refuse_mid_run("the run settings")
+        self._settings = settings
+        self._refresh_figures()
+        self.settingsChanged.emit(settings)
+        self.weightsChanged.emit()
+        self.clear_step()
+
+    def set_state(self, state: RunState) -> None:
+        if state is not self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def set_step(self, step: Any) -> None:
+        self._step = step
+        self.stepChanged.emit(step)
+
+    def clear_step(self) -> None:
+        if self._step is not None:
+            self._step = None
+            self.stepChanged.emit(None)
+
+    def mark_exported(self, path: str, weights: np.ndarray, scheme: Scheme) -> None:
+        """``weights`` are the ones the file holds (the export ran on a snapshot)."""
+        self._export_path = path
+        self._export_weights = weights
+        self._export_scheme = str(scheme)
+        self.exportChanged.emit()
+
+    # ------------------------------------------------------------------ internals
+    def _apply(self, scheme: Scheme) -> None:
+        w = class_weights(self._index.counts, scheme, self._index.classes)
+        w.setflags(write=False)
+        self._scheme = scheme
+        self._weights = w
+        self._refresh_figures()
+
+    def _refresh_figures(self) -> None:
+        if self._index is None or self._weights is None:
+            self._figures = None
+            return
+        s = self._settings
+        try:
+            self._figures = class_figures(
+                self._index.counts, self._weights, s.num_samples, mode=s.mode, replacement=s.replacement
+            )
+            self._figures_note = ""
+        except SettingsError as e:
+            # e.g. more draws without replacement than images with a weight: the run will refuse too
+            self._figures = class_figures(self._index.counts, self._weights, s.num_samples)
+            self._figures_note = f"{e}; figures shown with replacement"
