@@ -160,6 +160,29 @@ def test_stratified_distinct_by_randomised_rounding():
     np.testing.assert_allclose(distinct_stratified(counts, p, k), [4.0, 4.5, 0.45])
 
 
+def test_stratified_figures_match_the_stratified_sampler():
+    """The table's stratified figures are the sampler's: draws floor/ceil of k p_c, distinct E[min(n_c, d_c)]."""
+    counts = np.array([4, 10, 1, 25])
+    cw = np.array([1.0, 0.5, 3.0, 0.1])
+    t = np.repeat(np.arange(4), counts)
+    k = 13
+    f = class_figures(counts, cw, draws=k, mode=Mode.STRATIFIED)
+    sampler = BalancedSampler(targets=t, class_weights=cw, num_samples=k, mode="stratified", seed=5)
+    epochs = 3000
+    draws = np.zeros((epochs, 4))
+    distinct = np.zeros(4)
+    for e in range(epochs):
+        sampler.set_epoch(e)
+        idx = np.fromiter(sampler, dtype=np.int64)
+        draws[e] = np.bincount(t[idx], minlength=4)
+        distinct += np.bincount(t[np.unique(idx)], minlength=4)
+    assert np.all(np.abs(draws - f.expected_draws) < 1.0)  # never further than the rounding step
+    np.testing.assert_allclose(draws.mean(axis=0), f.expected_draws, atol=0.05)
+    np.testing.assert_allclose(distinct / epochs, f.expected_distinct, atol=0.05)
+    # the independent-draws formula would be visibly wrong for the 4-image class
+    assert abs(distinct_with_replacement(counts, f.expected_shares, k)[0] - f.expected_distinct[0]) > 0.3
+
+
 def test_figures_refuse_modes_without_replacement():
     with pytest.raises(SettingsError, match="class_aware mode draws with replacement"):
         class_figures([2, 3], [1.0, 1.0], mode="class_aware", replacement=False)
