@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balance_gui.core.errors import WeightsError
+from balance_gui.core.errors import SettingsError
 from balance_gui.core.weights import SCHEME_NAMES, class_weights, parse_scheme
 
 
@@ -20,5 +20,5 @@ def test_rfs_weights_are_the_repeat_factors():
 
 @pytest.mark.parametrize("text", ["rfs", "rfs:x", "rfs:0", "rfs:-1", "rfs:inf"])
 def test_rfs_needs_a_positive_threshold(text):
-    with pytest.raises(WeightsError, match="rfs"):
+    with pytest.raises(SettingsError, match="rfs"):
         parse_scheme(text)

@@ -73,9 +73,9 @@ def parse_scheme(text: str | Scheme) -> Scheme:
         try:
             t = float(arg)
         except ValueError:
-            raise WeightsError(f"scheme 'rfs' needs a threshold, as in 'rfs:0.001' (got {raw!r})") from None
+            raise SettingsError(f"scheme 'rfs' needs a threshold, as in 'rfs:0.001' (got {raw!r})") from None
         if not (math.isfinite(t) and t > 0):
-            raise WeightsError(f"rfs threshold T must be a finite number > 0 (got {arg})")
+            raise SettingsError(f"rfs threshold T must be a finite number > 0 (got {arg})")
         return Scheme("rfs", t)
     if name == "custom":
         if not arg:

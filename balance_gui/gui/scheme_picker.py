@@ -7,11 +7,10 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
 from superqt import QLabeledDoubleSlider
 
 from balance_gui.core.options import SchemeName
-from balance_gui.core.weights import SCHEME_NAMES, Scheme
+from balance_gui.core.weights import Scheme
 
-# The core's schemes with their labels and tooltips; a scheme listed there before the
-# weights module computes it (rfs while it is being added) is left out.
-SCHEMES = tuple((str(name), name.label, name.tooltip) for name in SchemeName if name in SCHEME_NAMES)
+# The core's schemes with their labels and tooltips.
+SCHEMES = tuple((str(name), name.label, name.tooltip) for name in SchemeName)
 SCHEME_ORDER = tuple(s[0] for s in SCHEMES)
 
 
@@ -53,7 +52,22 @@ class SchemePicker(QGroupBox):
         self.beta_spin.setToolTip("β in [0, 1): 0 is none; closer to 1 approaches inverse")
         self.beta_label = QLabel("β")
         form.addRow(self.beta_label, self.beta_spin)
+        self.t_spin = QDoubleSpinBox()
+        self.t_spin.setObjectName("rfs_threshold")
+        self.t_spin.setDecimals(5)
+        self.t_spin.setRange(0.00001, 1.0)
+        self.t_spin.setSingleStep(0.001)
+        self.t_spin.setValue(0.001)  # LVIS's threshold
+        self.t_spin.setToolTip("T: classes with a share of images below T are repeated by √(T / f_c)")
+        self.t_label = QLabel("T")
+        form.addRow(self.t_label, self.t_spin)
         layout.addWidget(params)
+        # the parameter widgets of each scheme that takes one
+        self._param_widgets: dict[str, tuple[QLabel, QDoubleSpinBox | QLabeledDoubleSlider]] = {
+            "power": (self.q_label, self.q_slider),
+            "effective": (self.beta_label, self.beta_spin),
+            "rfs": (self.t_label, self.t_spin),
+        }
 
         self.hint = QLabel()
         self.hint.setObjectName("scheme_hint")
@@ -70,6 +84,7 @@ class SchemePicker(QGroupBox):
         self.combo.currentIndexChanged.connect(self._changed)
         self.q_slider.valueChanged.connect(self._changed)
         self.beta_spin.valueChanged.connect(self._changed)
+        self.t_spin.valueChanged.connect(self._changed)
         self._sync_visibility()
 
     # ------------------------------------------------------------------ API
@@ -77,8 +92,8 @@ class SchemePicker(QGroupBox):
         name = self.combo.currentData()
         if name == "power":
             return Scheme("power", round(float(self.q_slider.value()), 6))
-        if name == "effective":
-            return Scheme("effective", float(self.beta_spin.value()))
+        if name in ("effective", "rfs"):
+            return Scheme(name, float(self._param_widgets[name][1].value()))
         if name == "custom":
             return Scheme("custom")  # the session fills in its current weights: no copy here
         return Scheme(name)
@@ -87,10 +102,8 @@ class SchemePicker(QGroupBox):
         """Show ``scheme`` in the widgets; emits ``schemeChanged`` only when ``emit``."""
         self._quiet = not emit
         try:
-            if scheme.name == "power" and scheme.param is not None:
-                self.q_slider.setValue(float(scheme.param))
-            if scheme.name == "effective" and scheme.param is not None:
-                self.beta_spin.setValue(float(scheme.param))
+            if scheme.name in self._param_widgets and scheme.param is not None:
+                self._param_widgets[scheme.name][1].setValue(float(scheme.param))
             self.combo.setCurrentIndex(SCHEME_ORDER.index(scheme.name))
         finally:
             self._quiet = False
@@ -108,8 +121,9 @@ class SchemePicker(QGroupBox):
     # ------------------------------------------------------------------ internals
     def _sync_visibility(self) -> None:
         name = self.combo.currentData()
-        for widget in (self.q_slider, self.q_label, self.beta_spin, self.beta_label):
-            widget.setVisible(name == ("power" if widget in (self.q_slider, self.q_label) else "effective"))
+        for scheme_name, widgets in self._param_widgets.items():
+            for widget in widgets:
+                widget.setVisible(name == scheme_name)
 
     def _changed(self, *_):
         self._sync_visibility()

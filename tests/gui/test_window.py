@@ -266,6 +266,7 @@ SCHEME_CASES = [
     Scheme("sqrt"),
     Scheme("power", 0.3),
     Scheme("effective", 0.99),
+    Scheme("rfs", 0.2),
     Scheme("none"),
 ]
 
@@ -277,6 +278,8 @@ def pick(window, scheme: Scheme):
         picker.q_slider.setValue(scheme.param)
     if scheme.name == "effective":
         picker.beta_spin.setValue(scheme.param)
+    if scheme.name == "rfs":
+        picker.t_spin.setValue(scheme.param)
 
 
 @pytest.mark.parametrize("scheme", SCHEME_CASES, ids=str)
