@@ -259,6 +259,14 @@ def _no_fingerprint(path: str) -> WeightsFileError:
     )
 
 
+def _check_fingerprint(path: str, found: object, expected: str) -> None:
+    """Refuse a file whose stored fingerprint is missing or is not the one of its content."""
+    if found is None:
+        raise _no_fingerprint(path)
+    if found != expected:
+        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+
+
 def _is_str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
@@ -297,11 +305,7 @@ def _read_pt(path: str) -> dict[str, Any]:
         raise WeightsFileError(f"{path}: 'classes' and 'samples' must be lists of names, 'class_to_idx' a dict")
     if not isinstance(record["scheme"], str) or not isinstance(record["root"], str):
         raise WeightsFileError(f"{path}: 'scheme' and 'root' must be text")
-    fingerprint = record.get("fingerprint")
-    if fingerprint is None:
-        raise _no_fingerprint(path)
-    if fingerprint != _fingerprint(record):
-        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+    _check_fingerprint(path, record.get("fingerprint"), _fingerprint(record))
     if not (len(weights) == len(targets) == len(samples)):
         raise WeightsFileError(
             f"{path}: {len(weights)} weights, {len(targets)} targets and {len(samples)} "
@@ -368,11 +372,7 @@ def _read_json(path: str) -> dict[str, Any]:
         raise WeightsFileError(f"{path}: 'class_weights' must be a list of numbers")
     if not (len(classes) == len(counts) == len(class_w)):
         raise WeightsFileError(f"{path}: classes, counts and class_weights differ in length")
-    fingerprint = record.get("fingerprint")
-    if fingerprint is None:
-        raise _no_fingerprint(path)
-    if fingerprint != _json_fingerprint(record):
-        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+    _check_fingerprint(path, record.get("fingerprint"), _json_fingerprint(record))
     return {
         "classes": classes,
         "counts": np.asarray(counts, dtype=np.int64),
@@ -408,8 +408,7 @@ def _read_csv(path: str) -> dict[str, Any]:
         raise WeightsFileError(f"{path}, line {trailer[0]}: the fingerprint field is not 'format_version=N sha256=HEX'")
     version = int(found.group(1))
     _check_version(path, version)
-    if _csv_fingerprint(version, rows) != found.group(2):
-        raise WeightsFileError(f"{path} was modified after export: its fingerprint does not match its content")
+    _check_fingerprint(path, found.group(2), _csv_fingerprint(version, rows))
     targets, weights = [], []
     names: dict[int, str] = {}
     for line_no, (_, name, index_text, weight_text) in enumerate(rows, start=2):
