@@ -5,9 +5,11 @@
     balance-gui export ROOT -o FILE [--scheme S]         write a weights file (.pt .csv .json .npy)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
+    balance-gui check ROOT [--json] [--workers N]        find corrupt images and exact duplicates
 
 Every subcommand takes ``--manifest CSV`` instead of ROOT for datasets listed in a
-``path,label`` file. Errors print one line on stderr and exit with status 2.
+``path,label`` file. Errors print one line on stderr and exit with status 2;
+``check`` exits with 1 when it finds problems.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from . import DEMO_DATASET
 from .core.errors import BalanceError
 
-SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
+SUBCOMMANDS = ("inspect", "export", "simulate", "verify", "check")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Class-balance inspector for image datasets. Without a subcommand, opens the desktop app "
         "on PATH (or the bundled demo dataset).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify}")
+    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify,check}")
 
     def dataset_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
@@ -75,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a weights file written by export")
     p.add_argument("root", nargs="?", help="the dataset folder, or a .csv manifest")
     p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
+
+    p = sub.add_parser(
+        "check",
+        help="decode every image: corrupt files and exact duplicates (exit 1 when any are found)",
+    )
+    p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
+    p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     return parser
 
 
@@ -246,6 +257,109 @@ def cmd_verify(args) -> int:
     return 0
 
 
+def check_report(index, result) -> dict:
+    """Everything ``check`` shows, as plain JSON-ready data."""
+    dups = result.duplicates
+    return {
+        "root": os.path.abspath(index.root),
+        "source": index.source,
+        "images": len(index),
+        "usable": int(result.usable_counts.sum()),
+        "summary": {
+            "corrupt": len(result.corrupt),
+            "duplicates": len(dups),
+            "cross_class_duplicates": sum(p.cross_class for p in dups),
+        },
+        "problems": [p.as_dict() for p in result.problems],
+        "classes": [s.as_dict() for s in result.class_stats],
+        "files_decoded": result.files_decoded,
+        "cache": result.cache_path,
+        "warnings": list(result.warnings),
+    }
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(
+            cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+
+
+def format_check_report(report: dict) -> str:
+    out = [f"dataset: {report['root']} ({report['source']})", ""]
+    if report["problems"]:
+        rows = []
+        for p in report["problems"]:
+            if p["kind"] == "corrupt":
+                detail = p["reason"]
+            else:
+                detail = f"copy of {p['duplicate_of']}" + ("  (ANOTHER CLASS)" if p["cross_class"] else "")
+            rows.append((p["kind"], p["path"], detail))
+        out += _table(("kind", "path", "detail"), rows, left=(0, 1, 2)) + [""]
+
+    def spread(s: dict | None) -> str:
+        return "-" if s is None else f"{s['min']}/{s['median']}/{s['max']}"
+
+    rows = [
+        (
+            c["name"],
+            f"{c['images']:,}",
+            f"{c['usable']:,}",
+            f"{c['corrupt']:,}",
+            f"{c['duplicates']:,}",
+            spread(c["width"]),
+            spread(c["height"]),
+            f"{c['grayscale']:,}",
+            f"{c['colour']:,}",
+        )
+        for c in report["classes"]
+    ]
+    header = (
+        "class",
+        "images",
+        "usable",
+        "corrupt",
+        "dup",
+        "width min/med/max",
+        "height min/med/max",
+        "gray",
+        "colour",
+    )
+    out += _table(header, rows, left=(0,))
+    s = report["summary"]
+    out += [
+        "",
+        f"images: {report['images']:,}   usable: {report['usable']:,}   corrupt: {s['corrupt']:,}   "
+        f"duplicate copies: {s['duplicates']:,} ({s['cross_class_duplicates']:,} across classes)",
+        f"decoded now: {report['files_decoded']:,}   from the cache: {report['images'] - report['files_decoded']:,}"
+        + (f"   cache: {report['cache']}" if report["cache"] else ""),
+    ]
+    out += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(out)
+
+
+def cmd_check(args) -> int:
+    from tqdm import tqdm
+
+    from .core.images import check_images
+
+    index = load_dataset(args)
+    with tqdm(desc="checking", unit=" img", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True) as bar:
+
+        def progress(p) -> None:
+            bar.total = p.files_total
+            bar.update(p.files_done - bar.n)
+
+        result = check_images(index, workers=args.workers, progress=progress)
+    report = check_report(index, result)
+    print(json.dumps(report, indent=2) if args.json else format_check_report(report))
+    return 1 if result.problems else 0
+
+
 def _run_gui(path: str | None) -> int:
     from .qt_platform import explain_missing_platform
 
@@ -265,9 +379,13 @@ def main(argv: list[str] | None = None) -> int:
             _parser().error(f"unknown command {argv[0]!r}; the app takes at most one PATH")
         return _run_gui(argv[0] if argv else None)
     args = _parser().parse_args(argv)
-    handler = {"inspect": cmd_inspect, "export": cmd_export, "simulate": cmd_simulate, "verify": cmd_verify}[
-        args.command
-    ]
+    handler = {
+        "inspect": cmd_inspect,
+        "export": cmd_export,
+        "simulate": cmd_simulate,
+        "verify": cmd_verify,
+        "check": cmd_check,
+    }[args.command]
     try:
         return handler(args)
     except (BalanceError, ValueError) as e:  # bad data, files or settings: say which, in one line
