@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 from . import DEMO_DATASET
 from .core.errors import BalanceError
@@ -278,7 +279,7 @@ def check_report(index, result) -> dict:
     }
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def line(cells) -> str:
@@ -292,19 +293,19 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[int
 def format_check_report(report: dict) -> str:
     out = [f"dataset: {report['root']} ({report['source']})", ""]
     if report["problems"]:
-        rows = []
+        problem_rows: list[tuple[str, ...]] = []
         for p in report["problems"]:
             if p["kind"] == "corrupt":
                 detail = p["reason"]
             else:
                 detail = f"copy of {p['duplicate_of']}" + ("  (ANOTHER CLASS)" if p["cross_class"] else "")
-            rows.append((p["kind"], p["path"], detail))
-        out += _table(("kind", "path", "detail"), rows, left=(0, 1, 2)) + [""]
+            problem_rows.append((p["kind"], p["path"], detail))
+        out += _table(("kind", "path", "detail"), problem_rows, left=(0, 1, 2)) + [""]
 
     def spread(s: dict | None) -> str:
         return "-" if s is None else f"{s['min']}/{s['median']}/{s['max']}"
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             c["name"],
             f"{c['images']:,}",
