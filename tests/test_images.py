@@ -199,13 +199,19 @@ def test_an_unwritable_cache_is_a_warning_not_a_failure(tmp_path):
     assert result.clean and len(result.warnings) == 1 and "could not be written" in result.warnings[0]
 
 
-def test_worker_processes_find_what_one_process_finds(tmp_path):
+def test_worker_processes_find_what_one_process_finds(tmp_path, monkeypatch):
     root = good_tree(tmp_path / "data", {"a": 40, "b": 30})
     write(root, "b/zz_cut.jpg", image_bytes(5, "JPEG", (64, 64))[:300])
     shutil.copy(root / "a" / "img_003.png", root / "b" / "zz_copy.png")
     serial = check(root, workers=1)
+    here: list[str] = []  # files this process decoded itself while the workers started
+    real = images.inspect_file  # (the worker processes have their own, unpatched copy)
+    monkeypatch.setattr(images, "inspect_file", lambda path: here.append(path) or real(path))
+    ready = threading.Event()
+    ready.set()  # so few files would all be decoded here before the fork server is up: do not wait for it
+    monkeypatch.setattr(images, "_start_in_background", lambda ctx: ready)
     parallel = check(root, workers=2)
-    assert parallel.files_decoded == 72 > images._IN_PROCESS_MAX  # really went through the pool
+    assert parallel.files_decoded == 72 > len(here)  # the worker processes decoded the rest
     assert parallel.problems == serial.problems and len(serial.problems) == 2
     assert parallel.class_stats == serial.class_stats
 

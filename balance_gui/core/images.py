@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -42,7 +42,7 @@ DEFAULT_CACHE = "<user cache dir>"
 
 # Files per task sent to a worker process: large enough that the pool's overhead (pickling,
 # one round trip) is small against decoding, small enough for prompt progress and cancel.
-_MAX_CHUNK = 256
+_MAX_CHUNK = 64
 # Below this many files to decode, starting worker processes costs more than it saves.
 _IN_PROCESS_MAX = 48
 
@@ -211,8 +211,12 @@ def _default_workers() -> int:
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     # Never fork: the GUI (and torch) run threads, and a forked child inherits their locks held.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # The server imports the decoding code once; each worker forks from it with PIL already loaded.
+    ctx.set_forkserver_preload(["balance_gui.core.images", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"])
+    return ctx
 
 
 def check_images(
@@ -285,6 +289,23 @@ def check_images(
     )
 
 
+def _start_in_background(ctx: multiprocessing.context.BaseContext) -> threading.Event:
+    """Start the fork server (if ``ctx`` uses one) on a thread; the event is set when it is ready."""
+    ready = threading.Event()
+
+    def start() -> None:
+        try:
+            if ctx.get_start_method() == "forkserver":
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+        finally:  # on failure the pool raises the error itself
+            ready.set()
+
+    threading.Thread(target=start, name="balance-gui fork server", daemon=True).start()
+    return ready
+
+
 def _run(
     root: str,
     rel_paths: list[str],
@@ -299,27 +320,48 @@ def _run(
             raise Cancelled("image check cancelled")
 
     size = max(8, min(_MAX_CHUNK, len(todo) // (workers * 8) or 1))
-    chunks = [todo[s : s + size] for s in range(0, len(todo), size)]
+    pending = deque(todo[s : s + size] for s in range(0, len(todo), size))
     done = 0
+
+    def finish(chunk: list[int], found: Sequence[FileInfo]) -> None:
+        nonlocal done
+        store(chunk, found)
+        done += len(chunk)
+        report(done)
+        check_cancel()
+
+    def here(chunk: list[int]) -> None:
+        finish(chunk, _inspect_chunk([os.path.join(root, rel_paths[i]) for i in chunk]))
+
     check_cancel()
     if workers == 1 or len(todo) <= _IN_PROCESS_MAX:
-        for chunk in chunks:
-            store(chunk, _inspect_chunk([os.path.join(root, rel_paths[i]) for i in chunk]))
-            done += len(chunk)
-            report(done)
-            check_cancel()
+        while pending:
+            here(pending.popleft())
         return
-    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context())
+    ctx = _pool_context()
+    server_ready = _start_in_background(ctx)
+    while pending and not server_ready.wait(0):  # starting the fork server takes a while: decode here meanwhile
+        here(pending.pop())
+    if not pending:
+        return
+    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx)
+    in_flight: dict[cf.Future[list[FileInfo]], list[int]] = {}
+    pool_started = False
     try:
-        futures = {
-            pool.submit(_inspect_chunk, [os.path.join(root, rel_paths[i]) for i in chunk]): chunk for chunk in chunks
-        }
-        for future in cf.as_completed(futures):
-            chunk = futures[future]
-            store(chunk, future.result())
-            done += len(chunk)
-            report(done)
-            check_cancel()
+        while pending or in_flight:
+            # A few chunks queued per worker: enough to keep them busy, few enough for a prompt cancel.
+            while pending and len(in_flight) < 2 * workers:
+                chunk = pending.popleft()
+                in_flight[pool.submit(_inspect_chunk, [os.path.join(root, rel_paths[i]) for i in chunk])] = chunk
+            if not pool_started and pending:
+                # Worker processes take a moment to start: decode here meanwhile, from the far end.
+                here(pending.pop())
+                finished = [f for f in in_flight if f.done()]
+            else:
+                finished = list(cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)[0])
+            for future in finished:
+                pool_started = True
+                finish(in_flight.pop(future), future.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on cancel: drop queued chunks, wait for running ones
 
