@@ -56,7 +56,8 @@ def default_cache_path(root: str) -> str:
 
 
 class CheckCache:
-    """The cache entries of one dataset root, keyed by the sample's relative path."""
+    """The cache entries of one dataset root, keyed by the sample's relative path. An entry is valid
+    while the file keeps the size and mtime_ns it records."""
 
     def __init__(self, path: str | None, root: str) -> None:
         self.path = path
@@ -65,13 +66,6 @@ class CheckCache:
         self.dirty = False
         if path is not None:
             self.entries = _read(path, self.root)
-
-    def get(self, rel_path: str, size: int, mtime_ns: int) -> FileInfo | None:
-        """The cached result if the file still has this size and mtime, else None."""
-        info = self.entries.get(rel_path)
-        if info is None or info.size != size or info.mtime_ns != mtime_ns:
-            return None
-        return info
 
     def put(self, rel_path: str, info: FileInfo) -> None:
         self.entries[rel_path] = info
@@ -113,15 +107,10 @@ def _read(path: str, root: str) -> dict[str, FileInfo]:
         or not isinstance(record.get("entries"), dict)
     ):
         return {}
-    out: dict[str, FileInfo] = {}
-    for key, value in record["entries"].items():
-        try:
-            info = FileInfo(*value)
-        except TypeError:
-            continue
-        if isinstance(info.size, int) and isinstance(info.mtime_ns, int):
-            out[key] = info
-    return out
+    try:
+        return {key: FileInfo(*value) for key, value in record["entries"].items()}
+    except TypeError:  # an entry of the wrong shape: the file is not ours after all
+        return {}
 
 
 __all__ = ["FileInfo", "CheckCache", "user_cache_dir", "default_cache_path"]

@@ -177,8 +177,8 @@ def inspect_file(path: str) -> FileInfo:
     from PIL import Image  # imported here: worker processes need nothing else from this package
 
     try:
-        st = os.stat(path)
         with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
             data = fh.read()
     except OSError as e:
         return FileInfo(0, 0, None, 0, 0, "", f"cannot read: {e.strerror or e}", 0.0)
@@ -251,17 +251,22 @@ def check_images(
 
     n = len(index)
     rel_paths = index.relative_paths()
+    full_paths = _full_paths(index, rel_paths)
     infos: list[FileInfo | None] = [None] * n
     todo: list[int] = []
-    for i, rel in enumerate(rel_paths):
+    cached = cache.entries.get  # this loop is all a warm re-check does per file: kept lean
+    stat = os.stat
+    for i, path in enumerate(full_paths):
         try:
-            st = os.stat(os.path.join(index.root, rel))
+            st = stat(path)
         except OSError:
             todo.append(i)  # the worker reports why it cannot be read
             continue
-        infos[i] = cache.get(rel, st.st_size, st.st_mtime_ns)
-        if infos[i] is None:
+        info = cached(rel_paths[i])
+        if info is None or info.size != st.st_size or info.mtime_ns != st.st_mtime_ns:
             todo.append(i)
+        else:
+            infos[i] = info
     from_cache = n - len(todo)
 
     def report(done: int) -> None:
@@ -276,7 +281,7 @@ def check_images(
 
     report(0)
     try:
-        _run(index.root, rel_paths, todo, workers, store, report, cancel)
+        _run(full_paths, todo, workers, store, report, cancel)
     finally:
         warnings = _save(cache)  # what was decoded before a cancel or failure is kept
     result = _summarise(index, rel_paths, infos, timing)  # type: ignore[arg-type]  # every slot is filled now
@@ -287,6 +292,14 @@ def check_images(
         cache_path=cache.path,
         warnings=warnings,
     )
+
+
+def _full_paths(index: DatasetIndex, rel_paths: list[str]) -> list[str]:
+    """``index.path(i)`` for every sample, at a fraction of its cost per file."""
+    if index.source == "manifest":  # may list absolute paths
+        return [os.path.join(index.root, p) for p in rel_paths]
+    prefix = os.path.join(index.root, "")
+    return [prefix + p for p in rel_paths]
 
 
 def _start_in_background(ctx: multiprocessing.context.BaseContext) -> threading.Event:
@@ -307,8 +320,7 @@ def _start_in_background(ctx: multiprocessing.context.BaseContext) -> threading.
 
 
 def _run(
-    root: str,
-    rel_paths: list[str],
+    full_paths: list[str],
     todo: list[int],
     workers: int,
     store: Callable[[Sequence[int], Sequence[FileInfo]], None],
@@ -331,7 +343,7 @@ def _run(
         check_cancel()
 
     def here(chunk: list[int]) -> None:
-        finish(chunk, _inspect_chunk([os.path.join(root, rel_paths[i]) for i in chunk]))
+        finish(chunk, _inspect_chunk([full_paths[i] for i in chunk]))
 
     check_cancel()
     if workers == 1 or len(todo) <= _IN_PROCESS_MAX:
@@ -352,7 +364,7 @@ def _run(
             # A few chunks queued per worker: enough to keep them busy, few enough for a prompt cancel.
             while pending and len(in_flight) < 2 * workers:
                 chunk = pending.popleft()
-                in_flight[pool.submit(_inspect_chunk, [os.path.join(root, rel_paths[i]) for i in chunk])] = chunk
+                in_flight[pool.submit(_inspect_chunk, [full_paths[i] for i in chunk])] = chunk
             if not pool_started and pending:
                 # Worker processes take a moment to start: decode here meanwhile, from the far end.
                 here(pending.pop())
@@ -377,41 +389,42 @@ def _save(cache: CheckCache) -> tuple[str, ...]:
 def _summarise(index: DatasetIndex, rel_paths: list[str], infos: list[FileInfo], timing: bool) -> CheckResult:
     n = len(index)
     targets = np.asarray(index.targets, dtype=np.int64)
-    corrupt = np.array([info.reason is not None for info in infos], dtype=bool)
-    duplicate = np.zeros(n, dtype=bool)
-    first_copy: dict[str, int] = {}
+    _, _, hashes, width_col, height_col, modes_of, reasons, decode_col = zip(*infos, strict=True) if n else ((),) * 8
+    corrupt = np.fromiter((r is not None for r in reasons), dtype=bool, count=n)
+    # Each content's first sample: built from the end, so the earliest position is the one kept.
+    first_of = dict(zip(reversed(hashes), range(n - 1, -1, -1), strict=True))
+    first = np.fromiter(map(first_of.__getitem__, hashes), dtype=np.int64, count=n)
+    # A corrupt file's bytes never equal a good file's (they would decode the same): corrupt ones
+    # only match each other, and are reported as corrupt, not as copies.
+    duplicate = (first != np.arange(n)) & ~corrupt
     problems: list[Problem] = []
-    for i, info in enumerate(infos):
-        if info.reason is not None:
-            problems.append(Problem(i, rel_paths[i], "corrupt", reason=info.reason))
+    for i in np.flatnonzero(corrupt | duplicate).tolist():
+        if corrupt[i]:
+            problems.append(Problem(i, rel_paths[i], "corrupt", reason=reasons[i]))
             continue
-        assert info.sha256 is not None  # a decodable file was read
-        first = first_copy.setdefault(info.sha256, i)
-        if first != i:
-            duplicate[i] = True
-            cross = bool(targets[first] != targets[i])
-            problems.append(
-                Problem(
-                    i,
-                    rel_paths[i],
-                    "duplicate",
-                    duplicate_of=first,
-                    duplicate_of_path=rel_paths[first],
-                    cross_class=cross,
-                )
+        f = int(first[i])
+        problems.append(
+            Problem(
+                i,
+                rel_paths[i],
+                "duplicate",
+                duplicate_of=f,
+                duplicate_of_path=rel_paths[f],
+                cross_class=bool(targets[f] != targets[i]),
             )
+        )
     unusable = corrupt | duplicate
-    decode_s = np.array([np.nan if info.reason else info.decode_s for info in infos], dtype=np.float64)
-    widths = np.array([info.width for info in infos], dtype=np.int64)
-    heights = np.array([info.height for info in infos], dtype=np.int64)
-    modes_of = [info.mode for info in infos]
+    decode_s = np.array(decode_col, dtype=np.float64)
+    decode_s[corrupt] = np.nan
+    widths = np.array(width_col, dtype=np.int64)
+    heights = np.array(height_col, dtype=np.int64)
     by_class = np.argsort(targets, kind="stable")  # one sort, not one scan of all samples per class
     bounds = np.concatenate(([0], np.cumsum(np.bincount(targets, minlength=len(index.classes)))))
     stats = []
     for c, name in enumerate(index.classes):
         members = by_class[bounds[c] : bounds[c + 1]]
         ok = members[~corrupt[members]]
-        modes = Counter(modes_of[i] for i in ok.tolist())
+        modes = Counter(map(modes_of.__getitem__, ok.tolist()))
         grayscale = sum(k for m, k in modes.items() if m in _GRAYSCALE_MODES)
         stats.append(
             ClassStats(
