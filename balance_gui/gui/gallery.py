@@ -298,7 +298,7 @@ class GalleryPanel(QWidget):
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)  # lets the view lay out 50,000 rows without asking each one
         self.view.setIconSize(QSize(thumb_size, thumb_size))
-        self.view.setGridSize(QSize(thumb_size + 24, thumb_size + 28))
+        self.view.setGridSize(QSize(thumb_size + 56, thumb_size + 28))  # room for a name and a draw count
         self.view.setWordWrap(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setModel(self.model)

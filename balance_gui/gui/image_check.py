@@ -120,6 +120,9 @@ class ProblemsPanel(QWidget):
         self.list.addTopLevelItems(
             [QTreeWidgetItem([p.kind, p.path, describe(p)]) for p in result.problems]  # in sample order
         )
+        if len(result.problems) <= 5000:  # measuring costs a pass over every row
+            for column in (0, 1):
+                self.list.resizeColumnToContents(column)
         usable = int(result.usable_counts.sum())
         self.summary.setText(
             f"{len(result.corrupt):,} corrupt, {len(result.duplicates):,} duplicate copies; "
@@ -155,6 +158,10 @@ class ProblemsPanel(QWidget):
         if image.isNull():
             self.image.setText(f"cannot be shown: {error}")
         else:
+            # Blow tiny images up by a whole factor, pixels kept sharp: a 32 px icon is hard to judge.
+            factor = max(1, (PREVIEW_SIZE // 2) // max(image.width(), image.height()))
+            if factor > 1:
+                image = image.scaled(image.width() * factor, image.height() * factor)
             self.image.setPixmap(QPixmap.fromImage(image))
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
