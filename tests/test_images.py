@@ -71,7 +71,7 @@ def test_each_corrupt_kind_is_found_with_its_reason(tmp_path):
     assert reasons["a/cut.png"].startswith("truncated")
     assert reasons["b/cut.jpg"].startswith("truncated")
     assert reasons["b/notes.jpg"] == "not an image (no format recognised)"
-    assert reasons["b/header_only.png"] == "damaged PNG header: not decodable"
+    assert reasons["b/header_only.png"] == "a PNG file cut short or damaged: no image can be read from it"
     assert result.duplicates == []
     assert [s.corrupt for s in result.class_stats] == [2, 3]
     assert result.usable_counts.tolist() == [3, 3]

@@ -165,7 +165,7 @@ def _reason_for(error: Exception, data: bytes) -> str:
     if type(error).__name__ == "UnidentifiedImageError":
         for magic, fmt in _MAGIC:
             if data.startswith(magic):
-                return f"damaged {fmt} header: not decodable"
+                return f"a {fmt} file cut short or damaged: no image can be read from it"
         return "not an image (no format recognised)"
     if type(error).__name__ == "DecompressionBombError":
         return f"too many pixels to decode safely: {text}"
