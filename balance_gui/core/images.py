@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -187,9 +188,11 @@ def inspect_file(path: str) -> FileInfo:
         return FileInfo(st.st_size, st.st_mtime_ns, digest, 0, 0, "", "empty file (0 bytes)", 0.0)
     start = time.perf_counter()
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            width, height, mode = im.width, im.height, im.mode
+        with warnings.catch_warnings():  # "corrupt EXIF" and the like, once per file of a million: not news
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+                width, height, mode = im.width, im.height, im.mode
     except Exception as e:  # PIL raises many kinds for bad data; every one means "training would fail here"
         return FileInfo(st.st_size, st.st_mtime_ns, digest, 0, 0, "", _reason_for(e, data), 0.0)
     return FileInfo(st.st_size, st.st_mtime_ns, digest, width, height, mode, None, time.perf_counter() - start)
