@@ -167,7 +167,7 @@ class GalleryModel(QAbstractListModel):
         self._paths: list[str] = []
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws: np.ndarray | None = None
-        self._row_of: dict[str, int] = {}
+        self._rows_of: dict[str, list[int]] = {}  # a manifest may list one file twice
         self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
         self._placeholder = _placeholder(loader.size, QColor(220, 220, 220))
         self._broken = _placeholder(loader.size, QColor(230, 150, 150))
@@ -181,7 +181,9 @@ class GalleryModel(QAbstractListModel):
         self._paths = list(paths)
         self._samples = np.asarray(samples, dtype=np.int64)
         self._draws = None if draws is None else np.asarray(draws, dtype=np.int64)
-        self._row_of = {p: i for i, p in enumerate(self._paths)}
+        self._rows_of = {}
+        for i, p in enumerate(self._paths):
+            self._rows_of.setdefault(p, []).append(i)
         self.endResetModel()
 
     def rowCount(self, parent=_ROOT) -> int:
@@ -231,15 +233,16 @@ class GalleryModel(QAbstractListModel):
         return "\n".join(lines)
 
     def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
-        row = self._row_of.get(path)
-        if row is None:  # a thumbnail of a class no longer shown
+        rows = self._rows_of.get(path)
+        if rows is None:  # a thumbnail of a class no longer shown
             return
         pixmap = self._broken if image.isNull() else QPixmap.fromImage(image)
         self._cache[path] = (pixmap, width, height, error)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        where = self.index(row)
-        self.dataChanged.emit(where, where, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+        for row in rows:
+            where = self.index(row)
+            self.dataChanged.emit(where, where, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
 
 
 def _placeholder(size: int, colour: QColor) -> QPixmap:

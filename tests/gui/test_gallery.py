@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from balance_gui.core.dataset import scan_image_folder
+from balance_gui.core.dataset import scan_image_folder, scan_manifest
 from balance_gui.core.errors import Cancelled
 from balance_gui.gui import gallery
 from balance_gui.gui.gallery import GalleryPanel, most_drawn_order
@@ -124,6 +124,17 @@ def test_thumbnails_are_scaled_and_hover_shows_name_and_size(qtbot, panel, image
     ]
     broken = model.data(model.index(5), Qt.ItemDataRole.ToolTipRole)
     assert broken.startswith("zz_broken.jpg") and "cannot decode" in broken
+
+
+def test_a_file_listed_twice_gets_its_thumbnail_in_both_rows(qtbot, panel, image_tree):
+    manifest = image_tree / "list.csv"
+    manifest.write_text("path,label\nsmall/0.jpg,x\nsmall/1.jpg,x\nsmall/0.jpg,x\n")
+    index = scan_manifest(manifest)
+    changed = []
+    panel.model.dataChanged.connect(lambda first, last, roles: changed.append(first.row()))
+    panel.set_class(index, 0)
+    assert wait_until(lambda: panel.model.cached() == 2)
+    assert wait_until(lambda: {0, 1, 2} <= set(changed))  # the view repaints both rows of small/0.jpg
 
 
 def test_most_drawn_order(qtbot, panel, image_tree):
