@@ -40,6 +40,9 @@ from balance_gui.core.dataset import DatasetIndex
 THUMB_SIZE = 96
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's full path
 SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 2  # its position in the dataset index
+_PATH_ROLES = frozenset(
+    {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, PATH_ROLE}
+)
 _ROOT = QModelIndex()
 
 SORT_FILE_ORDER = "File order"
@@ -101,6 +104,7 @@ class ThumbnailLoader(QObject):
         self._pending: deque[str] = deque()
         self._queued: set[str] = set()
         self._inflight: set[str] = set()
+        self._draining = 0  # pool threads running _drain
         self._lock = threading.Lock()
         self._pool = QThreadPool(self)
         # Leave a core to the GUI thread: decoding on every core makes scrolling stutter.
@@ -117,7 +121,11 @@ class ThumbnailLoader(QObject):
             self._queued.add(path)
             while len(self._pending) > self.max_pending:
                 self._queued.discard(self._pending.popleft())
-        self._pool.start(_Drain(self))
+            start = self._draining < self._pool.maxThreadCount()
+            if start:
+                self._draining += 1
+        if start:
+            self._pool.start(_Drain(self))
 
     def clear(self) -> None:
         """Forget requests not started yet (for example when the gallery shows another class)."""
@@ -125,27 +133,27 @@ class ThumbnailLoader(QObject):
             self._pending.clear()
             self._queued.clear()
 
-    def _next(self) -> str | None:
-        with self._lock:
-            if not self._pending:
-                return None
-            path = self._pending.pop()
-            self._queued.discard(path)
-            self._inflight.add(path)
-            return path
-
     def _drain(self) -> None:
-        # Each runnable takes one request, newest first; surplus runnables find the queue empty and end.
-        path = self._next()
-        if path is None:
-            return
-        image, width, height, error = decode_thumbnail(path, self.size)
-        with self._lock:
-            self.decoded += 1
-            self._inflight.discard(path)
-            closed = self._closed
-        if not closed:
-            self.loaded.emit(path, image, width, height, error)
+        # Runs on a pool thread until the queue is empty; the count is dropped under the same lock
+        # that checks for emptiness, so a request can never be left without a thread to take it.
+        while True:
+            with self._lock:
+                if self._closed or not self._pending:
+                    self._draining -= 1
+                    return
+                path = self._pending.pop()  # newest first
+                self._queued.discard(path)
+                self._inflight.add(path)
+            try:
+                image, width, height, error = decode_thumbnail(path, self.size)
+            except Exception as e:  # never leave the thread count wrong: that would stop all decoding
+                image, width, height, error = QImage(), 0, 0, f"{type(e).__name__}: {e}"
+            with self._lock:
+                self.decoded += 1
+                self._inflight.discard(path)
+                closed = self._closed
+            if not closed:
+                self.loaded.emit(path, image, width, height, error)
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Drop pending requests and wait for the running decodes; True when none is left."""
@@ -156,41 +164,40 @@ class ThumbnailLoader(QObject):
 
 
 class GalleryModel(QAbstractListModel):
-    """One row per image of a class, in file order or by draw count. Thumbnails load lazily:
-    asking for a row's decoration requests it from the loader, and ``cache_size`` bounds the
-    thumbnails kept."""
+    """One row per image of a class, in file order or by draw count. Nothing is computed per row
+    up front (a path is made when a row is asked for); thumbnails load lazily: asking for a row's
+    decoration requests it from the loader, and ``cache_size`` bounds the thumbnails kept."""
 
     def __init__(self, loader: ThumbnailLoader, cache_size: int = 1000, parent=None):
         super().__init__(parent)
         self.loader = loader
         self.cache_size = cache_size
-        self._paths: list[str] = []
+        self._index: DatasetIndex | None = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws: np.ndarray | None = None
-        self._rows_of: dict[str, list[int]] = {}  # a manifest may list one file twice
+        self._waiting: dict[str, set[int]] = {}  # rows waiting for a thumbnail (a manifest may list a file twice)
         self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
         self._placeholder = _placeholder(loader.size, QColor(220, 220, 220))
         self._broken = _placeholder(loader.size, QColor(230, 150, 150))
         loader.loaded.connect(self._on_loaded)
 
-    def set_images(self, paths: Sequence[str], samples: Sequence[int] | np.ndarray, draws=None) -> None:
-        """Show ``paths`` (full paths) in this order; ``samples`` are their index positions,
-        ``draws`` their draw counts (or None)."""
+    def set_images(self, index: DatasetIndex, samples: Sequence[int] | np.ndarray, draws=None) -> None:
+        """Show the samples of ``index`` at positions ``samples``, in this order; ``draws`` are
+        their draw counts (or None)."""
         self.beginResetModel()
         self.loader.clear()
-        self._paths = list(paths)
+        self._index = index
         self._samples = np.asarray(samples, dtype=np.int64)
         self._draws = None if draws is None else np.asarray(draws, dtype=np.int64)
-        self._rows_of = {}
-        for i, p in enumerate(self._paths):
-            self._rows_of.setdefault(p, []).append(i)
+        self._waiting = {}
         self.endResetModel()
 
     def rowCount(self, parent=_ROOT) -> int:
-        return 0 if parent.isValid() else len(self._paths)
+        return 0 if parent.isValid() else len(self._samples)
 
     def path(self, row: int) -> str:
-        return self._paths[row]
+        assert self._index is not None  # rows exist only once an index is set
+        return self._index.path(int(self._samples[row]))
 
     def cached(self) -> int:
         return len(self._cache)
@@ -198,25 +205,24 @@ class GalleryModel(QAbstractListModel):
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
+        if role not in _PATH_ROLES:  # the view asks for fonts, colours, sizes... of every row it paints
+            return int(self._samples[index.row()]) if role == SAMPLE_ROLE else None
         row = index.row()
-        path = self._paths[row]
+        path = self.path(row)
         if role == Qt.ItemDataRole.DisplayRole:
             name = os.path.basename(path)
             return name if self._draws is None else f"{name}  \N{MULTIPLICATION SIGN}{int(self._draws[row])}"
         if role == Qt.ItemDataRole.DecorationRole:
             hit = self._cache.get(path)
             if hit is None:
+                self._waiting.setdefault(path, set()).add(row)
                 self.loader.request(path)  # the view asks only for rows it paints: this is the laziness
                 return self._placeholder
             self._cache.move_to_end(path)
             return hit[0]
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, path)
-        if role == PATH_ROLE:
-            return path
-        if role == SAMPLE_ROLE:
-            return int(self._samples[row])
-        return None
+        return path  # PATH_ROLE
 
     def _tooltip(self, row: int, path: str) -> str:
         lines = [os.path.basename(path)]
@@ -233,7 +239,7 @@ class GalleryModel(QAbstractListModel):
         return "\n".join(lines)
 
     def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
-        rows = self._rows_of.get(path)
+        rows = self._waiting.pop(path, None)
         if rows is None:  # a thumbnail of a class no longer shown
             return
         pixmap = self._broken if image.isNull() else QPixmap.fromImage(image)
@@ -300,6 +306,9 @@ class GalleryPanel(QWidget):
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)  # lets the view lay out 50,000 rows without asking each one
+        # Lay the grid out in batches between events: all 50,000 cells at once stall the GUI for ~80 ms.
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(2000)
         self.view.setIconSize(QSize(thumb_size, thumb_size))
         self.view.setGridSize(QSize(thumb_size + 56, thumb_size + 28))  # room for a name and a draw count
         self.view.setWordWrap(False)
@@ -348,7 +357,7 @@ class GalleryPanel(QWidget):
             if self.sort.currentText() == SORT_MOST_DRAWN:
                 samples = samples[most_drawn_order(samples, self._draw_counts)]
             draws = self._draw_counts[samples]
-        self.model.set_images([index.path(int(i)) for i in samples], samples, draws)
+        self.model.set_images(index, samples, draws)
         name = index.classes[self._class_idx]
         self.caption.setText(f"{name}: {len(samples):,} images")
 
