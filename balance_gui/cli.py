@@ -5,6 +5,7 @@
     balance-gui export ROOT -o FILE [--scheme S]         write a weights file (.pt .csv .json .npy)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
+    balance-gui check ROOT [--json] [--workers N]        find corrupt images and exact duplicates
 
 Every subcommand takes ``--manifest CSV`` instead of ROOT for datasets listed in a
 ``path,label`` file. Exit statuses: 0 done; 1 ``verify`` could not tell (a ``.npy``
@@ -12,6 +13,7 @@ holds no names to check); 2 bad input (data, files, settings, arguments), said i
 line on stderr; 3 a bug, shown with its traceback (or, for the app, no usable display).
 Names that are not valid UTF-8, or hold control characters, are printed with backslash
 escapes, as ``ls -b`` does.
+``check`` exits with 1 when it finds problems.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from .core.options import Mode
 
 if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
     from .core.dataset import DatasetIndex, ScanProgress
+    from .core.images import CheckResult
     from .core.weights import Scheme
 
-SUBCOMMANDS = ("inspect", "export", "simulate", "verify")
+SUBCOMMANDS = ("inspect", "export", "simulate", "verify", "check")
 INT64_MAX = 2**63 - 1
 # torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
 SEED_RANGE = (-(2**63), 2**64 - 1)
@@ -57,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Class-balance inspector for image datasets. Without a subcommand, opens the desktop app "
         "on PATH (or the bundled demo dataset).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify}")
+    sub = parser.add_subparsers(dest="command", metavar="{inspect,export,simulate,verify,check}")
 
     def dataset_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
@@ -104,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a weights file written by export")
     p.add_argument("root", nargs="?", help="the dataset folder, or a .csv manifest")
     p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
+
+    p = sub.add_parser(
+        "check",
+        help="decode every image: corrupt files and exact duplicates (exit 1 when any are found)",
+    )
+    p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
+    p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     return parser
 
 
@@ -213,23 +225,12 @@ def format_inspect_report(report: dict[str, Any]) -> str:
         )
         for c in report["classes"]
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    name_col = 1
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.ljust(w) if i == name_col else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
     d = report["dataset"]
     out = [
         f"dataset: {report['root']} ({report['source']})",
         f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}",
         "",
-        line(header),
-        line(["-" * w for w in widths]),
-        *map(line, rows),
+        *_table(header, rows, left=(1,)),
         "",
         f"images (N): {d['num_samples']:,}   classes (C): {d['num_classes']:,}   empty classes: {d['empty_classes']}",
         f"imbalance ratio (max/min): {d['imbalance_ratio']:.2f}   normalised entropy: "
@@ -320,6 +321,109 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_report(index: DatasetIndex, result: CheckResult) -> dict[str, Any]:
+    """Everything ``check`` shows, as plain JSON-ready data."""
+    dups = result.duplicates
+    return {
+        "root": escape_name(os.path.abspath(index.root)),
+        "source": index.source,
+        "images": len(index),
+        "usable": int(result.usable_counts.sum()),
+        "summary": {
+            "corrupt": len(result.corrupt),
+            "duplicates": len(dups),
+            "cross_class_duplicates": sum(p.cross_class for p in dups),
+        },
+        "problems": [p.as_dict() for p in result.problems],
+        "classes": [s.as_dict() for s in result.class_stats],
+        "files_decoded": result.files_decoded,
+        "cache": result.cache_path,
+        "warnings": list(result.warnings),
+    }
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(
+            cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+
+
+def format_check_report(report: dict) -> str:
+    out = [f"dataset: {report['root']} ({report['source']})", ""]
+    if report["problems"]:
+        problem_rows: list[tuple[str, ...]] = []
+        for p in report["problems"]:
+            if p["kind"] == "corrupt":
+                detail = p["reason"]
+            else:
+                detail = f"copy of {p['duplicate_of']}" + ("  (ANOTHER CLASS)" if p["cross_class"] else "")
+            problem_rows.append((p["kind"], p["path"], detail))
+        out += _table(("kind", "path", "detail"), problem_rows, left=(0, 1, 2)) + [""]
+
+    def spread(s: dict | None) -> str:
+        return "-" if s is None else f"{s['min']}/{s['median']}/{s['max']}"
+
+    rows: list[tuple[str, ...]] = [
+        (
+            c["name"],
+            f"{c['images']:,}",
+            f"{c['usable']:,}",
+            f"{c['corrupt']:,}",
+            f"{c['duplicates']:,}",
+            spread(c["width"]),
+            spread(c["height"]),
+            f"{c['grayscale']:,}",
+            f"{c['colour']:,}",
+        )
+        for c in report["classes"]
+    ]
+    header = (
+        "class",
+        "images",
+        "usable",
+        "corrupt",
+        "dup",
+        "width min/med/max",
+        "height min/med/max",
+        "gray",
+        "colour",
+    )
+    out += _table(header, rows, left=(0,))
+    s = report["summary"]
+    out += [
+        "",
+        f"images: {report['images']:,}   usable: {report['usable']:,}   corrupt: {s['corrupt']:,}   "
+        f"duplicate copies: {s['duplicates']:,} ({s['cross_class_duplicates']:,} across classes)",
+        f"decoded now: {report['files_decoded']:,}   from the cache: {report['images'] - report['files_decoded']:,}"
+        + (f"   cache: {report['cache']}" if report["cache"] else ""),
+    ]
+    out += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(out)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.images import check_images
+
+    index = load_dataset(args)
+    with tqdm(desc="checking", unit=" img", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True) as bar:
+
+        def progress(p) -> None:
+            bar.total = p.files_total
+            bar.update(p.files_done - bar.n)
+
+        result = check_images(index, workers=args.workers, progress=progress)
+    report = check_report(index, result)
+    _say(json.dumps(report, indent=2) if args.json else format_check_report(report))
+    return 1 if result.problems else 0
+
+
 def _run_gui(path: str | None) -> int:
     if path is not None and not (os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".csv"))):
         what = "no such file or folder" if not os.path.exists(path) else "not a dataset folder or a .csv manifest"
@@ -348,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": cmd_export,
         "simulate": cmd_simulate,
         "verify": cmd_verify,
+        "check": cmd_check,
     }
     try:
         check_arguments(args)

@@ -1,0 +1,382 @@
+"""The thumbnail gallery of one class: a virtualised list view over a lazy model.
+
+A class of 50,000 images is 50,000 rows of a ``QAbstractListModel``, not 50,000 widgets:
+the view asks only for the rows it paints, and only those are decoded - by a
+:class:`ThumbnailLoader` on its own threads, newest request first, into a bounded cache.
+
+Self-contained API (the main window wires it)::
+
+    panel = GalleryPanel()
+    panel.set_class(index, class_idx, draw_counts=None)  # draw_counts: per-sample uses of a run
+    panel.imageActivated.connect(...)                     # double-click; also opens the system viewer
+    panel.shutdown()                                      # before the app quits: waits for the decoders
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
+
+from balance_gui.core.dataset import DatasetIndex
+
+THUMB_SIZE = 96
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's full path
+SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 2  # its position in the dataset index
+_PATH_ROLES = frozenset(
+    {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, PATH_ROLE}
+)
+_ROOT = QModelIndex()
+
+SORT_FILE_ORDER = "File order"
+SORT_MOST_DRAWN = "Most drawn"
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{n:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n:,} bytes"  # pragma: no cover - the loop always returns
+
+
+def decode_thumbnail(path: str, size: int) -> tuple[QImage, int, int, str]:
+    """``(thumbnail, width, height, error)`` for ``path``; a null image and the reason when it cannot be decoded.
+
+    QImageReader scales while decoding (JPEGs decode at a fraction of their size), and QImage is
+    safe off the GUI thread, unlike QPixmap.
+    """
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    full = reader.size()
+    if full.isValid() and (full.width() > size or full.height() > size):
+        reader.setScaledSize(full.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        return QImage(), full.width(), full.height(), reader.errorString() or "cannot be decoded"
+    if image.width() > size or image.height() > size:  # formats that cannot scale while decoding
+        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return image, full.width(), full.height(), ""
+
+
+class _Drain(QRunnable):
+    def __init__(self, loader: ThumbnailLoader) -> None:
+        super().__init__()
+        self._loader = loader
+
+    def run(self) -> None:
+        self._loader._drain()
+
+
+class ThumbnailLoader(QObject):
+    """Decodes thumbnails on a private thread pool, newest request first.
+
+    Requests pile up while the user scrolls; only the latest ``max_pending`` are kept, and
+    the newest is decoded first, so the rows on screen now come before rows scrolled past.
+    ``loaded(path, image, width, height, error)`` arrives on the loader's (GUI) thread.
+    """
+
+    loaded = Signal(str, QImage, int, int, str)
+
+    def __init__(self, size: int = THUMB_SIZE, threads: int | None = None, max_pending: int = 256, parent=None):
+        super().__init__(parent)
+        self.size = size
+        self.max_pending = max_pending
+        self.decoded = 0  # files decoded so far (for tests and benchmarks)
+        self._pending: deque[str] = deque()
+        self._queued: set[str] = set()
+        self._inflight: set[str] = set()
+        self._draining = 0  # pool threads running _drain
+        self._lock = threading.Lock()
+        self._pool = QThreadPool(self)
+        # Leave a core to the GUI thread: decoding on every core makes scrolling stutter.
+        self._pool.setMaxThreadCount(threads or max(1, min(4, (os.cpu_count() or 2) - 1)))
+        self._closed = False
+
+    def request(self, path: str) -> None:
+        with self._lock:
+            if self._closed or path in self._inflight:
+                return
+            if path in self._queued:
+                self._pending.remove(path)  # move it to the front of the line
+            self._pending.append(path)
+            self._queued.add(path)
+            while len(self._pending) > self.max_pending:
+                self._queued.discard(self._pending.popleft())
+            start = self._draining < self._pool.maxThreadCount()
+            if start:
+                self._draining += 1
+        if start:
+            self._pool.start(_Drain(self))
+
+    def clear(self) -> None:
+        """Forget requests not started yet (for example when the gallery shows another class)."""
+        with self._lock:
+            self._pending.clear()
+            self._queued.clear()
+
+    def _drain(self) -> None:
+        # Runs on a pool thread until the queue is empty; the count is dropped under the same lock
+        # that checks for emptiness, so a request can never be left without a thread to take it.
+        while True:
+            with self._lock:
+                if self._closed or not self._pending:
+                    self._draining -= 1
+                    return
+                path = self._pending.pop()  # newest first
+                self._queued.discard(path)
+                self._inflight.add(path)
+            try:
+                image, width, height, error = decode_thumbnail(path, self.size)
+            except Exception as e:  # never leave the thread count wrong: that would stop all decoding
+                image, width, height, error = QImage(), 0, 0, f"{type(e).__name__}: {e}"
+            with self._lock:
+                self.decoded += 1
+                self._inflight.discard(path)
+                closed = self._closed
+            if not closed:
+                self.loaded.emit(path, image, width, height, error)
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Drop pending requests and wait for the running decodes; True when none is left."""
+        with self._lock:
+            self._closed = True
+        self.clear()
+        return self._pool.waitForDone(int(timeout_s * 1000))
+
+
+class GalleryModel(QAbstractListModel):
+    """One row per image of a class, in file order or by draw count. Nothing is computed per row
+    up front (a path is made when a row is asked for); thumbnails load lazily: asking for a row's
+    decoration requests it from the loader, and ``cache_size`` bounds the thumbnails kept."""
+
+    def __init__(self, loader: ThumbnailLoader, cache_size: int = 1000, parent=None):
+        super().__init__(parent)
+        self.loader = loader
+        self.cache_size = cache_size
+        self._index: DatasetIndex | None = None
+        self._samples = np.zeros(0, dtype=np.int64)
+        self._draws: np.ndarray | None = None
+        self._waiting: dict[str, set[int]] = {}  # rows waiting for a thumbnail (a manifest may list a file twice)
+        self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
+        self._placeholder = _placeholder(loader.size, QColor(220, 220, 220))
+        self._broken = _placeholder(loader.size, QColor(230, 150, 150))
+        loader.loaded.connect(self._on_loaded)
+
+    def set_images(self, index: DatasetIndex, samples: Sequence[int] | np.ndarray, draws=None) -> None:
+        """Show the samples of ``index`` at positions ``samples``, in this order; ``draws`` are
+        their draw counts (or None)."""
+        self.beginResetModel()
+        self.loader.clear()
+        self._index = index
+        self._samples = np.asarray(samples, dtype=np.int64)
+        self._draws = None if draws is None else np.asarray(draws, dtype=np.int64)
+        self._waiting = {}
+        self.endResetModel()
+
+    def rowCount(self, parent=_ROOT) -> int:
+        return 0 if parent.isValid() else len(self._samples)
+
+    def path(self, row: int) -> str:
+        assert self._index is not None  # rows exist only once an index is set
+        return self._index.path(int(self._samples[row]))
+
+    def cached(self) -> int:
+        return len(self._cache)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role not in _PATH_ROLES:  # the view asks for fonts, colours, sizes... of every row it paints
+            return int(self._samples[index.row()]) if role == SAMPLE_ROLE else None
+        row = index.row()
+        path = self.path(row)
+        if role == Qt.ItemDataRole.DisplayRole:
+            name = os.path.basename(path)
+            return name if self._draws is None else f"{name}  \N{MULTIPLICATION SIGN}{int(self._draws[row])}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            hit = self._cache.get(path)
+            if hit is None:
+                self._waiting.setdefault(path, set()).add(row)
+                self.loader.request(path)  # the view asks only for rows it paints: this is the laziness
+                return self._placeholder
+            self._cache.move_to_end(path)
+            return hit[0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, path)
+        return path  # PATH_ROLE
+
+    def _tooltip(self, row: int, path: str) -> str:
+        lines = [os.path.basename(path)]
+        try:
+            lines.append(_human_size(os.path.getsize(path)))
+        except OSError as e:
+            lines.append(f"cannot read: {e.strerror or e}")
+        hit = self._cache.get(path)
+        if hit is not None:
+            _, width, height, error = hit
+            lines.append(f"cannot decode: {error}" if error else f"{width} \N{MULTIPLICATION SIGN} {height} px")
+        if self._draws is not None:
+            lines.append(f"drawn {int(self._draws[row]):,} times in the run")
+        return "\n".join(lines)
+
+    def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
+        rows = self._waiting.pop(path, None)
+        if rows is None:  # a thumbnail of a class no longer shown
+            return
+        pixmap = self._broken if image.isNull() else QPixmap.fromImage(image)
+        self._cache[path] = (pixmap, width, height, error)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        for row in rows:
+            where = self.index(row)
+            self.dataChanged.emit(where, where, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+
+
+def _placeholder(size: int, colour: QColor) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.fillRect(size // 8, size // 8, size * 3 // 4, size * 3 // 4, colour)
+    painter.end()
+    return pixmap
+
+
+def most_drawn_order(samples: np.ndarray, draw_counts: np.ndarray) -> np.ndarray:
+    """Positions into ``samples``, most drawn first; ties keep file order."""
+    counts = np.asarray(draw_counts, dtype=np.int64)[samples]
+    return np.argsort(-counts, kind="stable")
+
+
+def open_with_system_viewer(path: str) -> None:
+    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+class GalleryPanel(QWidget):
+    """A class's thumbnails, with a sort choice (file order or most drawn) and a one-line caption.
+
+    Double-click emits ``imageActivated(path)`` and opens the file with ``open_file``
+    (the system viewer by default).
+    """
+
+    imageActivated = Signal(str)
+
+    def __init__(
+        self,
+        parent=None,
+        *,
+        thumb_size: int = THUMB_SIZE,
+        cache_size: int = 1000,
+        threads: int | None = None,
+        open_file: Callable[[str], None] | None = open_with_system_viewer,
+    ):
+        super().__init__(parent)
+        self.loader = ThumbnailLoader(thumb_size, threads, parent=self)
+        self.model = GalleryModel(self.loader, cache_size, parent=self)
+        self._open_file = open_file
+        self._index: DatasetIndex | None = None
+        self._class_idx = -1
+        self._draw_counts: np.ndarray | None = None
+
+        self.caption = QLabel("Select a class to see its images")
+        self.sort = QComboBox()
+        self.sort.addItems([SORT_FILE_ORDER, SORT_MOST_DRAWN])
+        self.sort.setToolTip("Most drawn: the images a run drew most often first (after a run)")
+        self.sort.currentTextChanged.connect(lambda _: self._fill())
+        self.view = QListView()
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setUniformItemSizes(True)  # lets the view lay out 50,000 rows without asking each one
+        # Lay the grid out in batches between events: all 50,000 cells at once stall the GUI for ~80 ms.
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(2000)
+        self.view.setIconSize(QSize(thumb_size, thumb_size))
+        self.view.setGridSize(QSize(thumb_size + 56, thumb_size + 28))  # room for a name and a draw count
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setModel(self.model)
+        self.view.doubleClicked.connect(self._activate)
+
+        top = QHBoxLayout()
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.sort)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.view)
+        self._update_sort_enabled()
+
+    def set_class(self, index: DatasetIndex, class_idx: int, draw_counts=None) -> None:
+        """Show the images of class ``class_idx`` of ``index``. ``draw_counts``, per sample of the
+        index (a run's ``image_uses``), enables the most-drawn order."""
+        self._index = index
+        self._class_idx = class_idx
+        self._draw_counts = None if draw_counts is None else np.asarray(draw_counts, dtype=np.int64)
+        if self._draw_counts is not None and self._draw_counts.shape != (len(index),):
+            raise ValueError(f"draw_counts has {self._draw_counts.size} values for {len(index)} samples")
+        self._update_sort_enabled()
+        self._fill()
+
+    def set_draw_counts(self, draw_counts) -> None:
+        """New draw counts for the class shown (after a run), keeping the class."""
+        if self._index is not None:
+            self.set_class(self._index, self._class_idx, draw_counts)
+
+    def _update_sort_enabled(self) -> None:
+        item = self.sort.model().item(1)  # type: ignore[attr-defined]
+        item.setEnabled(self._draw_counts is not None)
+        if self._draw_counts is None and self.sort.currentText() == SORT_MOST_DRAWN:
+            self.sort.setCurrentText(SORT_FILE_ORDER)
+
+    def _fill(self) -> None:
+        index = self._index
+        if index is None:
+            return
+        samples = np.flatnonzero(np.asarray(index.targets) == self._class_idx)
+        draws = None
+        if self._draw_counts is not None:
+            if self.sort.currentText() == SORT_MOST_DRAWN:
+                samples = samples[most_drawn_order(samples, self._draw_counts)]
+            draws = self._draw_counts[samples]
+        self.model.set_images(index, samples, draws)
+        name = index.classes[self._class_idx]
+        self.caption.setText(f"{name}: {len(samples):,} images")
+
+    def _activate(self, where: QModelIndex | QPersistentModelIndex) -> None:
+        path = self.model.path(where.row())
+        self.imageActivated.emit(path)
+        if self._open_file is not None:
+            self._open_file(path)
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Stop decoding; call before the application quits. True when no decoder thread is left."""
+        return self.loader.shutdown(timeout_s)
+
+
+__all__ = [
+    "GalleryModel",
+    "GalleryPanel",
+    "ThumbnailLoader",
+    "decode_thumbnail",
+    "most_drawn_order",
+    "open_with_system_viewer",
+]
