@@ -22,7 +22,6 @@ ROOT = SCRIPT.parents[1]
 
 
 def run_lightning(tmp_path: Path, devices: int, kind: str) -> list[dict]:
-    pytest.importorskip("lightning")
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(tmp_path), str(devices), kind],
@@ -80,7 +79,7 @@ def test_accelerate_shards_batches_of_one_generator_synchronised_draw():
     """Accelerate shards every loader's batches itself (BatchSamplerShard) and synchronises
     ``sampler.generator`` across processes: a plain BalancedSampler in generator mode gives each
     process its own batches of one global draw."""
-    accelerate = pytest.importorskip("accelerate")
+    import accelerate
     from accelerate.data_loader import prepare_data_loader
 
     targets = np.repeat(np.arange(3), [30, 12, 6])

@@ -19,9 +19,6 @@ def section_code(title: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_integration_section_runs():
-    pytest.importorskip("torchdata")
-    pytest.importorskip("lightning")
-    pytest.importorskip("accelerate")
     blocks = section_code("Use with Lightning / Accelerate / StatefulDataLoader")
     assert len(blocks) == 3
     ns: dict = {}

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from balance_gui.core.errors import SettingsError
 from balance_gui.core.sampler import BalancedBatchSampler, BalancedSampler, DistributedBalancedSampler
 
-StatefulDataLoader = pytest.importorskip("torchdata.stateful_dataloader").StatefulDataLoader
 # torchdata 0.11 calls a deprecated torch function on every loader
 pytestmark = pytest.mark.filterwarnings("ignore:'set_vital' is deprecated:UserWarning")
 
