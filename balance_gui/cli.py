@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import DEMO_DATASET
 from .core.errors import BalanceError, SettingsError
 from .core.names import escape_name, escape_text
-from .core.options import Mode
+from .core.options import Mode, SchemeName
 
 if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
     from .core.dataset import DatasetIndex, ScanProgress
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--scheme",
             default="inverse",
-            help="inverse (default), balanced, sqrt, power:Q, effective:BETA, none, custom:FILE.json",
+            help=", ".join(s.syntax + (" (default)" if s == "inverse" else "") for s in SchemeName),
         )
 
     p = sub.add_parser("inspect", help="print the class table and dataset figures")

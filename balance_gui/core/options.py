@@ -29,6 +29,14 @@ class SchemeName(_Choice):
     NONE = "none"
     CUSTOM = "custom"
 
+    @property
+    def syntax(self) -> str:
+        """How the scheme is written on a command line: its name, and its parameter if it takes one."""
+        return self.value + _SCHEME_PARAMETER.get(self, "")
+
+
+_SCHEME_PARAMETER = {"power": ":Q", "effective": ":BETA", "rfs": ":T", "custom": ":FILE.json"}
+
 
 class Mode(_Choice):
     WEIGHTED = "weighted"
