@@ -240,3 +240,21 @@ def test_simulate_reports_unusable_settings_as_settings_errors():
         next(simulate(t, [1.0, 1.0], num_samples=10, replacement=False))  # more draws than images
     with pytest.raises(SettingsError, match="mode"):  # the sampler's plain ValueError, as a setting
         next(simulate(t, [1.0, 1.0], mode="no_such_mode"))
+
+
+@pytest.mark.parametrize(
+    "mode, replacement, even",
+    [("weighted", True, False), ("class_aware", True, False), ("stratified", True, True), ("weighted", False, True)],
+)
+def test_chi_square_says_when_it_is_conservative_by_design(mode, replacement, even):
+    """Stratified and without-replacement counts are less variable than multinomial ones: a correct run
+    reads p near 1 there, and the line says so instead of leaving a user to wonder."""
+    counts = np.array([60, 30, 20])
+    t = np.repeat(np.arange(3), counts)
+    steps = list(simulate(t, 1.0 / counts, num_samples=90, epochs=3, mode=mode, replacement=replacement, seed=0))
+    fit = steps[-1].fit
+    assert fit.valid and fit.even_by_design == even
+    line = format_simulation_report(steps[-1], ["a", "b", "c"], counts)
+    assert ("spread more evenly" in line) == even
+    if even:  # what the note promises: a correct sampler reads p near 1
+        assert fit.p_value > 0.9

@@ -307,6 +307,9 @@ class FitTest:
     tv_distance: float
     min_expected: float  # smallest expected count among classes with a positive share
     low_expected: int  # classes expecting fewer than MIN_EXPECTED_COUNT draws
+    # Stratified and without-replacement runs spread draws more evenly than independent draws,
+    # so the chi-square (built for multinomial counts) is conservative there.
+    even_by_design: bool = False
 
     @property
     def valid(self) -> bool:
@@ -314,19 +317,22 @@ class FitTest:
         return self.low_expected == 0
 
     def note(self) -> str:
-        """Empty when valid, else why the p-value is not to be read."""
-        if self.valid:
-            return ""
-        return (
-            f"chi-square not valid: {self.low_expected:,} class(es) expect fewer than "
-            f"{MIN_EXPECTED_COUNT:g} draws; read the TV distance"
-        )
+        """Empty when the p-value reads as usual; else why it is not to be read, or how."""
+        if not self.valid:
+            return (
+                f"chi-square not valid: {self.low_expected:,} class(es) expect fewer than "
+                f"{MIN_EXPECTED_COUNT:g} draws; read the TV distance"
+            )
+        if self.even_by_design:
+            return "draws are spread more evenly than independent draws: a correct run reads p near 1, a small p warns"
+        return ""
 
 
-def fit_test(observed_counts: ArrayLike, expected_shares: ArrayLike) -> FitTest:
+def fit_test(observed_counts: ArrayLike, expected_shares: ArrayLike, *, even_by_design: bool = False) -> FitTest:
     """Chi-square (p-value by the upper regularised incomplete gamma, no scipy) and TV distance.
 
-    Classes with share 0 are left out; a draw in one gives chi-square inf, p 0."""
+    Classes with share 0 are left out; a draw in one gives chi-square inf, p 0. ``even_by_design``
+    marks counts less variable than multinomial ones (stratified, without replacement)."""
     import torch
 
     o = np.asarray(observed_counts, dtype=np.float64).ravel()
@@ -340,20 +346,20 @@ def fit_test(observed_counts: ArrayLike, expected_shares: ArrayLike) -> FitTest:
     pos = p > 0
     dof = max(int(pos.sum()) - 1, 0)
     if total <= 0:
-        return FitTest(0.0, 1.0, dof, 0.0, 0.0, int(pos.sum()))
+        return FitTest(0.0, 1.0, dof, 0.0, 0.0, int(pos.sum()), even_by_design)
     tv = 0.5 * float(np.abs(o / total - p).sum())
     e = total * p[pos]
     min_e = float(e.min())
     low = int((e < MIN_EXPECTED_COUNT).sum())
     if (o[~pos] > 0).any():
-        return FitTest(math.inf, 0.0, dof, tv, min_e, low)
+        return FitTest(math.inf, 0.0, dof, tv, min_e, low, even_by_design)
     chi2 = float(((o[pos] - e) ** 2 / e).sum())
     if dof <= 0:
-        return FitTest(chi2, 1.0, dof, tv, min_e, low)
+        return FitTest(chi2, 1.0, dof, tv, min_e, low, even_by_design)
     pv = torch.special.gammaincc(
         torch.tensor(dof / 2.0, dtype=torch.float64), torch.tensor(chi2 / 2.0, dtype=torch.float64)
     )
-    return FitTest(chi2, float(pv), dof, tv, min_e, low)
+    return FitTest(chi2, float(pv), dof, tv, min_e, low, even_by_design)
 
 
 def fit_line(fit: FitTest) -> str:
@@ -362,7 +368,8 @@ def fit_line(fit: FitTest) -> str:
     head = f"chi-square {chi} on {fit.dof} degrees of freedom"
     if not fit.valid:
         return f"{head} ({fit.note()})"
-    return f"{head}, p-value {fit.p_value:.4g}"
+    note = fit.note()
+    return f"{head}, p-value {fit.p_value:.4g}" + (f" ({note})" if note else "")
 
 
 def step_figures(step: Any, counts: ArrayLike) -> np.ndarray | None:

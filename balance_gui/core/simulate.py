@@ -252,6 +252,7 @@ class _Expected:
         self.per_epoch = per_epoch
         self.mode = str(mode)
         self.replacement = bool(replacement)
+        self.even_by_design = self.mode == "stratified" or not self.replacement
         mass = np.bincount(self.group_class, weights=self.group_size * self.group_weight, minlength=K)
         self.weight_shares = mass / mass.sum()
         self._epoch = self._counts(per_epoch)
@@ -328,7 +329,7 @@ def _run(
                 done += idx.numel()
             cc = counts.cpu().numpy().copy()
             shares = expect.shares(done)
-            fit = fit_test(cc, shares)
+            fit = fit_test(cc, shares, even_by_design=expect.even_by_design)
             elapsed += time.perf_counter() - t0
             step = SimulationStep(
                 epoch=e,
