@@ -17,7 +17,7 @@ from torchvision.datasets import ImageFolder
 from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.weights import class_weights, expected_shares
-from balance_gui.core.weightsfile import FORMAT_VERSION, _fingerprint, export_weights, load_weights
+from balance_gui.core.weightsfile import FORMAT_VERSION, READ_VERSION, _fingerprint, export_weights, load_weights
 
 from .conftest import make_tree
 
@@ -342,19 +342,19 @@ def test_newer_format_version_is_refused(exported, tmp_path, ext):
     path = files[ext]
     if ext == ".pt":
         record = torch.load(path, weights_only=True)
-        record["format_version"] = FORMAT_VERSION + 1
+        record["format_version"] = READ_VERSION + 1
         record["fingerprint"] = _fingerprint(record)
         torch.save(record, path)
     elif ext == ".json":
         from balance_gui.core.weightsfile import _json_fingerprint
 
         record = json.loads(path.read_text())
-        record["format_version"] = FORMAT_VERSION + 1
+        record["format_version"] = READ_VERSION + 1
         record["fingerprint"] = _json_fingerprint(record)
         path.write_text(json.dumps(record))
     else:
-        _rewrite_csv(path, lambda rows: rows[-1].__setitem__(4, rows[-1][4].replace("=2 ", "=3 ")))
-    with pytest.raises(WeightsFileError, match=f"format_version {FORMAT_VERSION + 1}, newer than this balance-gui"):
+        _rewrite_csv(path, lambda rows: rows[-1].__setitem__(4, rows[-1][4].replace("=2 ", f"={READ_VERSION + 1} ")))
+    with pytest.raises(WeightsFileError, match=f"format_version {READ_VERSION + 1}, newer than this balance-gui"):
         load_weights(path)
 
 
