@@ -289,14 +289,18 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _num_excluded(info: dict[str, Any]) -> int:
-    """Samples the file leaves out. A .csv marks them by weight 0 only, so it counts its weight-0 rows;
-    a .npy cannot tell them from any other weight 0, and counts none."""
+    """Samples the file leaves out. A .csv marks them by weight 0 only: it counts the weight-0 rows of
+    classes that have weight (a class weighted 0 by the scheme is not an exclusion, and a class whose
+    every image is excluded cannot be told from one). A .npy names nothing, and counts none."""
     if "excluded" in info:
         return len(info["excluded"])
     if "usable_counts" in info:
         return int((info["counts"] - info["usable_counts"]).sum())
-    if info["format"] == ".csv":
-        return int((info["weights"] == 0).sum())
+    if info["format"] == ".csv" and len(info["weights"]):
+        w, t = info["weights"], info["targets"]
+        weighted = np.zeros(int(t.max()) + 1, dtype=bool)
+        weighted[t[w > 0]] = True
+        return int(((w == 0) & weighted[t]).sum())
     return 0
 
 
