@@ -296,11 +296,10 @@ def _num_excluded(info: dict[str, Any]) -> int:
         return len(info["excluded"])
     if "usable_counts" in info:
         return int((info["counts"] - info["usable_counts"]).sum())
-    if info["format"] == ".csv" and len(info["weights"]):
+    if info["format"] == ".csv":
+        # Class indices come from the file: np.isin, not a table as long as the largest index.
         w, t = info["weights"], info["targets"]
-        weighted = np.zeros(int(t.max()) + 1, dtype=bool)
-        weighted[t[w > 0]] = True
-        return int(((w == 0) & weighted[t]).sum())
+        return int(((w == 0) & np.isin(t, t[w > 0])).sum())
     return 0
 
 
