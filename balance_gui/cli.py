@@ -256,14 +256,7 @@ def format_inspect_report(report: dict[str, Any]) -> str:
     out = [
         f"dataset: {report['root']} ({report['source']})",
         f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}",
-        *(
-            [
-                f"counts are usable images: {report['excluded']:,} samples excluded "
-                "(weight 0: corrupt or duplicate copies)"
-            ]
-            if report.get("usable")
-            else []
-        ),
+        *([f"counts are usable images: {excluded_note(report['excluded'])}"] if report.get("usable") else []),
         "",
         *_table(header, rows, left=(1,)),
         "",
@@ -273,6 +266,11 @@ def format_inspect_report(report: dict[str, Any]) -> str:
     ]
     out += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(out)
+
+
+def excluded_note(count: int) -> str:
+    """How the CLI says that ``count`` samples are left out of the weights."""
+    return f"{count:,} sample{'' if count == 1 else 's'} excluded (weight 0: corrupt or duplicate copies)"
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -296,7 +294,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"wrote {escape_name(args.output)}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}"
     )
     if excluded is not None:
-        summary += f"; {int(excluded.sum()):,} samples excluded (weight 0: corrupt or duplicate copies)"
+        summary += f"; {excluded_note(int(excluded.sum()))}"
     _say(summary, sys.stderr)
     return 0
 
@@ -361,7 +359,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         what = f"{len(index):,} samples in {index.num_classes} classes, same order"
     excluded = info["num_excluded"]
-    note = f"; {excluded:,} samples excluded (weight 0: corrupt or duplicate copies)" if excluded else ""
+    note = f"; {excluded_note(excluded)}" if excluded else ""
     _say(f"{shown} matches {root}: {what}; {drawable:,} can be drawn{note}")
     return 0
 

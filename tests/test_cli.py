@@ -443,3 +443,38 @@ def test_sampling_from_a_usable_file_never_draws_an_excluded_sample(capsys, usab
     assert shares == pytest.approx(expected, abs=0.01)
     torch_drawn = torch.multinomial(weights, draws, replacement=True, generator=torch.Generator().manual_seed(7))
     assert not torch.isin(torch_drawn, excluded).any()
+
+
+def test_export_usable_in_worker_processes(capsys, usable_tree, tmp_path):
+    from .test_images import image_bytes, write
+
+    for i in range(40):  # enough files to start the worker processes
+        write(usable_tree, f"dog/dog_{i:03d}.png", image_bytes(1000 + i))
+    out = tmp_path / "w.pt"
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out), "--usable", "--workers", "2")
+    assert code == 0, err
+    assert err.strip().splitlines()[-1] == f"wrote {out}: 59 samples in 4 classes, scheme inverse; {EXCLUDED_LINE}"
+    record = torch.load(out, weights_only=True)
+    assert [record["samples"][i] for i in record["excluded"].tolist()] == UNUSABLE
+    # Weights on the usable counts (8, 4, 3, 40): each class gets a quarter of the mass.
+    mass = torch.zeros(4, dtype=torch.float64).index_add_(0, record["targets"], record["weights"])
+    assert mass.tolist() == pytest.approx([mass[0].item()] * 4)
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out), "--usable", "--workers", "0")
+    assert code == 2 and err.count("\n") == 1 and "workers" in err
+
+
+def test_export_usable_from_a_manifest(capsys, usable_tree, tmp_path):
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        "path,label\n"
+        + "".join(
+            f"{usable_tree}/{p},{p.split('/')[0]}\n" for p in ("ant/img_000.jpg", "ant/zero.jpg", "bee/img_001.png")
+        )
+    )
+    out = tmp_path / "w.pt"
+    code, _, err = run(capsys, "export", "--manifest", str(manifest), "-o", str(out), "--usable")
+    assert code == 0, err
+    record = torch.load(out, weights_only=True)
+    assert [record["samples"][i] for i in record["excluded"].tolist()] == [f"{usable_tree}/ant/zero.jpg"]
+    code, out_text, _ = run(capsys, "verify", str(out), "--manifest", str(manifest))
+    assert code == 0 and "; 1 sample excluded (weight 0: corrupt or duplicate copies)" in out_text

@@ -64,11 +64,12 @@ def test_check_table_names_each_problem(tmp_path):
 
 def test_check_a_manifest(tmp_path):
     root = good_tree(tmp_path / "data", {"ant": 2, "bee": 2})
-    (root / "list.csv").write_text("path,label\nant/img_000.jpg,ant\nbee/img_001.png,bee\nant/img_000.jpg,bee\n")
+    shutil.copy(root / "ant" / "img_000.jpg", root / "bee" / "copy.jpg")
+    (root / "list.csv").write_text("path,label\nant/img_000.jpg,ant\nbee/img_001.png,bee\nbee/copy.jpg,bee\n")
     proc = run_check(tmp_path, "--manifest", str(root / "list.csv"), "--json")
     assert proc.returncode == 1, proc.stderr
     [dup] = json.loads(proc.stdout)["problems"]
-    assert (dup["path"], dup["duplicate_of"], dup["cross_class"]) == ("ant/img_000.jpg", "ant/img_000.jpg", True)
+    assert (dup["path"], dup["duplicate_of"], dup["cross_class"]) == ("bee/copy.jpg", "ant/img_000.jpg", True)
 
 
 def test_check_bad_input_exits_2_with_one_line(tmp_path):
