@@ -1,8 +1,8 @@
 """The ``balance-gui`` command: the desktop app by default, plus headless subcommands.
 
     balance-gui [PATH]                                   open the app (the demo dataset without PATH)
-    balance-gui inspect ROOT [--scheme S] [--json]       class table and dataset figures
-    balance-gui export ROOT -o FILE [--scheme S]         write a weights file (.pt .csv .json .npy)
+    balance-gui inspect ROOT [--scheme S] [--json] [--usable]   class table and dataset figures
+    balance-gui export ROOT -o FILE [--scheme S] [--usable]     write a weights file (.pt .csv .json .npy)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
     balance-gui check ROOT [--json] [--workers N]        find corrupt images and exact duplicates
@@ -13,7 +13,8 @@ holds no names to check); 2 bad input (data, files, settings, arguments), said i
 line on stderr; 3 a bug, shown with its traceback (or, for the app, no usable display).
 Names that are not valid UTF-8, or hold control characters, are printed with backslash
 escapes, as ``ls -b`` does.
-``check`` exits with 1 when it finds problems.
+``check`` exits with 1 when it finds problems. ``--usable`` (inspect, export) runs the same
+check first and counts only usable images: corrupt files and duplicate copies get weight 0.
 """
 
 from __future__ import annotations
@@ -71,8 +72,17 @@ def _parser() -> argparse.ArgumentParser:
             help=", ".join(s.syntax + (" (default)" if s == "inverse" else "") for s in SchemeName),
         )
 
+    def usable_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--usable",
+            action="store_true",
+            help="check every image first; count only usable ones (corrupt files and duplicate copies get weight 0)",
+        )
+        p.add_argument("--workers", type=int, default=None, metavar="N", help="--usable: worker processes")
+
     p = sub.add_parser("inspect", help="print the class table and dataset figures")
     dataset_args(p)
+    usable_args(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--draws",
@@ -85,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a weights file; the extension picks the format")
     dataset_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .pt, .csv, .json or .npy")
+    usable_args(p)
 
     p = sub.add_parser("simulate", help="run the sampler and compare sampled against expected shares")
     dataset_args(p)
@@ -137,6 +148,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise SettingsError(f"give a dataset folder (ROOT) or --manifest CSV, not both ({args.root!r} and --manifest)")
     if args.command == "inspect":
         _check_int(args.draws, "--draws", 1)
+    if args.command in ("inspect", "export") and args.workers is not None and not args.usable:
+        raise SettingsError("--workers sets the image check's processes: it needs --usable")
     if args.command == "simulate":
         # A number of samples must fit torch's int64 and what len() can return (sys.maxsize).
         _check_int(args.num_samples, "--num-samples", 1, min(INT64_MAX, sys.maxsize))
@@ -169,20 +182,32 @@ def load_dataset(args: argparse.Namespace) -> DatasetIndex:
         return open_fn(source, progress=progress)
 
 
-def _weights_for(index: DatasetIndex, scheme_text: str) -> tuple[Scheme, Any]:
+def _weights_for(index: DatasetIndex, scheme_text: str, check: CheckResult | None = None) -> tuple[Scheme, Any]:
+    """The scheme and its class weights: on the usable counts when ``check`` is given."""
+    from .core.images import usable_weights
     from .core.weights import class_weights, parse_scheme
 
     scheme = parse_scheme(scheme_text)
+    if check is not None:
+        return scheme, usable_weights(check, scheme)[0]
     return scheme, class_weights(index.counts, scheme, index.classes)
 
 
-def inspect_report(index: DatasetIndex, scheme: Scheme, class_w: Any, draws: int | None = None) -> dict[str, Any]:
+def inspect_report(
+    index: DatasetIndex,
+    scheme: Scheme,
+    class_w: Any,
+    draws: int | None = None,
+    check: CheckResult | None = None,
+) -> dict[str, Any]:
     """Everything ``inspect`` shows, as plain JSON-ready data; names escaped as ``ls -b`` does,
-    so that the JSON is valid UTF-8 whatever bytes the file names hold."""
+    so that the JSON is valid UTF-8 whatever bytes the file names hold. With ``check`` (a health
+    check of ``index``), counts, weights and figures are those of the usable images."""
     from .core.weights import class_figures, dataset_figures
 
-    fig = class_figures(index.counts, class_w, draws)
-    data = dataset_figures(index.counts).as_dict()
+    counts = index.counts if check is None else check.usable_counts
+    fig = class_figures(counts, class_w, draws)
+    data = dataset_figures(counts).as_dict()
     data["skipped_files"] = index.skipped_files
     data["skipped_extensions"] = {escape_name(k): v for k, v in index.skipped_extensions.items()}
     return {
@@ -190,6 +215,8 @@ def inspect_report(index: DatasetIndex, scheme: Scheme, class_w: Any, draws: int
         "source": index.source,
         "scheme": str(scheme),
         "draws": fig.draws,
+        # Present with --usable: counts are usable images; this many samples are left out.
+        **({} if check is None else {"usable": True, "excluded": int((~check.usable_mask).sum())}),
         "dataset": data,
         "classes": [
             {
@@ -229,6 +256,7 @@ def format_inspect_report(report: dict[str, Any]) -> str:
     out = [
         f"dataset: {report['root']} ({report['source']})",
         f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}",
+        *([f"counts are usable images: {excluded_note(report['excluded'])}"] if report.get("usable") else []),
         "",
         *_table(header, rows, left=(1,)),
         "",
@@ -240,10 +268,16 @@ def format_inspect_report(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def excluded_note(count: int) -> str:
+    """How the CLI says that ``count`` samples are left out of the weights."""
+    return f"{count:,} sample{'' if count == 1 else 's'} excluded (weight 0: corrupt or duplicate copies)"
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     index = load_dataset(args)
-    scheme, class_w = _weights_for(index, args.scheme)
-    report = inspect_report(index, scheme, class_w, args.draws)
+    check = run_check(index, args.workers) if args.usable else None
+    scheme, class_w = _weights_for(index, args.scheme, check)
+    report = inspect_report(index, scheme, class_w, args.draws, check)
     _say(json.dumps(report, indent=2) if args.json else format_inspect_report(report))
     return 0
 
@@ -252,12 +286,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .core.weightsfile import export_weights
 
     index = load_dataset(args)
-    scheme, class_w = _weights_for(index, args.scheme)
-    export_weights(args.output, index, class_w, scheme)
-    _say(
-        f"wrote {escape_name(args.output)}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}",
-        sys.stderr,
+    check = run_check(index, args.workers) if args.usable else None
+    scheme, class_w = _weights_for(index, args.scheme, check)
+    excluded = None if check is None else ~check.usable_mask
+    export_weights(args.output, index, class_w, scheme, excluded=excluded)
+    summary = (
+        f"wrote {escape_name(args.output)}: {len(index):,} samples in {index.num_classes} classes, scheme {scheme}"
     )
+    if excluded is not None:
+        summary += f"; {excluded_note(int(excluded.sum()))}"
+    _say(summary, sys.stderr)
     return 0
 
 
@@ -304,7 +342,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     index = load_dataset(args)
     info = verify_weights_file(args.file, index)
-    drawable = int((info["sample_weights"] > 0).sum())
+    if info["sample_weights"] is None:  # a .json that excludes samples: drawable per class
+        drawable = int(info["usable_counts"][info["class_weights"] > 0].sum())
+    else:
+        drawable = int((info["sample_weights"] > 0).sum())
     shown, root = escape_name(args.file), escape_name(index.root)
     if info["format"] not in IDENTIFIED_FORMATS:
         _say(
@@ -317,7 +358,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         what = f"the same {index.num_classes} classes with the same counts (a .json holds no file names)"
     else:
         what = f"{len(index):,} samples in {index.num_classes} classes, same order"
-    _say(f"{shown} matches {root}: {what}; {drawable:,} can be drawn")
+    excluded = info["num_excluded"]
+    note = f"; {excluded_note(excluded)}" if excluded else ""
+    _say(f"{shown} matches {root}: {what}; {drawable:,} can be drawn{note}")
     return 0
 
 
@@ -406,19 +449,24 @@ def format_check_report(report: dict) -> str:
     return "\n".join(out)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def run_check(index: DatasetIndex, workers: int | None) -> CheckResult:
+    """The image health check of ``index``, with a tqdm bar on stderr."""
     from tqdm import tqdm
 
     from .core.images import check_images
 
-    index = load_dataset(args)
     with tqdm(desc="checking", unit=" img", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True) as bar:
 
         def progress(p) -> None:
             bar.total = p.files_total
             bar.update(p.files_done - bar.n)
 
-        result = check_images(index, workers=args.workers, progress=progress)
+        return check_images(index, workers=workers, progress=progress)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    index = load_dataset(args)
+    result = run_check(index, args.workers)
     report = check_report(index, result)
     _say(json.dumps(report, indent=2) if args.json else format_check_report(report))
     return 1 if result.problems else 0

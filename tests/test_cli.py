@@ -322,3 +322,159 @@ def test_non_utf8_names_are_printed_with_backslash_escapes(tmp_path, monkeypatch
     assert code == 2 and len(err.splitlines()) == 1 and "'caf\\351/new\\nline.jpg'" in err, err
     code, _, err = cli("inspect", os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"missing\xe9")))
     assert code == 2 and "missing\\351" in err
+
+
+# ---------------------------------------------------------------- --usable: counts without corrupt files and copies
+
+
+@pytest.fixture
+def usable_tree(tmp_path, monkeypatch):
+    """Real images: ant 10 (one empty file, one copy inside ant), bee 5 (one copy of an ant image),
+    cat 4 (one truncated PNG). Usable: 8, 4, 3."""
+    import shutil
+
+    from .test_images import good_tree, image_bytes, write
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # never the user's real cache
+    root = good_tree(tmp_path / "data", {"ant": 8, "bee": 4, "cat": 3})
+    write(root, "ant/zero.jpg", b"")
+    shutil.copy(root / "ant" / "img_002.jpg", root / "ant" / "img_002_copy.jpg")
+    shutil.copy(root / "ant" / "img_001.png", root / "bee" / "zz_copy.png")
+    write(root, "cat/cut.png", image_bytes(77, "PNG", (64, 48))[:300])
+    return root
+
+
+UNUSABLE = ["ant/img_002_copy.jpg", "ant/zero.jpg", "bee/zz_copy.png", "cat/cut.png"]
+EXCLUDED_LINE = "4 samples excluded (weight 0: corrupt or duplicate copies)"
+
+
+@pytest.mark.parametrize("ext", [".pt", ".csv", ".json", ".npy"])
+def test_export_usable_round_trips_in_every_format(capsys, usable_tree, tmp_path, ext):
+    from balance_gui.core.dataset import scan_image_folder
+    from balance_gui.core.weightsfile import load_weights
+
+    out_file = tmp_path / f"w{ext}"
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out_file), "--usable", "--scheme", "sqrt")
+    assert code == 0, err
+    assert f"19 samples in 3 classes, scheme sqrt; {EXCLUDED_LINE}" in err
+    index = scan_image_folder(usable_tree)
+    w = class_weights([8, 4, 3], "sqrt")
+    if ext == ".json":
+        record = json.loads(out_file.read_text())
+        assert record["counts"] == [10, 5, 4] and record["usable_counts"] == [8, 4, 3]
+        assert record["excluded"] == [2, 1, 1] and record["class_weights"] == pytest.approx(w.tolist())
+        return
+    rel = index.relative_paths()
+    expected = [0.0 if p in UNUSABLE else w[t] for p, t in zip(rel, index.targets.tolist(), strict=True)]
+    # ImageFolder order, the excluded samples at weight 0.
+    assert load_weights(out_file, str(usable_tree)).tolist() == pytest.approx(expected)
+    if ext == ".pt":
+        excluded = torch.load(out_file, weights_only=True)["excluded"].tolist()
+        assert [rel[i] for i in excluded] == UNUSABLE
+
+
+def test_verify_says_how_many_samples_a_file_excludes(capsys, usable_tree, tmp_path):
+    for ext in (".pt", ".csv", ".json"):
+        path = tmp_path / f"w{ext}"
+        assert run(capsys, "export", str(usable_tree), "-o", str(path), "--usable")[0] == 0
+        code, out, err = run(capsys, "verify", str(path), str(usable_tree))
+        assert code == 0, err
+        assert out.strip().endswith(f"15 can be drawn; {EXCLUDED_LINE}"), out
+    run(capsys, "export", str(usable_tree), "-o", str(tmp_path / "all.pt"))
+    code, out, _ = run(capsys, "verify", str(tmp_path / "all.pt"), str(usable_tree))
+    assert code == 0 and out.strip().endswith("19 can be drawn")  # identity checked as before, nothing excluded
+    (usable_tree / "bee" / "zz_copy.png").unlink()  # the dataset changed: identity still refuses
+    code, _, err = run(capsys, "verify", str(tmp_path / "w.pt"), str(usable_tree))
+    assert code == 2 and "1 file(s) missing from the dataset" in err
+
+
+@pytest.mark.parametrize("scheme", ["inverse", "sqrt", "effective:0.9"])
+def test_inspect_usable_shows_the_figures_of_the_usable_counts(capsys, usable_tree, scheme):
+    from balance_gui.core.weights import class_figures, dataset_figures
+
+    code, out, err = run(capsys, "inspect", str(usable_tree), "--usable", "--json", "--scheme", scheme)
+    assert code == 0, err
+    report = json.loads(out)
+    usable = np.array([8, 4, 3])
+    fig = class_figures(usable, class_weights(usable, scheme), None)
+    assert report["usable"] is True and report["excluded"] == 4 and report["draws"] == 15
+    rows = report["classes"]
+    assert [c["count"] for c in rows] == usable.tolist()
+    for key, values in (
+        ("share", fig.shares),
+        ("weight", fig.weights),
+        ("expected_share", fig.expected_shares),
+        ("expected_draws", fig.expected_draws),
+        ("expected_uses_per_image", fig.expected_uses_per_image),
+        ("expected_distinct", fig.expected_distinct),
+    ):
+        assert [c[key] for c in rows] == pytest.approx(values.tolist()), key
+    assert report["dataset"] == {**report["dataset"], **dataset_figures(usable).as_dict()}
+    code, table, _ = run(capsys, "inspect", str(usable_tree), "--usable", "--scheme", scheme)
+    assert code == 0 and f"counts are usable images: {EXCLUDED_LINE}" in table
+    assert any(line.split()[:3] == ["0", "ant", "8"] for line in table.splitlines())
+    plain = json.loads(run(capsys, "inspect", str(usable_tree), "--json")[1])
+    assert "usable" not in plain and [c["count"] for c in plain["classes"]] == [10, 5, 4]
+
+
+def test_workers_without_usable_is_refused(capsys, usable_tree, tmp_path):
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(tmp_path / "w.pt"), "--workers", "2")
+    assert code == 2 and "--workers sets the image check's processes: it needs --usable" in err
+    assert not (tmp_path / "w.pt").exists()
+
+
+def test_sampling_from_a_usable_file_never_draws_an_excluded_sample(capsys, usable_tree, tmp_path):
+    from balance_gui.core.dataset import scan_image_folder
+    from balance_gui.core.sampler import BalancedSampler
+    from balance_gui.core.weights import expected_shares
+    from balance_gui.core.weightsfile import load_weights
+
+    path = tmp_path / "w.pt"
+    assert run(capsys, "export", str(usable_tree), "-o", str(path), "--usable", "--scheme", "sqrt")[0] == 0
+    weights = load_weights(path, str(usable_tree))
+    index = scan_image_folder(usable_tree)
+    excluded = torch.load(path, weights_only=True)["excluded"]
+    draws = 40_000
+    drawn = torch.tensor(list(BalancedSampler(weights, draws, generator=torch.Generator().manual_seed(7))))
+    assert not torch.isin(drawn, excluded).any()
+    # The rest follows the law of the usable counts: 4 sigma of a binomial share at 40,000 draws is < 0.01.
+    shares = np.bincount(index.targets[drawn.numpy()], minlength=3) / draws
+    expected = expected_shares([8, 4, 3], class_weights([8, 4, 3], "sqrt"))
+    assert shares == pytest.approx(expected, abs=0.01)
+    torch_drawn = torch.multinomial(weights, draws, replacement=True, generator=torch.Generator().manual_seed(7))
+    assert not torch.isin(torch_drawn, excluded).any()
+
+
+def test_export_usable_in_worker_processes(capsys, usable_tree, tmp_path):
+    from .test_images import image_bytes, write
+
+    for i in range(40):  # enough files to start the worker processes
+        write(usable_tree, f"dog/dog_{i:03d}.png", image_bytes(1000 + i))
+    out = tmp_path / "w.pt"
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out), "--usable", "--workers", "2")
+    assert code == 0, err
+    assert err.strip().splitlines()[-1] == f"wrote {out}: 59 samples in 4 classes, scheme inverse; {EXCLUDED_LINE}"
+    record = torch.load(out, weights_only=True)
+    assert [record["samples"][i] for i in record["excluded"].tolist()] == UNUSABLE
+    # Weights on the usable counts (8, 4, 3, 40): each class gets a quarter of the mass.
+    mass = torch.zeros(4, dtype=torch.float64).index_add_(0, record["targets"], record["weights"])
+    assert mass.tolist() == pytest.approx([mass[0].item()] * 4)
+    code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out), "--usable", "--workers", "0")
+    assert code == 2 and err.count("\n") == 1 and "workers" in err
+
+
+def test_export_usable_from_a_manifest(capsys, usable_tree, tmp_path):
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        "path,label\n"
+        + "".join(
+            f"{usable_tree}/{p},{p.split('/')[0]}\n" for p in ("ant/img_000.jpg", "ant/zero.jpg", "bee/img_001.png")
+        )
+    )
+    out = tmp_path / "w.pt"
+    code, _, err = run(capsys, "export", "--manifest", str(manifest), "-o", str(out), "--usable")
+    assert code == 0, err
+    record = torch.load(out, weights_only=True)
+    assert [record["samples"][i] for i in record["excluded"].tolist()] == [f"{usable_tree}/ant/zero.jpg"]
+    code, out_text, _ = run(capsys, "verify", str(out), "--manifest", str(manifest))
+    assert code == 0 and "; 1 sample excluded (weight 0: corrupt or duplicate copies)" in out_text

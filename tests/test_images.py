@@ -282,3 +282,11 @@ def test_usable_weights_zero_the_unusable_and_weigh_on_usable_counts(tmp_path):
     # Balanced on what can really be drawn: each class gets half of the mass.
     mass = np.bincount(index.targets, weights=per_sample)
     assert mass[0] == pytest.approx(mass[1])
+
+
+def test_the_check_is_importable_from_the_package():
+    import balance_gui
+
+    assert balance_gui.check_images is check_images and balance_gui.usable_weights is usable_weights
+    assert balance_gui.CheckResult is images.CheckResult
+    assert {"check_images", "CheckResult", "usable_weights"} <= set(balance_gui.__all__)

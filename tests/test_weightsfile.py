@@ -17,7 +17,7 @@ from torchvision.datasets import ImageFolder
 from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.weights import class_weights, expected_shares
-from balance_gui.core.weightsfile import FORMAT_VERSION, _fingerprint, export_weights, load_weights
+from balance_gui.core.weightsfile import FORMAT_VERSION, READ_VERSION, _fingerprint, export_weights, load_weights
 
 from .conftest import make_tree
 
@@ -342,19 +342,19 @@ def test_newer_format_version_is_refused(exported, tmp_path, ext):
     path = files[ext]
     if ext == ".pt":
         record = torch.load(path, weights_only=True)
-        record["format_version"] = FORMAT_VERSION + 1
+        record["format_version"] = READ_VERSION + 1
         record["fingerprint"] = _fingerprint(record)
         torch.save(record, path)
     elif ext == ".json":
         from balance_gui.core.weightsfile import _json_fingerprint
 
         record = json.loads(path.read_text())
-        record["format_version"] = FORMAT_VERSION + 1
+        record["format_version"] = READ_VERSION + 1
         record["fingerprint"] = _json_fingerprint(record)
         path.write_text(json.dumps(record))
     else:
-        _rewrite_csv(path, lambda rows: rows[-1].__setitem__(4, rows[-1][4].replace("=2 ", "=3 ")))
-    with pytest.raises(WeightsFileError, match=f"format_version {FORMAT_VERSION + 1}, newer than this balance-gui"):
+        _rewrite_csv(path, lambda rows: rows[-1].__setitem__(4, rows[-1][4].replace("=2 ", f"={READ_VERSION + 1} ")))
+    with pytest.raises(WeightsFileError, match=f"format_version {READ_VERSION + 1}, newer than this balance-gui"):
         load_weights(path)
 
 
@@ -464,3 +464,179 @@ def test_sigterm_during_export_removes_the_temp_file(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == -signal.SIGTERM  # still dies of SIGTERM, as asked
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- excluded samples (corrupt files, duplicate copies)
+
+# In small_tree's ImageFolder order: ant 0-39, bee 40-49, cat 50-51.
+EXCLUDED = [3, 17, 41, 51]
+
+
+@pytest.fixture
+def exported_excluding(small_tree, tmp_path):
+    index = scan_image_folder(small_tree)
+    mask = np.zeros(len(index), dtype=bool)
+    mask[EXCLUDED] = True
+    usable = np.bincount(index.targets[~mask], minlength=3)
+    w = class_weights(usable, "inverse")
+    out = {ext: tmp_path / f"usable{ext}" for ext in (".pt", ".csv", ".json", ".npy")}
+    for path in out.values():
+        export_weights(path, index, w, "inverse", excluded=mask)
+    return index, mask, usable, w, out
+
+
+def test_excluded_samples_have_weight_zero_in_every_per_sample_format(exported_excluding, small_tree):
+    index, mask, _, w, files = exported_excluding
+    reference = ImageFolder(str(small_tree))  # the order load_weights keeps
+    expected = np.array([0.0 if m else w[t] for m, t in zip(mask, reference.targets, strict=True)])
+    assert np.flatnonzero(expected == 0).tolist() == EXCLUDED
+    for ext in (".pt", ".csv", ".npy"):
+        assert load_weights(files[ext]).numpy().tolist() == pytest.approx(expected.tolist()), ext
+        assert load_weights(files[ext], reference).numpy().tolist() == pytest.approx(expected.tolist()), ext
+    with open(files[".csv"], newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["path", "class", "class_index", "weight", "fingerprint"]
+    assert [r[0] for r in rows[1:] if float(r[3]) == 0] == [index.relative_paths()[i] for i in EXCLUDED]
+    assert rows[-1][4].startswith("format_version=2 ")  # a .csv's layout is unchanged: weight 0 marks them
+
+
+def test_pt_lists_excluded_indices_before_its_fingerprint(exported_excluding):
+    _, _, _, _, files = exported_excluding
+    record = torch.load(files[".pt"], weights_only=True)
+    assert list(record) == [*PT_KEYS, "excluded", "fingerprint"]
+    assert record["excluded"].dtype == torch.int64 and record["excluded"].tolist() == EXCLUDED
+    assert record["format_version"] == 3
+    assert record["fingerprint"] == _fingerprint(record)
+    # The fingerprint covers the new key: one index fewer is an edit.
+    record["excluded"] = torch.tensor(EXCLUDED[:-1])
+    assert record["fingerprint"] != _fingerprint(record)
+
+
+def test_json_records_usable_and_excluded_counts(exported_excluding):
+    index, _, usable, w, files = exported_excluding
+    record = json.loads(files[".json"].read_text())
+    assert record["format_version"] == 3
+    assert record["counts"] == [40, 10, 2] and record["usable_counts"] == usable.tolist() == [38, 9, 1]
+    assert record["excluded"] == [2, 1, 1]
+    assert record["expected_shares"] == pytest.approx(expected_shares(usable, w).tolist())
+    assert load_weights(files[".json"]).tolist() == pytest.approx(w.tolist())
+    # A .json names no files: per-sample weights from it would draw the excluded samples again.
+    with pytest.raises(WeightsFileError, match="excludes 4 samples .* a .json names no files"):
+        load_weights(files[".json"], index)
+
+
+def test_a_file_without_exclusions_is_the_version_2_file(small_tree, tmp_path):
+    index = scan_image_folder(small_tree)
+    w = class_weights(index.counts, "inverse")
+    for ext in (".pt", ".json"):
+        export_weights(tmp_path / f"none{ext}", index, w, "inverse")
+        export_weights(tmp_path / f"empty{ext}", index, w, "inverse", excluded=np.zeros(len(index), dtype=bool))
+        assert (tmp_path / f"none{ext}").read_bytes() == (tmp_path / f"empty{ext}").read_bytes()
+    record = torch.load(tmp_path / "empty.pt", weights_only=True)
+    assert list(record) == [*PT_KEYS, "fingerprint"] and record["format_version"] == FORMAT_VERSION == 2
+    assert "usable_counts" not in json.loads((tmp_path / "empty.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "excluded, message",
+    [
+        (np.zeros(52, dtype=np.int64), "bool array with one entry per sample"),
+        (np.zeros(51, dtype=bool), r"one entry per sample \(52\)"),
+        (np.ones(52, dtype=bool), "leaves out every sample"),
+    ],
+)
+def test_bad_exclusion_masks_are_settings_errors(small_tree, tmp_path, excluded, message):
+    from balance_gui.core.errors import SettingsError
+
+    index = scan_image_folder(small_tree)
+    with pytest.raises(SettingsError, match=message):
+        export_weights(tmp_path / "w.pt", index, [1.0, 1.0, 1.0], "none", excluded=excluded)
+    assert not (tmp_path / "w.pt").exists()
+
+
+def test_class_weights_only_on_excluded_samples_are_refused(small_tree, tmp_path):
+    from balance_gui.core.errors import WeightsError
+
+    index = scan_image_folder(small_tree)
+    mask = index.targets == 2  # every cat excluded, and only cat weighted
+    with pytest.raises(WeightsError, match="nothing could ever be drawn"):
+        export_weights(tmp_path / "w.pt", index, [0.0, 0.0, 1.0], "custom", excluded=mask)
+
+
+def _resigned_pt(path, edit):
+    record = torch.load(path, weights_only=True)
+    edit(record)
+    record["fingerprint"] = _fingerprint(record)
+    torch.save(record, path)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r.__setitem__("excluded", torch.tensor([3, 17, 41, 52])), "outside the 52 samples"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([-1, 3, 17, 41])), "outside the 52 samples"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([17, 3, 41, 51])), "sorted sample indices without repeats"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([3, 3, 41, 51])), "sorted sample indices without repeats"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([3, 17, 41, 50])), "sample 50 is excluded but has weight"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([3.0, 17.0])), "1-D int64 tensor"),
+        (lambda r: r.__setitem__("excluded", torch.tensor([[3, 17]])), "1-D int64 tensor"),
+        (lambda r: r.__setitem__("excluded", torch.zeros(0, dtype=torch.int64)), "present but empty"),
+        (lambda r: r.__setitem__("excluded", [3, 17, 41, 51]), "1-D int64 tensor"),
+        (lambda r: r.__setitem__("format_version", 2), "format_version 2 but the file lists excluded samples"),
+        (lambda r: r.pop("excluded"), "format_version 3 but the file lists no excluded samples"),
+    ],
+)
+def test_tampered_pt_exclusions_are_refused(exported_excluding, edit, message):
+    path = exported_excluding[4][".pt"]
+    _resigned_pt(path, edit)
+    with pytest.raises(WeightsFileError, match=message):
+        load_weights(path)
+
+
+def test_pt_exclusions_edited_without_resigning_are_refused(exported_excluding):
+    path = exported_excluding[4][".pt"]
+    record = torch.load(path, weights_only=True)
+    record["excluded"] = torch.tensor(EXCLUDED[:-1])
+    torch.save(record, path)
+    with pytest.raises(WeightsFileError, match="modified after export"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r.__setitem__("usable_counts", [38, 9, 2]), "usable_counts \\+ excluded must equal counts"),
+        (lambda r: r.__setitem__("excluded", [2, 1]), "both be lists of whole numbers"),
+        (lambda r: r.__setitem__("excluded", [2, 1, -1]), "both be lists of whole numbers"),
+        (lambda r: r.__setitem__("excluded", [2, 1, True]), "both be lists of whole numbers"),
+        (lambda r: r.pop("usable_counts"), "both be lists of whole numbers"),
+        (lambda r: r.update(usable_counts=[40, 10, 2], excluded=[0, 0, 0]), "excludes nothing"),
+        (lambda r: r.__setitem__("format_version", 2), "format_version 2 but the file lists excluded samples"),
+        (lambda r: [r.pop("usable_counts"), r.pop("excluded")], "format_version 3 but the file lists no excluded"),
+    ],
+)
+def test_tampered_json_exclusions_are_refused(exported_excluding, edit, message):
+    from balance_gui.core.weightsfile import _json_fingerprint
+
+    path = exported_excluding[4][".json"]
+    record = json.loads(path.read_text())
+    edit(record)
+    record["fingerprint"] = _json_fingerprint(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(WeightsFileError, match=message):
+        load_weights(path)
+    record["fingerprint"] = "0" * 64
+    path.write_text(json.dumps(record))
+    with pytest.raises(WeightsFileError):
+        load_weights(path)
+
+
+def test_a_version_2_reader_refuses_a_file_with_exclusions(exported_excluding, monkeypatch):
+    """What an older balance-gui does with the new files: refuse to upgrade, never misread."""
+    from balance_gui.core import weightsfile
+
+    monkeypatch.setattr(weightsfile, "READ_VERSION", 2)
+    for ext in (".pt", ".json"):
+        with pytest.raises(WeightsFileError, match="format_version 3, newer than this balance-gui reads"):
+            load_weights(exported_excluding[4][ext])
+    assert load_weights(exported_excluding[4][".csv"])[EXCLUDED].tolist() == [0.0] * len(EXCLUDED)

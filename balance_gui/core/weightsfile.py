@@ -4,13 +4,19 @@ Formats, chosen by extension:
 
 ``.pt``   ``torch.save`` of a dict that ``torch.load(f, weights_only=True)`` reads:
           weights, targets, class_weights, classes, class_to_idx, samples, scheme,
-          root, format_version, and last a sha256 ``fingerprint`` of all of them.
+          root, format_version, [excluded,] and last a sha256 ``fingerprint`` of all of them.
 ``.csv``  ``path,class,class_index,weight,fingerprint``, one row per sample; only the
           last row fills ``fingerprint`` (``format_version=2 sha256=HEX``), so a file cut
           at a row end has none.
 ``.json`` the per-class record: format_version, scheme, root, num_samples, classes,
-          counts, class_weights, expected_shares, and a sha256 ``fingerprint`` of the rest.
+          counts, class_weights, expected_shares, [usable_counts, excluded,] and a sha256
+          ``fingerprint`` of the rest.
 ``.npy``  the per-sample float64 weights: nothing else, so nothing to check them against.
+
+Excluded samples (``export_weights(..., excluded=mask)``: corrupt files and duplicate copies
+found by the image health check) get weight 0 in every per-sample format. A ``.pt`` also lists
+their indices (``excluded``, int64, ImageFolder order) and a ``.json`` its ``usable_counts`` and
+per-class ``excluded`` counts; both keys exist only when something is excluded.
 
 Samples are in ImageFolder order. Writes are atomic; reads never unpickle code, and
 every size a file declares is checked against the file's own size before anything
@@ -40,6 +46,15 @@ from .weights import Scheme, expected_shares, fit_class_weights, sample_weights,
 
 #: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
 FORMAT_VERSION = 2
+#: Version 3: a .pt or .json that excludes samples (the ``excluded`` keys). Files without exclusions
+#: stay version 2, byte for byte what earlier releases wrote. A version-2 reader would misread a
+#: .json with exclusions: it ignores unknown keys (they are under the fingerprint it checks), and
+#: spreads the class weights over every sample of the dataset, so the excluded samples would be drawn
+#: again. Version 3 makes it refuse with "upgrade balance-gui" instead (and, for a .pt, instead of
+#: the false "modified after export" its fingerprint check would give). A .csv keeps version 2: its
+#: rows are unchanged, weight 0 marks the excluded ones, and any reader draws them never.
+EXCLUDED_VERSION = 3
+READ_VERSION = EXCLUDED_VERSION
 FORMATS = (".pt", ".csv", ".json", ".npy")
 #: Formats that name their classes, so that a file can be told apart from another dataset's.
 IDENTIFIED_FORMATS = (".pt", ".csv", ".json")
@@ -72,7 +87,7 @@ def _format_of(path: str | os.PathLike) -> str:
 def _fingerprint(record: dict[str, Any]) -> str:
     """sha256 over every field, so any edit to a ``.pt`` file is caught on load."""
     h = hashlib.sha256()
-    for key in _PT_KEYS:
+    for key in (*_PT_KEYS, "excluded") if "excluded" in record else _PT_KEYS:
         value = record[key]
         if isinstance(value, torch.Tensor):
             h.update(str(value.dtype).encode() + value.contiguous().numpy().tobytes())
@@ -98,14 +113,29 @@ def _csv_fingerprint(version: int, rows: Sequence[Sequence[str]]) -> str:
 
 
 def export_weights(
-    path: str | os.PathLike, index: DatasetIndex, class_w: Sequence[float] | np.ndarray, scheme: str | Scheme
+    path: str | os.PathLike,
+    index: DatasetIndex,
+    class_w: Sequence[float] | np.ndarray,
+    scheme: str | Scheme,
+    *,
+    excluded: np.ndarray | None = None,
 ) -> str:
-    """Write ``index``'s weights under ``class_w`` to ``path``; the extension picks the format."""
+    """Write ``index``'s weights under ``class_w`` to ``path``; the extension picks the format.
+
+    ``excluded``: None, or one bool per sample (True: left out, as a corrupt file or a duplicate
+    copy). Excluded samples get weight 0 whatever ``class_w`` says, and the file records them.
+    ``class_w`` is then meant for the usable counts (see ``core.images.usable_weights``).
+    """
     fmt = _format_of(path)
-    class_w = fit_class_weights(validate_class_weights(class_w, index.classes, counts=index.counts), index.counts)
+    mask = _excluded_mask(excluded, len(index))
+    usable = index.counts if mask is None else np.bincount(index.targets[~mask], minlength=index.num_classes)
+    class_w = fit_class_weights(validate_class_weights(class_w, index.classes, counts=usable), usable)
     per_sample = sample_weights(index.targets, class_w)
+    if mask is not None:
+        per_sample[mask] = 0.0
     scheme_text = str(scheme)
     root = os.path.abspath(index.root)
+    version = FORMAT_VERSION if mask is None else EXCLUDED_VERSION
     if fmt == ".pt":
         record: dict[str, Any] = {
             "weights": torch.from_numpy(per_sample.copy()),
@@ -116,8 +146,10 @@ def export_weights(
             "samples": index.relative_paths(),
             "scheme": scheme_text,
             "root": root,
-            "format_version": FORMAT_VERSION,
+            "format_version": version,
         }
+        if mask is not None:
+            record["excluded"] = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
         record["fingerprint"] = _fingerprint(record)
         buffer = io.BytesIO()
         torch.save(record, buffer)
@@ -130,21 +162,40 @@ def export_weights(
         atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
     elif fmt == ".json":
         record = {
-            "format_version": FORMAT_VERSION,
+            "format_version": version,
             "scheme": scheme_text,
             "root": root,
             "num_samples": len(index),
             "classes": list(index.classes),
             "counts": [int(n) for n in index.counts],
             "class_weights": [float(w) for w in class_w],
-            "expected_shares": [float(p) for p in expected_shares(index.counts, class_w)],
+            # The law the sampler follows: over the usable samples only, when some are excluded.
+            "expected_shares": [float(p) for p in expected_shares(usable, class_w)],
         }
+        if mask is not None:
+            record["usable_counts"] = [int(n) for n in usable]
+            record["excluded"] = [int(a - b) for a, b in zip(index.counts, usable, strict=True)]
         record["fingerprint"] = _json_fingerprint(record)
         text = json.dumps(record, indent=2, allow_nan=False) + "\n"
         atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
     else:
         atomic_write(path, lambda fh: _write_csv(fh, index, per_sample))
     return os.fspath(path)
+
+
+def _excluded_mask(excluded: np.ndarray | None, num_samples: int) -> np.ndarray | None:
+    """The exclusion mask as a bool array, or None when nothing is excluded (the file stays version 2)."""
+    if excluded is None:
+        return None
+    mask = np.asarray(excluded)
+    if mask.dtype != np.bool_ or mask.shape != (num_samples,):
+        raise SettingsError(
+            f"excluded must be a bool array with one entry per sample ({num_samples}), "
+            f"got {mask.dtype} of shape {mask.shape}"
+        )
+    if mask.all():
+        raise SettingsError("excluded leaves out every sample: nothing could ever be drawn")
+    return mask.copy() if mask.any() else None
 
 
 def _write_csv(fh: Any, index: DatasetIndex, per_sample: np.ndarray) -> None:
@@ -177,21 +228,30 @@ def load_weights(path: str | os.PathLike, dataset: Any = None) -> torch.Tensor:
     if dataset is None:
         info = read_weights_file(path)
         return torch.from_numpy(info["weights"] if info["format"] != ".json" else info["class_weights"])
-    return torch.from_numpy(verify_weights_file(path, dataset)["sample_weights"])
+    info = verify_weights_file(path, dataset)
+    if info["sample_weights"] is None:
+        raise WeightsFileError(
+            f"{os.fspath(path)} excludes {info['num_excluded']:,} samples (corrupt or duplicate copies), but a "
+            ".json names no files, so it cannot give per-sample weights: export .pt, .csv or .npy for those"
+        )
+    return torch.from_numpy(info["sample_weights"])
 
 
 def verify_weights_file(path: str | os.PathLike[str], dataset: Any) -> dict[str, Any]:
     """Read ``path`` and check it against ``dataset`` as :func:`load_weights` does; return
     what :func:`read_weights_file` returns plus ``sample_weights`` (one per sample of
-    ``dataset``). Only formats in :data:`IDENTIFIED_FORMATS` can show they belong to the
-    dataset: for a ``.npy`` only the length is checked."""
+    ``dataset``; None for a ``.json`` that excludes samples, as it names none). Only formats
+    in :data:`IDENTIFIED_FORMATS` can show they belong to the dataset: for a ``.npy`` only the
+    length is checked. ``num_excluded`` says how many samples the file leaves out."""
     info = read_weights_file(path)
     view = _dataset_view(dataset)
     check_matches(info, view, path)
-    if info["format"] == ".json":
-        info["sample_weights"] = sample_weights(view["targets"], info["class_weights"])
-    else:
+    if info["format"] != ".json":
         info["sample_weights"] = info["weights"]
+    elif not info["num_excluded"]:
+        info["sample_weights"] = sample_weights(view["targets"], info["class_weights"])
+    else:  # a .json names no files, so it cannot say which samples get weight 0
+        info["sample_weights"] = None
     return info
 
 
@@ -217,6 +277,7 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} is not a readable {fmt} weights file (truncated or corrupted?): {type(e).__name__}: {reason}"
         ) from e
     info["format"] = fmt
+    info["num_excluded"] = _num_excluded(info)
     try:
         if "weights" in info:
             _validate_sample_weights(info["weights"])
@@ -225,6 +286,21 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
     except WeightsError as e:
         raise WeightsFileError(f"{path}: invalid weights: {e}") from e
     return info
+
+
+def _num_excluded(info: dict[str, Any]) -> int:
+    """Samples the file leaves out. A .csv marks them by weight 0 only: it counts the weight-0 rows of
+    classes that have weight (a class weighted 0 by the scheme is not an exclusion, and a class whose
+    every image is excluded cannot be told from one). A .npy names nothing, and counts none."""
+    if "excluded" in info:
+        return len(info["excluded"])
+    if "usable_counts" in info:
+        return int((info["counts"] - info["usable_counts"]).sum())
+    if info["format"] == ".csv":
+        # Class indices come from the file: np.isin, not a table as long as the largest index.
+        w, t = info["weights"], info["targets"]
+        return int(((w == 0) & np.isin(t, t[w > 0])).sum())
+    return 0
 
 
 def _validate_sample_weights(w: np.ndarray) -> None:
@@ -244,10 +320,10 @@ def _check_version(path: str, version: object) -> None:
     """Refuse a version this reader does not know, as numpy's ``_check_version`` does."""
     if isinstance(version, bool) or not isinstance(version, int):
         raise WeightsFileError(f"{path}: format_version must be an integer, found {version!r}")
-    if version > FORMAT_VERSION:
+    if version > READ_VERSION:
         raise WeightsFileError(
             f"{path} has format_version {version}, newer than this balance-gui reads "
-            f"(up to {FORMAT_VERSION}): upgrade balance-gui"
+            f"(up to {READ_VERSION}): upgrade balance-gui"
         )
     if version < 1:
         raise WeightsFileError(f"{path}: unknown format_version {version}")
@@ -316,15 +392,50 @@ def _read_pt(path: str) -> dict[str, Any]:
     targets_np = targets.numpy().astype(np.int64)
     if targets_np.size and (targets_np.min() < 0 or targets_np.max() >= len(classes)):
         raise WeightsFileError(f"{path}: targets point outside the {len(classes)} classes")
+    weights_np = weights.numpy().astype(np.float64)
+    excluded = record.get("excluded")
+    _check_excluded_version(path, record["format_version"], excluded is not None)
+    if excluded is None:
+        excluded_np = np.zeros(0, dtype=np.int64)
+    else:
+        if not isinstance(excluded, torch.Tensor) or excluded.ndim != 1 or excluded.dtype != torch.int64:
+            raise WeightsFileError(f"{path}: 'excluded' must be a 1-D int64 tensor of sample indices")
+        excluded_np = excluded.numpy().copy()
+        _check_excluded_indices(path, excluded_np, weights_np)
     return {
-        "weights": weights.numpy().astype(np.float64),
+        "weights": weights_np,
         "targets": targets_np,
         "classes": classes,
         "class_weights": class_w.numpy().astype(np.float64),
         "samples": samples,
         "scheme": record["scheme"],
         "root": record["root"],
+        "excluded": excluded_np,
     }
+
+
+def _check_excluded_version(path: str, version: int, has_excluded: bool) -> None:
+    """Exclusions and version 3 come together (see EXCLUDED_VERSION): a version-2 reader must not see them."""
+    if has_excluded != (version >= EXCLUDED_VERSION):
+        what = "lists excluded samples" if has_excluded else "lists no excluded samples"
+        raise WeightsFileError(f"{path}: format_version {version} but the file {what} (edited file?)")
+
+
+def _check_excluded_indices(path: str, excluded: np.ndarray, weights: np.ndarray) -> None:
+    """Excluded indices: in range, sorted, unique, not every sample, and each of weight 0."""
+    if not excluded.size:
+        raise WeightsFileError(f"{path}: 'excluded' is present but empty (a file without exclusions omits it)")
+    if excluded[0] < 0 or excluded[-1] >= len(weights):
+        raise WeightsFileError(f"{path}: 'excluded' points outside the {len(weights)} samples")
+    if np.any(np.diff(excluded) <= 0):
+        raise WeightsFileError(f"{path}: 'excluded' must be sorted sample indices without repeats")
+    if len(excluded) >= len(weights):
+        raise WeightsFileError(f"{path}: 'excluded' leaves out every sample")
+    nonzero = excluded[weights[excluded] != 0]
+    if nonzero.size:
+        raise WeightsFileError(
+            f"{path}: sample {int(nonzero[0])} is excluded but has weight {float(weights[nonzero[0]])!r}, not 0"
+        )
 
 
 def _read_npy(path: str) -> dict[str, Any]:
@@ -373,9 +484,31 @@ def _read_json(path: str) -> dict[str, Any]:
     if not (len(classes) == len(counts) == len(class_w)):
         raise WeightsFileError(f"{path}: classes, counts and class_weights differ in length")
     _check_fingerprint(path, record.get("fingerprint"), _json_fingerprint(record))
+    counts_np = np.asarray(counts, dtype=np.int64)
+    has_excluded = "usable_counts" in record or "excluded" in record
+    _check_excluded_version(path, record["format_version"], has_excluded)
+    usable_np = counts_np
+    if has_excluded:
+        usable, excluded = record.get("usable_counts"), record.get("excluded")
+        if not all(
+            isinstance(v, list)
+            and len(v) == len(classes)
+            and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _INT64_MAX for n in v)
+            for v in (usable, excluded)
+        ):
+            raise WeightsFileError(
+                f"{path}: 'usable_counts' and 'excluded' must both be lists of whole numbers >= 0, one per class"
+            )
+        assert isinstance(usable, list) and isinstance(excluded, list)  # checked just above; for mypy
+        if any(u + e != n for u, e, n in zip(usable, excluded, counts, strict=True)):
+            raise WeightsFileError(f"{path}: for every class, usable_counts + excluded must equal counts")
+        if not any(excluded):
+            raise WeightsFileError(f"{path}: 'excluded' is present but excludes nothing")
+        usable_np = np.asarray(usable, dtype=np.int64)
     return {
         "classes": classes,
-        "counts": np.asarray(counts, dtype=np.int64),
+        "counts": counts_np,
+        "usable_counts": usable_np,
         "class_weights": np.asarray(class_w, dtype=np.float64),
         "scheme": record.get("scheme"),
     }
