@@ -8,6 +8,7 @@ one per kind of job, each cancelling its previous job. A panel is added by build
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -69,6 +70,15 @@ def default_settings() -> QSettings:
 # Errors that the user's data, files or settings caused: shown as they are, in one line.
 # Anything else is a bug: shown with its traceback in the message box's details.
 USER_ERRORS = (BalanceError, OSError)
+
+
+def _freeze_long_lived_objects() -> None:
+    """Move every object alive now (Qt wrappers, torch, the dataset index) out of the garbage
+    collector's reach before a long job. A worker thread that allocates many objects (the image
+    check's per-file records) triggers full collections, and each one walked this whole heap
+    holding the GIL: a 109 ms GUI stall measured in the middle of a 20,000-image check. Frozen
+    objects are still freed by reference counting; only cycles among them wait for ``gc.unfreeze``."""
+    gc.freeze()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -685,6 +695,7 @@ class MainWindow(QMainWindow):
         if self.session.state is not RunState.IDLE:
             self.show_status("Stop the run before checking images: its result can change the weights")
             return
+        _freeze_long_lived_objects()
         job = make_check_job(self.index)
         self._check_job = job
         self.checks.start(
@@ -904,6 +915,7 @@ class MainWindow(QMainWindow):
         self._run_error = None
         self._pending_step = None
         s.clear_step()
+        _freeze_long_lived_objects()
         weights = s.run_weights()
         params = settings.simulate_kwargs()
         if "sample_weights" in weights:  # weights on usable images: excluded files weigh 0
