@@ -202,3 +202,34 @@ def test_reopening_resets_the_check_and_the_gallery(qtbot, window, health_tree, 
     assert window.problems.summary.text() == "No check run yet"
     assert window.gallery.model.rowCount() == 0 and window.gallery.class_index == -1
     np.testing.assert_allclose(s.class_weights, class_weights([3, 5], "inverse"))
+
+
+def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree, monkeypatch):
+    import time
+
+    from balance_gui.core import images
+
+    real = images._inspect_chunk
+
+    def slow(paths):  # each chunk of files takes a while: time to see the progress and cancel
+        time.sleep(0.3)
+        return real(paths)
+
+    monkeypatch.setattr(images, "_inspect_chunk", slow)
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    with qtbot.waitSignal(window.checkEnded, timeout=30_000) as blocker:
+        window.check_action.trigger()
+        assert window.checking
+        assert window.check_progress.isVisible() and window.cancel_check_button.isVisible()
+        assert not window.start_action.isEnabled()  # its result can change the weights: runs wait
+        window.start_run()
+        assert window.session.state is RunState.IDLE
+        qtbot.waitUntil(lambda: window.check_progress.value() > 0, timeout=10_000)  # the first chunk is reported
+        qtbot.mouseClick(window.cancel_check_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["cancelled"]
+    assert window.session.check is None
+    assert window.problems.list.topLevelItemCount() == 0
+    assert window.table.isColumnHidden(COL["usable"])
+    assert not window.check_progress.isVisible() and not window.cancel_check_button.isVisible()
+    assert window.start_action.isEnabled()
+    assert "cancelled" in window.status_label.text()
