@@ -246,7 +246,7 @@ class GalleryModel(QAbstractListModel):
             _, width, height, error = hit
             lines.append(f"cannot decode: {error}" if error else f"{width} \N{MULTIPLICATION SIGN} {height} px")
         if self._draws is not None:
-            lines.append(f"drawn {int(self._draws[row]):,} times in the run")
+            lines.append(f"drawn {int(self._draws[row]):,} times in the run's last epoch")
         return "\n".join(lines)
 
     def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
@@ -310,7 +310,7 @@ class GalleryPanel(QWidget):
         self.caption = QLabel("Select a class to see its images")
         self.sort = QComboBox()
         self.sort.addItems([SORT_FILE_ORDER, SORT_MOST_DRAWN])
-        self.sort.setToolTip("Most drawn: the images a run drew most often first (after a run)")
+        self.sort.setToolTip("Most drawn: the images the last run drew most often in its last epoch first")
         self.sort.currentTextChanged.connect(lambda _: self._fill())
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)

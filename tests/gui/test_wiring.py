@@ -175,6 +175,8 @@ def test_most_drawn_order_follows_the_runs_per_image_draws(qtbot, window, tmp_pa
     for r in (0, len(shown) - 1):
         label = model.index(r).data(Qt.ItemDataRole.DisplayRole)
         assert label.endswith(f"\N{MULTIPLICATION SIGN}{int(step.image_uses[shown[r]])}")
+    tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"drawn {int(step.image_uses[shown[0]]):,} times in the run's last epoch" in tip
     # another class keeps the run's counts
     window.select_class(1)
     bee = np.array([model.index(r).data(SAMPLE_ROLE) for r in range(model.rowCount())])
