@@ -207,17 +207,20 @@ def test_reopening_resets_the_check_and_the_gallery(qtbot, window, health_tree, 
 
 
 def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree, monkeypatch):
-    import time
+    import threading
 
     from balance_gui.core import images
 
     real = images._inspect_chunk
+    gate, chunks = threading.Event(), []
 
-    def slow(paths):  # each chunk of files takes a while: time to see the progress and cancel
-        time.sleep(0.3)
+    def held(paths):  # the first chunk passes; the next waits until the test has pressed Cancel
+        if chunks:
+            gate.wait(20)
+        chunks.append(len(paths))
         return real(paths)
 
-    monkeypatch.setattr(images, "_inspect_chunk", slow)
+    monkeypatch.setattr(images, "_inspect_chunk", held)
     assert open_and_wait(qtbot, window, health_tree) == "ok"
     with qtbot.waitSignal(window.checkEnded, timeout=30_000) as blocker:
         window.check_action.trigger()
@@ -228,6 +231,7 @@ def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree
         assert window.session.state is RunState.IDLE
         qtbot.waitUntil(lambda: window.check_progress.value() > 0, timeout=10_000)  # the first chunk is reported
         qtbot.mouseClick(window.cancel_check_button, Qt.MouseButton.LeftButton)
+        gate.set()
     assert blocker.args == ["cancelled"]
     assert window.session.check is None
     assert window.problems.list.topLevelItemCount() == 0
