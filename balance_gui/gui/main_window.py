@@ -861,7 +861,8 @@ class MainWindow(QMainWindow):
     def _scheme_hint(self) -> str:
         """Make visible that only relative weights matter: inverse and balanced give the same shares."""
         index = self.index
-        counts = index.counts
+        counts = self.session.counts  # the usable counts with "Weights on usable images"
+        assert counts is not None  # a hint is asked for only with a dataset open
         inv = class_weights(counts, "inverse")
         bal = class_weights(counts, "balanced")
         shares_inv = class_figures(counts, inv).expected_shares
