@@ -6,15 +6,21 @@ A QTimer ticks every 5 ms on the GUI thread and records the longest gap between 
 1. the window scans a generated tree of empty files (default 1,000,000 files in 1,000 class
    folders) through its own scan worker, and
 2. the window runs a real simulation of 10,000,000 draws through its own sampler worker,
-   with the live plots redrawing at ~30 Hz.
+   with the live plots redrawing at ~30 Hz;
+3. the window's Check Images action checks bench_check.py's tree (20,000 small real JPEG/PNG
+   files) in worker processes, cold (the check cache goes to a fresh folder), with its
+   progress bar redrawn by the window's timer (issue 9);
+4. the window's gallery scrolls a 50,000-image class (the same files hard-linked to 50,000
+   names) from top to bottom in about 10 s, thumbnails decoding as they come into view.
 
 It also measures the time from launching a fresh Python process to the main window being
 shown. The quality bar: shown within 1 s, no stall over 100 ms.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui_stall.py
     ... --files 100000 --draws 1000000      (a quicker run)
+    ... --skip-check --skip-gallery          (without the image phases)
 
-The tree is kept in the temp folder between runs (``--tree`` picks the folder).
+The trees are kept in the temp folder between runs (``--tree`` picks the folder).
 """
 
 from __future__ import annotations
@@ -52,6 +58,23 @@ def build_tree(root: str, files: int, classes: int) -> str:
     open(marker, "w").close()
     print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
     return root
+
+
+def linked_class(tree: str, folder: str, images: int) -> str:
+    """A one-class ImageFolder of ``images`` hard links to the image files of ``tree``."""
+    marker = os.path.join(folder, f".complete-{images}")
+    if os.path.exists(marker):
+        return folder
+    sources = sorted(os.path.join(d, f) for d, _, files in os.walk(tree) for f in files if f.endswith((".jpg", ".png")))
+    big = os.path.join(folder, "big")
+    os.makedirs(big, exist_ok=True)
+    for i in range(images):
+        src = sources[i % len(sources)]
+        dst = os.path.join(big, f"{i:06d}{os.path.splitext(src)[1]}")
+        if not os.path.exists(dst):
+            os.link(src, dst)
+    open(marker, "w").close()
+    return folder
 
 
 def measure_startup() -> float:
@@ -125,6 +148,12 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=10_000_000)
     parser.add_argument("--tree", default=None, help="where the generated tree lives (kept)")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--check-tree", default=os.path.join(tempfile.gettempdir(), "balance-check-tree"))
+    parser.add_argument("--check-files", type=int, default=20_000, help="files in the checked tree")
+    parser.add_argument("--gallery-images", type=int, default=50_000, help="images in the scrolled class")
+    parser.add_argument("--scroll-s", type=float, default=10.0, help="seconds to scroll the gallery top to bottom")
+    parser.add_argument("--skip-check", action="store_true")
+    parser.add_argument("--skip-gallery", action="store_true")
     args = parser.parse_args(argv)
 
     tree = args.tree or os.path.join(tempfile.gettempdir(), f"balance-gui-bench-{args.files}-{args.classes}")
@@ -192,10 +221,100 @@ def main(argv=None) -> int:
         flush=True,
     )
 
+    if not (args.skip_check and args.skip_gallery):
+        from bench_check import make_tree
+
+        make_tree(args.check_tree, args.check_files, 20)
+    if not args.skip_check:
+        os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp()  # a cold check: no cached results
+        opened = wait_for_signal_after(window, window.scanEnded, lambda: window.open_path(args.check_tree))
+        if opened != "ok":
+            print(f"opening the check tree: {opened}: {window.last_error}")
+            return 1
+        meter.start()
+        t0 = time.perf_counter()
+        ended = wait_for_signal_after(window, window.checkEnded, window.check_images)
+        check_s = time.perf_counter() - t0
+        stall = meter.stop()
+        if ended != "ok":
+            print(f"check ended: {ended}: {window.last_error}")
+            return 1
+        results["check_stall"] = stall
+        print(
+            f"check of {len(window.index):,} real images (Check Images): {check_s:.2f} s; "
+            f"{window.problems.list.topLevelItemCount():,} problems; longest stall {1000 * stall:.1f} ms "
+            f"({meter.ticks} ticks)",
+            flush=True,
+        )
+    if not args.skip_gallery:
+        folder = linked_class(args.check_tree, f"{args.check_tree}-linked-{args.gallery_images}", args.gallery_images)
+        opened = wait_for_signal_after(window, window.scanEnded, lambda: window.open_path(folder))
+        if opened != "ok":
+            print(f"opening the gallery tree: {opened}: {window.last_error}")
+            return 1
+        window.tabs.setCurrentWidget(window.gallery)
+        t0 = time.perf_counter()
+        window.select_class(0)
+        app.processEvents()
+        print(f"gallery of {len(window.index):,} images set up in {time.perf_counter() - t0:.3f} s", flush=True)
+        results["gallery_stall"] = stall = scroll_gallery(app, window.gallery, args.scroll_s, meter)
+        gallery = window.gallery
+        print(
+            f"scrolled {len(window.index):,} thumbnails top to bottom in ~{args.scroll_s:.0f} s; "
+            f"{gallery.loader.decoded:,} decoded, {gallery.model.cached():,} cached; "
+            f"longest stall {1000 * stall:.1f} ms ({meter.ticks} ticks)",
+            flush=True,
+        )
+
     window.close()
-    ok = results["scan_stall"] <= 0.1 and results["sample_stall"] <= 0.1 and results.get("startup", 0) <= 1.0
-    print("quality bar (shown < 1 s, stalls < 100 ms):", "met" if ok else "NOT met")
+    ok = all(results[k] <= 0.1 for k in results if k.endswith("_stall")) and results.get("startup", 0) <= 1.0
+    print("quality bar (shown < 1 s, every stall < 100 ms):", "met" if ok else "NOT met")
     return 0 if ok else 2
+
+
+def wait_for_signal_after(window, signal, action, timeout_s: float = 3600):
+    """Run ``action`` and wait for ``signal``'s first argument (connected before the action starts)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    got: list = []
+    loop = QEventLoop()
+
+    def done(*args):
+        got.append(args[0] if args else None)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    action()
+    if not got:
+        loop.exec()
+    signal.disconnect(done)
+    return got[0] if got else "timeout"
+
+
+def scroll_gallery(app, gallery, seconds: float, meter: StallMeter) -> float:
+    """Scroll ``gallery`` from top to bottom in ~``seconds`` at 60 steps/s; the longest stall."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    scroll = gallery.view.verticalScrollBar()
+    steps = max(1, int(seconds * 60))
+    loop = QEventLoop()
+    tick = QTimer()
+    tick.setInterval(16)
+    state = {"step": 0}
+
+    def advance() -> None:
+        state["step"] += 1
+        scroll.setValue(scroll.maximum() * state["step"] // steps)
+        if state["step"] >= steps:
+            tick.stop()
+            QTimer.singleShot(500, loop.quit)  # let the last thumbnails land
+
+    tick.timeout.connect(advance)
+    meter.start()
+    tick.start()
+    loop.exec()
+    return meter.stop()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Take the README's gallery screenshot: the gallery and the check panel on a damaged copy of the demo.
+"""Take the README's gallery screenshot: the main window on a damaged copy of the demo, after
+Check Images and a run, showing class "star" in the Gallery tab, most-drawn first.
 
     .venv/bin/python scripts/gallery_screenshot.py [--out docs/gallery.png]
 
 The copy of resources/demo gets a truncated JPEG, an empty file and a cross-class copy; the
-gallery shows class "star" by how often a real run drew each image, the panel the check's
-problems with a duplicate selected. Without a display it re-runs itself under Xvfb.
+check runs with "Weights on usable images" on, so the Usable column and the exclusions are
+live. Without a display it re-runs itself under Xvfb. Settings and the check cache go to a
+temporary folder, never the user's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-WIDTH, HEIGHT = 1100, 520
+WIDTH, HEIGHT = 1440, 900
 
 
 def _reexec_under_xvfb() -> None:
@@ -47,44 +49,44 @@ def main() -> int:
     args = parser.parse_args()
     _reexec_under_xvfb()
 
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication, QSplitter
-
-    from balance_gui.core.dataset import scan_image_folder
-    from balance_gui.core.images import check_images
-    from balance_gui.core.simulate import simulate
-    from balance_gui.core.weights import class_weights
-    from balance_gui.gui.gallery import SORT_MOST_DRAWN, GalleryPanel
-    from balance_gui.gui.image_check import ProblemsPanel
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as tmp:
-        index = scan_image_folder(damaged_demo(tmp))
-        *_, last = simulate(index.targets, class_weights(index.counts, "inverse"), seed=0)
-        result = check_images(index, cache_path=None)
+    app.setApplicationName("balance-gui")
+    from balance_gui.gui.app import create_window, wait_for_signal
+    from balance_gui.gui.gallery import SORT_MOST_DRAWN
 
-        gallery = GalleryPanel(open_file=None, thumb_size=64)
-        gallery.set_class(index, index.class_to_idx["star"], draw_counts=last.image_uses)
-        gallery.sort.setCurrentText(SORT_MOST_DRAWN)
-        problems = ProblemsPanel()
-        problems.set_result(index, result)
-        window = QSplitter()
-        window.addWidget(gallery)
-        window.addWidget(problems)
-        window.setWindowTitle("balance-gui: gallery and image check")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
+        settings = QSettings(os.path.join(tmp, "screenshot.ini"), QSettings.Format.IniFormat)
+        window = create_window(damaged_demo(tmp), settings=settings)
         window.resize(WIDTH, HEIGHT)
-        window.setSizes([WIDTH * 4 // 10, WIDTH * 6 // 10])
-        window.show()
-        problems.select_row(next(i for i, p in enumerate(result.problems) if p.kind == "duplicate"))
+        window.move(0, 0)
+        if window.index is None and wait_for_signal(window.scanEnded)[0] != "ok":
+            raise SystemExit(f"could not open the demo copy: {window.last_error}")
+        if window.torch_label.text().endswith("loading…"):
+            wait_for_signal(window.devicesProbed)
+        window.check_images()
+        if wait_for_signal(window.checkEnded)[0] != "ok":
+            raise SystemExit(f"the check failed: {window.last_error}")
+        window.usable_check.setChecked(True)
+        window.start_run()
+        if wait_for_signal(window.runEnded)[0] != "finished":
+            raise SystemExit(f"the run did not finish: {window.last_error}")
+        window.histogram.set_sorted(True)
+        window.select_class(window.index.class_to_idx["star"])
+        window.tabs.setCurrentWidget(window.gallery)
+        window.gallery.sort.setCurrentText(SORT_MOST_DRAWN)
         loop = QEventLoop()
         QTimer.singleShot(1500, loop.quit)  # thumbnails decode on their threads; let them land and repaint
         loop.exec()
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        ok = window.grab().save(args.out)
-        gallery.shutdown()
-        problems.shutdown()
+        pixmap = window.grab()
+        ok = pixmap.save(args.out, "PNG")
+        window.close()
     app.quit()
-    print(f"wrote {args.out}" if ok else f"could not write {args.out}")
+    print(f"wrote {args.out} ({pixmap.width()}x{pixmap.height()})" if ok else f"could not write {args.out}")
     return 0 if ok else 1
 
 

@@ -16,7 +16,12 @@ COLUMNS = (
     ("name", "Class", "Class name (its folder or manifest label)"),
     ("index", "Index", "Class index, as torchvision's ImageFolder numbers it"),
     ("count", "Images", "Images in the class (n_c)"),
-    ("share", "Share", "Share of the dataset: n_c / N"),
+    (
+        "usable",
+        "Usable",
+        "Images left after an image check: without corrupt files and duplicate copies (Tools > Check Images)",
+    ),
+    ("share", "Share", "Share of the dataset: n_c / N (of the usable images, with weights on usable images)"),
     (
         "weight",
         "Weight",
@@ -48,6 +53,7 @@ COLUMNS = (
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 COL = {key: i for i, key in enumerate(COLUMN_KEYS)}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value of a cell
+_OPTIONAL = frozenset({"usable", "observed_distinct"})  # blank until a check / a run fills them
 
 
 class ClassTableModel(QAbstractTableModel):
@@ -77,6 +83,11 @@ class ClassTableModel(QAbstractTableModel):
         return tuple(index.classes) if index is not None and self.session.figures is not None else ()
 
     @property
+    def _usable(self) -> np.ndarray | None:
+        check = self.session.check
+        return None if check is None else check.usable_counts
+
+    @property
     def _observed(self) -> np.ndarray | None:
         step = self.session.step
         return None if step is None else step.distinct_seen
@@ -86,7 +97,7 @@ class ClassTableModel(QAbstractTableModel):
         if key == "index":
             return np.arange(len(f.counts), dtype=np.int64)
         return {
-            "count": f.counts,
+            "count": np.asarray(self.session.index.counts),  # all images: figures may be on the usable ones
             "share": f.shares,
             "weight": f.weights,
             "expected_share": f.expected_shares,
@@ -113,9 +124,16 @@ class ClassTableModel(QAbstractTableModel):
 
     def refresh_observed(self) -> None:
         """The run's distinct-image column changed."""
+        self._refresh_column("observed_distinct")
+
+    def refresh_usable(self) -> None:
+        """An image check was attached or cleared: the usable column changed."""
+        self._refresh_column("usable")
+
+    def _refresh_column(self, key: str) -> None:
         if not self.rowCount():
             return
-        col = COL["observed_distinct"]
+        col = COL[key]
         if self._sort is not None and self._sort[0] == col:
             self._relayout()
         else:
@@ -142,17 +160,21 @@ class ClassTableModel(QAbstractTableModel):
         """A whole column, in class-index order (for tests and copy)."""
         if key == "name":
             return list(self._classes)
-        if key == "observed_distinct":
-            observed = self._observed
-            return None if observed is None else np.array(observed)
+        if key in _OPTIONAL:
+            values = self._optional(key)
+            return None if values is None else np.array(values)
         return np.array(self._col(key))
+
+    def _optional(self, key: str) -> np.ndarray | None:
+        """A column that exists only after a run (observed) or a check (usable)."""
+        return self._observed if key == "observed_distinct" else self._usable
 
     def raw_value(self, class_index: int, key: str):
         if key == "name":
             return self._classes[class_index]
-        if key == "observed_distinct":
-            observed = self._observed
-            return None if observed is None else int(observed[class_index])
+        if key in _OPTIONAL:
+            values = self._optional(key)
+            return None if values is None else int(values[class_index])
         value = self._col(key)[class_index]
         return int(value) if key in ("index", "count") else float(value)
 
@@ -216,9 +238,9 @@ class ClassTableModel(QAbstractTableModel):
     def _display(self, c: int, key: str) -> str:
         if key == "name":
             return self._classes[c]
-        if key == "observed_distinct":
-            observed = self._observed
-            return "" if observed is None else f"{int(observed[c]):,}"
+        if key in _OPTIONAL:
+            values = self._optional(key)
+            return "" if values is None else f"{int(values[c]):,}"
         v = self._col(key)[c]
         if key in ("index",):
             return str(int(v))
@@ -272,9 +294,9 @@ class ClassTableModel(QAbstractTableModel):
         key = COLUMN_KEYS[column]
         if key == "name":
             perm = np.array(sorted(range(n), key=lambda i: self._classes[i].casefold()), dtype=np.int64)
-        elif key == "observed_distinct":
-            observed = self._observed
-            perm = np.argsort(observed, kind="stable") if observed is not None else np.arange(n, dtype=np.int64)
+        elif key in _OPTIONAL:
+            values = self._optional(key)
+            perm = np.argsort(values, kind="stable") if values is not None else np.arange(n, dtype=np.int64)
         else:
             perm = np.argsort(self._col(key), kind="stable")
         if order == Qt.SortOrder.DescendingOrder:
@@ -353,7 +375,7 @@ class ClassTableView(QTableView):
     def selection_tsv(self) -> str:
         """The selected cells as TSV: a header row of the selected columns, then one line per
         selected row in view order; cells outside the selection within that box are blank."""
-        indexes = self.selectionModel().selectedIndexes()
+        indexes = [i for i in self.selectionModel().selectedIndexes() if not self.isColumnHidden(i.column())]
         if not indexes:
             return ""
         model = self.model()

@@ -192,6 +192,17 @@ class GalleryModel(QAbstractListModel):
         self._waiting = {}
         self.endResetModel()
 
+    def clear(self) -> None:
+        """No images (another dataset was opened)."""
+        self.beginResetModel()
+        self.loader.clear()
+        self._index = None
+        self._samples = np.zeros(0, dtype=np.int64)
+        self._draws = None
+        self._waiting = {}
+        self._cache.clear()
+        self.endResetModel()
+
     def rowCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(self._samples)
 
@@ -235,7 +246,7 @@ class GalleryModel(QAbstractListModel):
             _, width, height, error = hit
             lines.append(f"cannot decode: {error}" if error else f"{width} \N{MULTIPLICATION SIGN} {height} px")
         if self._draws is not None:
-            lines.append(f"drawn {int(self._draws[row]):,} times in the run")
+            lines.append(f"drawn {int(self._draws[row]):,} times in the run's last epoch")
         return "\n".join(lines)
 
     def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
@@ -299,7 +310,7 @@ class GalleryPanel(QWidget):
         self.caption = QLabel("Select a class to see its images")
         self.sort = QComboBox()
         self.sort.addItems([SORT_FILE_ORDER, SORT_MOST_DRAWN])
-        self.sort.setToolTip("Most drawn: the images a run drew most often first (after a run)")
+        self.sort.setToolTip("Most drawn: the images the last run drew most often in its last epoch first")
         self.sort.currentTextChanged.connect(lambda _: self._fill())
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -338,8 +349,23 @@ class GalleryPanel(QWidget):
 
     def set_draw_counts(self, draw_counts) -> None:
         """New draw counts for the class shown (after a run), keeping the class."""
-        if self._index is not None:
-            self.set_class(self._index, self._class_idx, draw_counts)
+        if self._index is None or (draw_counts is None and self._draw_counts is None):
+            return
+        self.set_class(self._index, self._class_idx, draw_counts)
+
+    def clear(self) -> None:
+        """Show nothing: the dataset it showed is gone (its thumbnails too)."""
+        self._index = None
+        self._class_idx = -1
+        self._draw_counts = None
+        self._update_sort_enabled()
+        self.model.clear()
+        self.caption.setText("Select a class to see its images")
+
+    @property
+    def class_index(self) -> int:
+        """The class shown, or -1."""
+        return self._class_idx
 
     def _update_sort_enabled(self) -> None:
         item = self.sort.model().item(1)  # type: ignore[attr-defined]

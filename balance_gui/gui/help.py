@@ -18,6 +18,11 @@ d<sub>c</sub> ~ Binomial(k, p<sub>c</sub>).
 Stratified: the same with d<sub>c</sub> = floor or ceil of k p<sub>c</sub>.
 Without replacement: n<sub>c</sub> &pi;<sub>c</sub>.</p>
 <p><b>Seen distinct / epoch</b>: the same count, observed in the current epoch of the run.</p>
+<p><b>Usable</b> (after Tools &gt; Check Images): the class's images without corrupt files and duplicate
+copies. With <b>Weights on usable images</b> on, the weights and every "Exp." column use these counts, and
+corrupt files and duplicate copies get weight 0.</p>
+<p><b>Gallery</b> (tab): the selected class's images; after a run, "Most drawn" orders them by how often the run's
+last epoch drew each one.</p>
 <p><b>Coverage</b> (tab): seen distinct images over the class's images, per class, against the expectation.</p>
 <p><b>&chi;&sup2; and p-value</b>: Pearson's chi-square of the sampled counts against the counts expected in the
 sampler's mode. A small p-value (below 0.001) says the sampler does not follow the expected law. The test is only
@@ -25,13 +30,15 @@ valid when every class expects at least 5 draws; otherwise the stats line says s
 <p><b>TV distance</b>: total variation distance, &frac12; &Sigma; |observed share &minus; expected share|:
 0 is a perfect match, 1 the worst; it shrinks like 1/&radic;draws for a correct sampler.</p>
 <h3>Editing during a run</h3>
-<p>The scheme and the weights cannot be changed while a run is going (stop it first): the sampler draws with the
+<p>The scheme, the weights, the image check and "Weights on usable images" cannot be changed while a run is
+going (stop it first): the sampler draws with the
 weights it started with, and the plots would otherwise mix two schemes.</p>
 <h3>Shortcuts</h3>
 <table>
 <tr><td>Ctrl+O</td><td>Open a dataset folder</td></tr>
 <tr><td>Ctrl+Shift+O</td><td>Open a CSV manifest</td></tr>
 <tr><td>Ctrl+E</td><td>Export weights</td></tr>
+<tr><td>Ctrl+K</td><td>Check the images (corrupt files, exact duplicates)</td></tr>
 <tr><td>F5 / F6 / Shift+F5</td><td>Start / pause or resume / stop the run</td></tr>
 <tr><td>Ctrl+0</td><td>Reset the plots' zoom</td></tr>
 <tr><td>Ctrl+C</td><td>Copy the selected table cells as TSV</td></tr>

@@ -131,6 +131,16 @@ class ProblemsPanel(QWidget):
             else f"All {len(index):,} images decode and none is a copy of another"
         )
 
+    def clear(self) -> None:
+        """No check (another dataset was opened)."""
+        self._index = None
+        self._problems = ()
+        self._shown_path = ""
+        self.list.clear()
+        self.image.clear()
+        self.detail.clear()
+        self.summary.setText("No check run yet")
+
     def select_row(self, row: int) -> None:
         item = self.list.topLevelItem(row)
         if item is not None:

@@ -7,7 +7,12 @@ signal for every change. Views read it when told and keep no copy of the weights
 Mid-run edits are refused: while a run is going, ``set_scheme``, ``set_class_weight``
 and ``set_settings`` raise ``SettingsError`` (the window disables those controls, so this
 is the last line of defence), because a plot of the old sampler beside the new weights
-would show numbers that belong to neither.
+would show numbers that belong to neither. Attaching an image check's result or switching
+"Weights on usable images" is refused mid-run for the same reason.
+
+With a check attached and ``use_usable`` on, the class weights and every expected figure are
+computed on the usable counts (``core.images.usable_weights``): corrupt files and duplicate
+copies get weight 0, in the run and in the exported file.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from balance_gui.core.errors import BalanceError, SettingsError
 from balance_gui.core.expected import ClassFigures, class_figures
+from balance_gui.core.images import CheckResult
 from balance_gui.core.options import Device, Implementation, Mode
 from balance_gui.core.weights import Scheme, class_weights
 
@@ -59,6 +65,7 @@ class Session(QObject):
     stateChanged = Signal(object)  # RunState
     stepChanged = Signal(object)  # SimulationStep, or None when the run views reset
     exportChanged = Signal()  # a weights file was written, or became stale
+    checkChanged = Signal()  # an image check's result was attached or cleared, or use_usable switched
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -73,6 +80,8 @@ class Session(QObject):
         self._export_path: str | None = None
         self._export_weights: np.ndarray | None = None
         self._export_scheme = ""
+        self._check: CheckResult | None = None
+        self._use_usable = False
 
     # ------------------------------------------------------------------ read
     @property
@@ -127,6 +136,55 @@ class Session(QObject):
     def export_scheme(self) -> str:
         return self._export_scheme
 
+    @property
+    def check(self) -> CheckResult | None:
+        """The image check of the current dataset, or None before one has run."""
+        return self._check
+
+    @property
+    def use_usable(self) -> bool:
+        """The weights are computed on the usable counts (needs a check)."""
+        return self._use_usable and self._check is not None
+
+    @property
+    def counts(self) -> np.ndarray | None:
+        """The counts the weights and figures are computed on: the usable ones when ``use_usable``."""
+        if self._index is None:
+            return None
+        if self.use_usable:
+            assert self._check is not None
+            return self._check.usable_counts
+        return np.asarray(self._index.counts)
+
+    @property
+    def excluded(self) -> np.ndarray | None:
+        """Per sample, True where the sample gets weight 0 (corrupt or a duplicate copy); None when
+        the weights are not on the usable images."""
+        if not self.use_usable:
+            return None
+        assert self._check is not None
+        return ~self._check.usable_mask
+
+    def run_weights(self) -> dict[str, np.ndarray]:
+        """The weights keyword for ``core.simulate.simulate``: class weights, or per-sample weights
+        with the excluded samples at 0 when the weights are on the usable images."""
+        assert self._weights is not None
+        excluded = self.excluded
+        if excluded is None:
+            return {"class_weights": self._weights}
+        per_sample = self._weights[np.asarray(self._index.targets, dtype=np.int64)]
+        per_sample[excluded] = 0.0
+        return {"sample_weights": per_sample}
+
+    def export_kwargs(self) -> dict[str, Any]:
+        """The weights arguments of ``core.weightsfile.export_weights``: ``class_w``, and ``excluded``
+        (the per-sample mask of files that get weight 0) when the weights are on the usable images."""
+        kwargs: dict[str, Any] = {"class_w": self._weights}
+        excluded = self.excluded
+        if excluded is not None:
+            kwargs["excluded"] = excluded
+        return kwargs
+
     # ------------------------------------------------------------------ write
     def _refuse_mid_run(self, what: str) -> None:
         if self._state is not RunState.IDLE:
@@ -141,6 +199,8 @@ class Session(QObject):
         self._weights = None
         self._step = None
         self._export_path, self._export_weights, self._export_scheme = None, None, ""
+        self._check = None  # a check belongs to the dataset it ran on
+        self._use_usable = False
         if settings is not None:
             self._settings = settings
         scheme = Scheme("inverse") if self._scheme.name == "custom" else self._scheme
@@ -154,6 +214,7 @@ class Session(QObject):
         self.weightsChanged.emit()
         self.stepChanged.emit(None)
         self.exportChanged.emit()
+        self.checkChanged.emit()
 
     def set_scheme(self, scheme: Scheme) -> None:
         """Apply ``scheme`` through the core; raises WeightsError (bad weights) or SettingsError (mid-run)."""
@@ -207,6 +268,39 @@ class Session(QObject):
             self._step = None
             self.stepChanged.emit(None)
 
+    def set_check(self, result: CheckResult | None) -> None:
+        """Attach the image check of the current dataset (None clears it)."""
+        self._refuse_mid_run("the image check")
+        if result is not None and (self._index is None or len(result.targets) != len(self._index)):
+            raise SettingsError("the image check does not belong to the dataset shown: run it again")
+        was_usable = self.use_usable
+        self._check = result
+        self.checkChanged.emit()
+        if was_usable or self.use_usable:
+            self._reweigh()
+
+    def set_use_usable(self, on: bool) -> None:
+        """Compute the weights on the usable counts (corrupt files and duplicate copies get 0)."""
+        if bool(on) == self._use_usable:
+            return
+        self._refuse_mid_run("the usable-images setting")
+        was_usable = self.use_usable
+        self._use_usable = bool(on)
+        self.checkChanged.emit()
+        if was_usable != self.use_usable:
+            self._reweigh()
+
+    def _reweigh(self) -> None:
+        if self._index is None:
+            return
+        try:
+            self._apply(self._scheme)
+        except BalanceError:  # e.g. every image of the data unusable under a power scheme
+            self._apply(Scheme("none"))
+        self.weightsChanged.emit()
+        self.exportChanged.emit()
+        self.clear_step()
+
     def mark_exported(self, path: str, weights: np.ndarray, scheme: Scheme) -> None:
         """``weights`` are the ones the file holds (the export ran on a snapshot)."""
         self._export_path = path
@@ -216,7 +310,9 @@ class Session(QObject):
 
     # ------------------------------------------------------------------ internals
     def _apply(self, scheme: Scheme) -> None:
-        w = class_weights(self._index.counts, scheme, self._index.classes)
+        counts = self.counts
+        assert counts is not None  # weights are applied only with a dataset
+        w = class_weights(counts, scheme, self._index.classes)
         w.setflags(write=False)
         self._scheme = scheme
         self._weights = w
@@ -227,12 +323,12 @@ class Session(QObject):
             self._figures = None
             return
         s = self._settings
+        counts = self.counts
+        assert counts is not None
         try:
-            self._figures = class_figures(
-                self._index.counts, self._weights, s.num_samples, mode=s.mode, replacement=s.replacement
-            )
+            self._figures = class_figures(counts, self._weights, s.num_samples, mode=s.mode, replacement=s.replacement)
             self._figures_note = ""
         except SettingsError as e:
             # e.g. more draws without replacement than images with a weight: the run will refuse too
-            self._figures = class_figures(self._index.counts, self._weights, s.num_samples)
+            self._figures = class_figures(counts, self._weights, s.num_samples)
             self._figures_note = f"{e}; figures shown with replacement"

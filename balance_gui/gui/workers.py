@@ -111,15 +111,17 @@ def make_simulation_worker(
     return ClosingGeneratorWorker(_simulation_steps, targets, class_w, dict(params), interval_s)
 
 
-def _export(path: str, index, class_w, scheme) -> str:
+def _export(path: str, index, scheme, weights: dict[str, Any]) -> str:
     from balance_gui.core.weightsfile import export_weights
 
-    return export_weights(path, index, class_w, scheme)
+    return export_weights(path, index, scheme=scheme, **weights)
 
 
-def make_export_worker(path: str, index, class_w, scheme) -> FunctionWorker:
-    """A worker that writes a weights file with the core's ``export_weights``; not started."""
-    return FunctionWorker(_export, path, index, class_w, scheme)
+def make_export_worker(path: str, index, weights: dict[str, Any], scheme) -> FunctionWorker:
+    """A worker that writes a weights file with the core's ``export_weights``; not started.
+    ``weights``: the session's ``export_kwargs()`` (``class_w``, and ``excluded`` with weights on
+    usable images)."""
+    return FunctionWorker(_export, path, index, scheme, dict(weights))
 
 
 def probe_devices() -> dict[str, tuple[bool, str]]:

@@ -1,0 +1,241 @@
+"""The gallery and the image check inside the main window: the check fills the Problems tab and the
+Usable column, "Weights on usable images" gives the core's usable weights, a class's selection shows
+its thumbnails, the most-drawn order follows the run's per-image draws, and reopening resets it all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from balance_gui.core.errors import SettingsError
+from balance_gui.core.expected import class_figures
+from balance_gui.core.images import check_images, usable_weights
+from balance_gui.core.weights import class_weights
+from balance_gui.gui.class_table import COL
+from balance_gui.gui.gallery import SAMPLE_ROLE, SORT_MOST_DRAWN
+from balance_gui.gui.session import RunState
+
+from ..conftest import make_tree
+from ..test_images import image_bytes, write
+from .conftest import open_and_wait
+from .test_run import run_to_end, set_params
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def cache_in_tmp(tmp_path, monkeypatch):
+    """The check's cache goes to the user cache dir: keep it out of the user's real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def health_tree(tmp_path):
+    """ant: 6 real images, one a text file named .jpg and one a copy of ant/a0; bee: 3 real images,
+    one a copy of ant/a1 (a label error); cat: 2 real images. Usable: ant 4, bee 2, cat 2."""
+    root = tmp_path / "health"
+    for i in range(4):
+        write(root, f"ant/a{i}.png", image_bytes(100 + i))
+    write(root, "ant/b_copy.png", image_bytes(100))  # copy of ant/a0.png
+    write(root, "ant/c_broken.jpg", b"this is not a JPEG")
+    write(root, "bee/b0.jpg", image_bytes(200, "JPEG"))
+    write(root, "bee/b1.png", image_bytes(201))
+    write(root, "bee/z_copy.png", image_bytes(101))  # copy of ant/a1.png: in another class
+    write(root, "cat/c0.png", image_bytes(300))
+    write(root, "cat/c1.png", image_bytes(301))
+    return root
+
+
+def run_check(qtbot, window) -> str:
+    with qtbot.waitSignal(window.checkEnded, timeout=30_000) as blocker:
+        window.check_action.trigger()
+    return blocker.args[0]
+
+
+def samples_of(index, class_idx):
+    return np.flatnonzero(np.asarray(index.targets) == class_idx)
+
+
+def test_check_action_fills_the_problems_tab_and_the_usable_column(qtbot, window, health_tree):
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    assert window.table.isColumnHidden(COL["usable"])  # no check yet: no column
+    assert window.table_model.column_values("usable") is None
+    assert not window.usable_check.isEnabled()
+    assert window.check_action.isEnabled()
+    assert window.check_action in window.toolbar.actions()
+
+    assert run_check(qtbot, window) == "ok"
+    assert not window.checking and not window.check_progress.isVisible()
+    expected = check_images(window.index, cache_path=None)
+    np.testing.assert_array_equal(expected.usable_counts, [4, 2, 2])
+    # the problems tab lists each problem, in sample order, and is brought forward
+    tree = window.problems.list
+    rows = [(tree.topLevelItem(r).text(0), tree.topLevelItem(r).text(1)) for r in range(tree.topLevelItemCount())]
+    assert rows == [("duplicate", "ant/b_copy.png"), ("corrupt", "ant/c_broken.jpg"), ("duplicate", "bee/z_copy.png")]
+    assert "another class" in tree.topLevelItem(2).text(2)
+    assert window.tabs.currentWidget() is window.problems
+    assert "1 corrupt, 2 duplicate copies" in window.problems.summary.text()
+    # the class table gains the Usable column
+    assert not window.table.isColumnHidden(COL["usable"])
+    np.testing.assert_array_equal(window.table_model.column_values("usable"), [4, 2, 2])
+    np.testing.assert_array_equal(window.table_model.column_values("count"), [6, 3, 2])
+    assert window.table_model.index(window.table_model.row_of_class(0), COL["usable"]).data() == "4"
+    assert window.usable_check.isEnabled() and not window.usable_check.isChecked()
+    assert "corrupt" in window.status_label.text()
+
+
+def test_weights_on_usable_images_are_the_cores_usable_weights(qtbot, window, health_tree):
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    assert run_check(qtbot, window) == "ok"
+    s = window.session
+    plain = class_weights([6, 3, 2], "inverse")
+    np.testing.assert_allclose(s.class_weights, plain)
+    assert s.export_kwargs().keys() == {"class_w"}
+
+    window.usable_check.setChecked(True)  # through the widget, as a user does
+    assert s.use_usable
+    class_w, per_sample = usable_weights(s.check, "inverse")
+    np.testing.assert_allclose(s.class_weights, class_w)
+    assert not np.allclose(class_w, plain)
+    figures = class_figures(s.check.usable_counts, class_w, s.settings.num_samples)
+    np.testing.assert_allclose(s.figures.expected_shares, figures.expected_shares)
+    np.testing.assert_allclose(s.figures.expected_distinct, figures.expected_distinct)
+    np.testing.assert_allclose(window.table_model.column_values("weight"), class_w)
+    np.testing.assert_allclose(window.table_model.column_values("expected_uses"), figures.expected_uses_per_image)
+    # the run and the export see the same exclusions: corrupt files and duplicate copies weigh 0
+    np.testing.assert_allclose(s.run_weights()["sample_weights"], per_sample)
+    kwargs = s.export_kwargs()
+    np.testing.assert_allclose(kwargs["class_w"], class_w)
+    np.testing.assert_array_equal(kwargs["excluded"], ~s.check.usable_mask)
+    assert kwargs["excluded"].sum() == 3
+
+    set_params(window, num_samples=4000, seed=3)
+    step = run_to_end(qtbot, window)
+    assert step.image_uses[kwargs["excluded"]].sum() == 0  # never drawn
+    assert step.image_uses[~kwargs["excluded"]].min() > 0
+
+    window.usable_check.setChecked(False)
+    np.testing.assert_allclose(s.class_weights, plain)
+    assert s.export_kwargs().keys() == {"class_w"}
+    assert s.step is None  # the run belonged to the other weights
+
+
+def test_usable_switch_and_check_are_refused_mid_run(qtbot, window, health_tree):
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    assert run_check(qtbot, window) == "ok"
+    set_params(window, num_samples=2_000_000, epochs=50)
+    window.start_run()
+    assert window.session.state is not RunState.IDLE
+    try:
+        assert not window.usable_check.isEnabled()
+        assert not window.check_action.isEnabled()
+        with pytest.raises(SettingsError, match="stop the run"):
+            window.session.set_use_usable(True)
+        with pytest.raises(SettingsError, match="stop the run"):
+            window.session.set_check(None)
+        assert not window.session.use_usable and window.session.check is not None
+    finally:
+        with qtbot.waitSignal(window.runEnded, timeout=30_000):
+            window.stop_run()
+    assert window.usable_check.isEnabled() and window.check_action.isEnabled()
+
+
+def test_selecting_a_class_shows_its_gallery(qtbot, window, health_tree):
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    index = window.index
+    model = window.gallery.model
+    window.tabs.setCurrentWidget(window.gallery)
+    window.select_class(1)  # a table row (linked to the bars)
+    assert window.gallery.class_index == 1
+    assert "bee: 3 images" in window.gallery.caption.text()
+    assert [model.path(r) for r in range(model.rowCount())] == [index.path(int(i)) for i in samples_of(index, 1)]
+    window.histogram.classClicked.emit(2)  # a bar
+    assert window.gallery.class_index == 2
+    assert [model.path(r) for r in range(model.rowCount())] == [index.path(int(i)) for i in samples_of(index, 2)]
+    qtbot.waitUntil(lambda: model.cached() == 2, timeout=10_000)  # the two thumbnails decode
+
+
+def test_most_drawn_order_follows_the_runs_per_image_draws(qtbot, window, tmp_path):
+    root = make_tree(tmp_path / "data", {"ant": 40, "bee": 10, "cat": 2})
+    assert open_and_wait(qtbot, window, root) == "ok"
+    panel, model = window.gallery, window.gallery.model
+    window.select_class(0)
+    most_drawn = panel.sort.model().item(1)
+    assert not most_drawn.isEnabled()  # no run yet
+    set_params(window, num_samples=500, seed=11)
+    step = run_to_end(qtbot, window)
+    assert most_drawn.isEnabled()
+    panel.sort.setCurrentText(SORT_MOST_DRAWN)
+    ant = samples_of(window.index, 0)
+    shown = np.array([model.index(r).data(SAMPLE_ROLE) for r in range(model.rowCount())])
+    assert sorted(shown) == list(ant)
+    draws = step.image_uses[shown]
+    assert (np.diff(draws) <= 0).all() and draws[0] > draws[-1]  # most drawn first, and not all equal
+    for r in (0, len(shown) - 1):
+        label = model.index(r).data(Qt.ItemDataRole.DisplayRole)
+        assert label.endswith(f"\N{MULTIPLICATION SIGN}{int(step.image_uses[shown[r]])}")
+    tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"drawn {int(step.image_uses[shown[0]]):,} times in the run's last epoch" in tip
+    # another class keeps the run's counts
+    window.select_class(1)
+    bee = np.array([model.index(r).data(SAMPLE_ROLE) for r in range(model.rowCount())])
+    np.testing.assert_array_equal(step.image_uses[bee], np.sort(step.image_uses[samples_of(window.index, 1)])[::-1])
+    # a new scheme drops the run, and with it the most-drawn order
+    window.set_scheme(window.scheme.__class__("none"))
+    assert not most_drawn.isEnabled()
+    assert panel.sort.currentText() != SORT_MOST_DRAWN
+
+
+def test_reopening_resets_the_check_and_the_gallery(qtbot, window, health_tree, tmp_path):
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    assert run_check(qtbot, window) == "ok"
+    window.usable_check.setChecked(True)
+    window.select_class(0)
+    assert window.gallery.model.rowCount() == 6
+    other = make_tree(tmp_path / "other", {"x": 3, "y": 5})
+    assert open_and_wait(qtbot, window, other) == "ok"
+    s = window.session
+    assert s.check is None and not s.use_usable and s.excluded is None
+    assert not window.usable_check.isChecked() and not window.usable_check.isEnabled()
+    assert window.table.isColumnHidden(COL["usable"])
+    assert window.table_model.column_values("usable") is None
+    assert window.problems.list.topLevelItemCount() == 0
+    assert window.problems.summary.text() == "No check run yet"
+    assert window.gallery.model.rowCount() == 0 and window.gallery.class_index == -1
+    np.testing.assert_allclose(s.class_weights, class_weights([3, 5], "inverse"))
+
+
+def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree, monkeypatch):
+    import threading
+
+    from balance_gui.core import images
+
+    real = images._inspect_chunk
+    gate, chunks = threading.Event(), []
+
+    def held(paths):  # the first chunk passes; the next waits until the test has pressed Cancel
+        if chunks:
+            gate.wait(20)
+        chunks.append(len(paths))
+        return real(paths)
+
+    monkeypatch.setattr(images, "_inspect_chunk", held)
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    with qtbot.waitSignal(window.checkEnded, timeout=30_000) as blocker:
+        window.check_action.trigger()
+        assert window.checking
+        assert window.check_progress.isVisible() and window.cancel_check_button.isVisible()
+        assert not window.start_action.isEnabled()  # its result can change the weights: runs wait
+        window.start_run()
+        assert window.session.state is RunState.IDLE
+        qtbot.waitUntil(lambda: window.check_progress.value() > 0, timeout=10_000)  # the first chunk is reported
+        qtbot.mouseClick(window.cancel_check_button, Qt.MouseButton.LeftButton)
+        gate.set()
+    assert blocker.args == ["cancelled"]
+    assert window.session.check is None
+    assert window.problems.list.topLevelItemCount() == 0
+    assert window.table.isColumnHidden(COL["usable"])
+    assert not window.check_progress.isVisible() and not window.cancel_check_button.isVisible()
+    assert window.start_action.isEnabled()
+    assert "cancelled" in window.status_label.text()
