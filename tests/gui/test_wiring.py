@@ -121,6 +121,36 @@ def test_weights_on_usable_images_are_the_cores_usable_weights(qtbot, window, he
     assert s.step is None  # the run belonged to the other weights
 
 
+@pytest.mark.parametrize("ext", [".pt", ".csv", ".json", ".npy"])
+def test_exporting_usable_weights_writes_the_exclusions(qtbot, window, health_tree, tmp_path, ext):
+    """The window's export with "Weights on usable images" writes what the core writes: the usable
+    class weights, weight 0 for every corrupt file and duplicate copy, and (.pt) which samples it excludes."""
+    import torch
+
+    from balance_gui.core.weightsfile import export_weights, read_weights_file
+
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    assert run_check(qtbot, window) == "ok"
+    window.usable_check.setChecked(True)
+    s = window.session
+    path = tmp_path / f"usable{ext}"
+    with qtbot.waitSignal(window.weightsExported, timeout=30_000):
+        window.export_weights_to(str(path))
+    class_w, per_sample = usable_weights(s.check, "inverse")
+    record = read_weights_file(str(path))
+    assert record["num_excluded"] == (0 if ext == ".npy" else 3)  # a .npy holds weights only: no record
+    if ext != ".json":
+        np.testing.assert_array_equal(np.asarray(record["weights"]), per_sample)
+    if ext == ".pt":
+        saved = torch.load(path, weights_only=True)
+        assert saved["excluded"].tolist() == np.flatnonzero(~s.check.usable_mask).tolist()
+    # byte for byte what the core writes from the same check
+    core = tmp_path / f"core{ext}"
+    export_weights(str(core), s.index, class_w, "inverse", excluded=~s.check.usable_mask)
+    if ext != ".pt":  # a .pt zip records its own file name
+        assert core.read_bytes() == path.read_bytes()
+
+
 def test_usable_switch_and_check_are_refused_mid_run(qtbot, window, health_tree):
     assert open_and_wait(qtbot, window, health_tree) == "ok"
     assert run_check(qtbot, window) == "ok"
