@@ -13,9 +13,7 @@ Self-contained API (the main window wires it)::
 from __future__ import annotations
 
 import os
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -26,27 +24,17 @@ from balance_gui.core.dataset import DatasetIndex
 from balance_gui.core.images import DEFAULT_CACHE, CheckProgress, CheckResult, Problem, check_images
 
 from .gallery import ThumbnailLoader
+from .workers import ProgressJob
 
 PREVIEW_SIZE = 256
 
 
-@dataclass
-class CheckJob:
-    """A running check: its worker, its cancel flag and the latest progress report.
-
-    Progress is only stored here (the core calls it from the worker thread after each chunk);
-    the GUI reads it on its own timer, as for the scan. ``worker.returned`` carries the
-    :class:`CheckResult`; a cancelled check ends with ``worker.errored`` carrying ``Cancelled``.
-    """
+@dataclass(kw_only=True)
+class CheckJob(ProgressJob[CheckProgress]):
+    """A running check of ``index``: ``worker.returned`` carries the :class:`CheckResult`; a
+    cancelled check ends with ``worker.errored`` carrying ``Cancelled``."""
 
     index: DatasetIndex
-    worker: FunctionWorker
-    cancel: threading.Event = field(default_factory=threading.Event)
-    latest: CheckProgress | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    def _progress(self, report: CheckProgress) -> None:
-        self.latest = report  # one reference assignment: atomic under the GIL
 
 
 def make_check_job(

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from superqt.utils import FunctionWorker, GeneratorWorker, WorkerBase
 
@@ -39,23 +39,32 @@ class ClosingGeneratorWorker(GeneratorWorker):
                 pass
 
 
-@dataclass
-class ScanJob:
-    """A running scan: its worker, its cancel flag and the latest progress report.
+Progress = TypeVar("Progress")
 
-    The core calls ``progress`` from the worker thread after every class folder; the
-    report is only stored here, and the GUI reads it on its own timer, so a scan of
-    100,000 folders sends no flood of signals to the GUI thread.
+
+@dataclass(kw_only=True)
+class ProgressJob(Generic[Progress]):
+    """Long core work in a worker: the worker, its cancel flag and the latest progress report.
+
+    The core calls ``progress`` from the worker thread after each unit of work (a class folder,
+    a chunk of files); the report is only stored here, and the GUI reads it on its own timer,
+    so a scan of 100,000 folders sends no flood of signals to the GUI thread.
     """
 
-    path: str
     worker: FunctionWorker
     cancel: threading.Event = field(default_factory=threading.Event)
-    latest: ScanProgress | None = None
+    latest: Progress | None = None
     started: float = field(default_factory=time.perf_counter)
 
-    def _progress(self, report: ScanProgress) -> None:
+    def _progress(self, report: Progress) -> None:
         self.latest = report  # one reference assignment: atomic under the GIL
+
+
+@dataclass(kw_only=True)
+class ScanJob(ProgressJob[ScanProgress]):
+    """A running scan of ``path``."""
+
+    path: str
 
 
 def make_scan_job(path: str) -> ScanJob:
