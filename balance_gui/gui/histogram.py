@@ -190,7 +190,7 @@ class BarSeries:
         self.plot = plot
         color = pg.mkBrush(brush).color()
         faint = pg.mkColor(color)
-        faint.setAlpha(90)
+        faint.setAlpha(130)  # lighter than the bars, yet a lone 1-px column (the head) still shows
         self.spread = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0, brush=faint, pen=pg.mkPen(None))
         self.bars = pg.BarGraphItem(
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
