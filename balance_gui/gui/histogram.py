@@ -1,10 +1,11 @@
 """Class distribution plots: the dataset's counts and the sampler's draws, side by side.
 
-Each series is a few long-lived items updated in place: a ``BarGraphItem`` of bars, one of the
-bins' spread, and the expected values as short red bars (a ``PlotDataItem`` drawn with
-``connect="pairs"``). Classes sit at x = 0..C-1 in display order (class index, or by count), so
-sorting, log scale and zoom only change what is handed to the same items. With more classes in
-view than pixels, the bars are bins of classes (see ``BarSeries``).
+Each series is a few long-lived items updated in place: a ``BarGraphItem`` of bars, two filled
+step curves for bins of classes (their means and maxima), and the expected values as short red
+bars (a ``PlotDataItem`` drawn with ``connect="pairs"``). Classes sit at x = 0..C-1 in display
+order (class index, or by count), so sorting, log scale and zoom only change what is handed to
+the same items. With more classes in view than pixels, the bars are bins of classes (see
+``BarSeries``).
 """
 
 from __future__ import annotations
@@ -175,13 +176,13 @@ def make_plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, y
 
 
 class BarSeries:
-    """One plot's long-lived items: bars, their per-bin spread, expected-value marks, highlight.
+    """One plot's long-lived items: single bars, binned means and maxima, expected-value marks, highlight.
 
     When the plot shows more classes than its view has pixels, a bar per class would be narrower
     than a pixel and the painter would show, per pixel column, whichever of ~20 bars it drew last
     or largest: on noisy draws that envelope sits above the expected line for an exact sampler.
-    So the series is then drawn as bins of ``bin`` consecutive positions: the solid bar is the bin's
-    MEAN (the level the expected marks, binned the same way, compare to) and a faint bar behind it
+    So the series is then drawn as bins of ``bin`` consecutive positions: the solid fill is the bin's
+    MEAN (the level the expected marks, binned the same way, compare to) and a faint fill behind it
     reaches the bin's max (so the head class of a long tail never vanishes). Zoomed in to fewer
     classes than pixels, ``bin`` is 1 and the bars are the classes themselves.
     """
@@ -191,7 +192,11 @@ class BarSeries:
         color = pg.mkBrush(brush).color()
         faint = pg.mkColor(color)
         faint.setAlpha(130)  # lighter than the bars, yet a lone 1-px column (the head) still shows
-        self.spread = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0, brush=faint, pen=pg.mkPen(None))
+        # Bins are closed step outlines filled as ONE path each ("enclosed": pyqtgraph splits a fill
+        # down to a level into 50-point pieces): adjacent rects or pieces leave antialiased seams in
+        # an export, and the faint max shows through them.
+        self.spread = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=faint, fillLevel="enclosed")
+        self.binned = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=brush, fillLevel="enclosed")
         self.bars = pg.BarGraphItem(
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
         )
@@ -199,6 +204,7 @@ class BarSeries:
         self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
         self.highlight.setVisible(False)
         plot.addItem(self.spread)
+        plot.addItem(self.binned)
         plot.addItem(self.bars)
         plot.addItem(self.marks)
         plot.addItem(self.highlight, ignoreBounds=True)
@@ -248,10 +254,13 @@ class BarSeries:
     def render(self) -> None:
         self.bin, self._gaps = b, gaps = self._layout()
         n = self.heights.shape[0]
+        y0 = LOG_FLOOR if self.log else 0.0
         if b == 1:
             x = np.arange(n, dtype=np.float64)
-            mean, top, low = self.heights, None, None
             width = np.full(n, 0.8 if gaps else 1.0)
+            self.bars.setOpts(x=x, height=self._to_axis(self.heights) - y0, y0=y0, width=width)
+            for curve in (self.binned, self.spread):
+                curve.setData(x=np.zeros(0), y=np.zeros(0))
             exp = self.expected
         else:
             # bins start at position 0, so a pan keeps them and the head class heads the first one
@@ -259,20 +268,15 @@ class BarSeries:
             sizes = np.diff(np.append(starts, n)).astype(np.float64)
             x = starts + (sizes - 1) / 2
             width = sizes
+            edges = np.append(starts, n) - 0.5
             mean = np.add.reduceat(self.heights, starts) / sizes
-            top = np.maximum.reduceat(self.heights, starts)
-            low = np.minimum.reduceat(self.heights, starts)
+            # On a log scale each bin shows log(mean count), not mean(log count): the expected marks are
+            # expected counts, and a mean of logs would sit below them for any spread (Jensen), which
+            # reads as "sampled below expected" for an exact sampler.
+            self.binned.setData(*_step_outline(edges, self._to_axis(mean), y0))
+            self.spread.setData(*_step_outline(edges, self._to_axis(np.maximum.reduceat(self.heights, starts)), y0))
+            self.bars.setOpts(x=np.zeros(0), height=np.zeros(0), width=1.0)
             exp = None if self.expected is None else np.add.reduceat(self.expected, starts) / sizes
-        # On a log scale each bin shows log(mean count), not mean(log count): the expected marks are
-        # expected counts, and a mean of logs would sit below them for any spread (Jensen), which
-        # reads as "sampled below expected" for an exact sampler.
-        y0 = LOG_FLOOR if self.log else 0.0
-        self.bars.setOpts(x=x, height=self._to_axis(mean) - y0, y0=y0, width=width)
-        if top is None or low is None:
-            self.spread.setOpts(x=np.zeros(0), height=np.zeros(0), y0=0.0, width=1.0)
-        else:
-            bottom = self._to_axis(low)
-            self.spread.setOpts(x=x, height=self._to_axis(top) - bottom, y0=bottom, width=width)
         if exp is None:
             self.marks.setData(x=np.zeros(0), y=np.zeros(0))
             return
@@ -291,6 +295,20 @@ class BarSeries:
     def _visible_classes(self) -> int:
         lo, hi = self.plot.getViewBox().viewRange()[0]
         return max(0, min(self.heights.shape[0] - 1, math.floor(hi)) - max(0, math.ceil(lo)) + 1)
+
+
+def _step_outline(edges: np.ndarray, heights: np.ndarray, y0: float) -> tuple[np.ndarray, np.ndarray]:
+    """The closed outline of bars standing on y0 between consecutive edges: (e0, y0), (e0, h0),
+    (e1, h0), (e1, h1), ..., (en, h[n-1]), (en, y0). ``step_heights`` reads the heights back."""
+    return np.repeat(edges, 2), np.concatenate([[y0], np.repeat(heights, 2), [y0]])
+
+
+def step_heights(curve: pg.PlotDataItem) -> tuple[np.ndarray, np.ndarray]:
+    """The (edges, heights) of a step outline drawn by ``_step_outline``."""
+    x, y = curve.getData()
+    if x is None or y is None:
+        return np.zeros(0), np.zeros(0)
+    return x[0::2], y[1:-1:2]
 
 
 class HistogramView(QWidget):

@@ -1,5 +1,5 @@
 """Truthful plots at 10,000 classes: with more classes in view than pixels, each bar is a bin's
-MEAN (so an exact sampler's bars sit on the expected line), its faint spread reaches the bin's
+MEAN (so an exact sampler's bars sit on the expected line), a faint fill behind reaches the bin's
 max (so the head class stays visible), and zooming in shows the real per-class bars."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from balance_gui.gui.histogram import LOG_FLOOR
+from balance_gui.gui.histogram import LOG_FLOOR, step_heights
 
 from .test_legible import long_tail, make_index
 
@@ -50,7 +50,9 @@ def test_bins_show_the_mean_and_sit_on_the_expected_line(qtbot, noisy):
     pixels = series.plot.getViewBox().width()
     assert b == int(np.ceil(CLASSES / pixels))  # ceil(classes in view / pixels)
     shown = draws[hist.order]
-    heights = np.asarray(series.bars.opts["height"])
+    edges, heights = step_heights(series.binned)
+    assert len(series.bars.opts["height"]) == 0  # no per-class bars under the bins
+    np.testing.assert_allclose(edges, np.append(np.arange(0, CLASSES, b), CLASSES) - 0.5)
     np.testing.assert_allclose(heights, bin_reduce(shown, b, "mean"))  # the means...
     maxima = bin_reduce(shown, b, "max")
     assert np.all(maxima > heights) and maxima.mean() > 1.1 * PER_CLASS  # ...not the old max envelope
@@ -59,18 +61,17 @@ def test_bins_show_the_mean_and_sit_on_the_expected_line(qtbot, noisy):
     assert len(marks) == 2 * len(heights)
     np.testing.assert_allclose(marks, PER_CLASS)
     assert heights.mean() == pytest.approx(PER_CLASS, rel=0.01)
-    # the faint spread runs from each bin's min to its max
-    spread = series.spread.opts
-    np.testing.assert_allclose(np.asarray(spread["y0"]), bin_reduce(shown, b, "min"))
-    np.testing.assert_allclose(np.asarray(spread["y0"]) + np.asarray(spread["height"]), maxima)
+    # the faint fill behind reaches each bin's max, from the axis
+    np.testing.assert_allclose(step_heights(series.spread)[1], maxima)
+    assert series.binned.getData()[1][0] == series.spread.getData()[1][-1] == 0.0  # filled from the axis
 
 
 def test_log_scale_bins_are_the_log_of_the_mean(qtbot, noisy):
     hist, draws = noisy
     hist.set_log(True)
     series = hist.sampled
-    bars = series.bars.opts
-    top = np.asarray(bars["y0"]) + np.asarray(bars["height"])
+    _, top = step_heights(series.binned)
+    assert series.binned.getData()[1][0] == LOG_FLOOR  # filled from the log axis's floor
     np.testing.assert_allclose(top, np.log10(bin_reduce(draws[hist.order], series.bin, "mean")))
     _, marks = series.marks.getData()
     np.testing.assert_allclose(marks, np.log10(PER_CLASS))
@@ -82,12 +83,11 @@ def test_head_class_of_the_long_tail_stays_visible(qtbot, noisy):
     hist.set_log(True)
     raw = hist.raw
     assert raw.bin > 1 and int(hist.order[0]) == 0
-    # the first bin holds the 2,000-image head: its mean is far lower, its spread reaches 2,000
-    bars, spread = raw.bars.opts, raw.spread.opts
-    mean_top = bars["y0"] + np.asarray(bars["height"])[0]
-    head_top = np.asarray(spread["y0"])[0] + np.asarray(spread["height"])[0]
-    assert head_top == pytest.approx(np.log10(2000)) and mean_top < head_top - 0.3
-    assert np.asarray(raw.spread.opts["x"])[0] - np.asarray(spread["width"])[0] / 2 == pytest.approx(-0.5)
+    # the first bin holds the 2,000-image head: its mean is far lower, its max reaches 2,000
+    edges, means = step_heights(raw.binned)
+    _, maxima = step_heights(raw.spread)
+    assert maxima[0] == pytest.approx(np.log10(2000)) and means[0] < maxima[0] - 0.3
+    assert edges[0] == -0.5
     # and it is painted: the head's column, just under 2,000, carries the bars' colour
     vb = hist.raw_plot.getViewBox()
     vb.setYRange(LOG_FLOOR, np.log10(2000) * 1.05, padding=0)
@@ -108,7 +108,7 @@ def test_zooming_to_50_classes_shows_the_exact_bars(qtbot, noisy):
     np.testing.assert_array_equal(np.asarray(bars["x"])[:50], np.arange(50))
     np.testing.assert_array_equal(np.asarray(bars["height"])[:50], shown[:50])
     np.testing.assert_array_equal(np.asarray(hist.raw.bars.opts["height"])[:50], hist.counts[hist.order][:50])
-    assert len(hist.sampled.spread.opts["x"]) == 0
+    assert len(step_heights(hist.sampled.binned)[1]) == len(step_heights(hist.sampled.spread)[1]) == 0
     _, marks = hist.sampled.marks.getData()
     np.testing.assert_allclose(marks[:100], PER_CLASS)
     hist.reset_zoom()

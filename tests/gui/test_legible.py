@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from balance_gui.core.dataset import DatasetIndex
-from balance_gui.gui.histogram import LARGE_CLASSES, compact_number
+from balance_gui.gui.histogram import LARGE_CLASSES, compact_number, step_heights
 from balance_gui.gui.summary import tail_text
 
 from .conftest import open_and_wait
@@ -70,12 +70,11 @@ def test_ten_thousand_classes_head_and_tail_stay_visible(qtbot, window):
     # rank/frequency on a log scale: the 2,000-image head and the 1-image tail on one screen
     assert hist.sort_check.isChecked() and hist.log_check.isChecked()
     assert int(hist.order[0]) == 0 and counts[hist.order[-1]] == 1
-    # more classes than pixels: bins, whose faint spread reaches the head's 2,000 and the tail's 1
+    # more classes than pixels: bins, whose faint max reaches the head's 2,000 and the tail's 1
     window.resize(1200, 800)
     qtbot.waitUntil(lambda: hist.raw.bin > 1)
-    spread = hist.raw.spread.opts
-    tops = np.asarray(spread["y0"]) + np.asarray(spread["height"])
-    assert tops[0] == pytest.approx(np.log10(2000)) and np.asarray(spread["y0"])[-1] == pytest.approx(0.0)
+    _, maxima = step_heights(hist.raw.spread)
+    assert maxima[0] == pytest.approx(np.log10(2000)) and maxima[-1] == pytest.approx(0.0)
     assert "classes with fewer than" in window.summary.values["tail"].text()
     # the y axes are compact, and each plot has its own
     left = hist.raw_plot.getAxis("left")
