@@ -126,3 +126,41 @@ def test_hover_and_selection_name_real_classes_when_binned(qtbot, noisy):
     assert f"class_{c:05d}" in hist.text_at(scene_pos) and f"drawn: {draws[c]:,}" in hist.text_at(scene_pos)
     hist.select_class(c)
     assert hist.position_of(c) == x and hist.sampled.highlight.value() == x
+
+
+@pytest.mark.parametrize("ext", [".png", ".svg"])
+def test_export_draws_the_bins_the_screen_shows(qtbot, noisy, tmp_path, ext):
+    """The exported picture's solid level is the bins' mean: solid green just under the expected
+    line in (nearly) every column, never well above it (where the old max envelope was)."""
+    import shutil
+    import subprocess
+
+    from PySide6.QtGui import QColor, QImage
+
+    from balance_gui.gui.export_dialogs import export_plot
+    from balance_gui.gui.histogram import SAMPLED_BRUSH
+
+    hist, _ = noisy
+    path = tmp_path / f"plots{ext}"
+    export_plot(hist.graphics, str(path))
+    if ext == ".svg":
+        if not shutil.which("rsvg-convert"):
+            pytest.skip("rsvg-convert is not installed")
+        png = tmp_path / "plots.png"
+        subprocess.run(["rsvg-convert", "-o", str(png), str(path)], check=True)
+        path = png
+    image = QImage(str(path))
+    area = hist.graphics.ci.sceneBoundingRect()
+    scale = image.width() / area.width()
+    vb = hist.sampled_plot.getViewBox()
+    solid = QColor(*SAMPLED_BRUSH)
+
+    def is_solid(x: float, y: float) -> bool:
+        p = (vb.mapViewToScene(QPointF(x, y)) - area.topLeft()) * scale
+        c = image.pixelColor(int(p.x()), int(p.y()))
+        return abs(c.red() - solid.red()) + abs(c.green() - solid.green()) + abs(c.blue() - solid.blue()) < 40
+
+    xs = np.linspace(100, CLASSES - 100, 150)
+    below = np.mean([is_solid(x, 0.85 * PER_CLASS) for x in xs])
+    above = np.mean([is_solid(x, 1.15 * PER_CLASS) for x in xs])
+    assert below > 0.95 and above < 0.05, (below, above)
