@@ -195,16 +195,16 @@ class BarSeries:
         # Bins are closed step outlines filled as ONE path each ("enclosed": pyqtgraph splits a fill
         # down to a level into 50-point pieces): adjacent rects or pieces leave antialiased seams in
         # an export, and the faint max shows through them.
-        self.spread = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=faint, fillLevel="enclosed")
-        self.binned = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=brush, fillLevel="enclosed")
+        self.maxima = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=faint, fillLevel="enclosed")
+        self.means = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=brush, fillLevel="enclosed")
         self.bars = pg.BarGraphItem(
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
         )
         self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
         self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
         self.highlight.setVisible(False)
-        plot.addItem(self.spread)
-        plot.addItem(self.binned)
+        plot.addItem(self.maxima)
+        plot.addItem(self.means)
         plot.addItem(self.bars)
         plot.addItem(self.marks)
         plot.addItem(self.highlight, ignoreBounds=True)
@@ -259,7 +259,7 @@ class BarSeries:
             x = np.arange(n, dtype=np.float64)
             width = np.full(n, 0.8 if gaps else 1.0)
             self.bars.setOpts(x=x, height=self._to_axis(self.heights) - y0, y0=y0, width=width)
-            for curve in (self.binned, self.spread):
+            for curve in (self.means, self.maxima):
                 curve.setData(x=np.zeros(0), y=np.zeros(0))
             exp = self.expected
         else:
@@ -273,8 +273,8 @@ class BarSeries:
             # On a log scale each bin shows log(mean count), not mean(log count): the expected marks are
             # expected counts, and a mean of logs would sit below them for any spread (Jensen), which
             # reads as "sampled below expected" for an exact sampler.
-            self.binned.setData(*_step_outline(edges, self._to_axis(mean), y0))
-            self.spread.setData(*_step_outline(edges, self._to_axis(np.maximum.reduceat(self.heights, starts)), y0))
+            self.means.setData(*_step_outline(edges, self._to_axis(mean), y0))
+            self.maxima.setData(*_step_outline(edges, self._to_axis(np.maximum.reduceat(self.heights, starts)), y0))
             self.bars.setOpts(x=np.zeros(0), height=np.zeros(0), width=1.0)
             exp = None if self.expected is None else np.add.reduceat(self.expected, starts) / sizes
         if exp is None:

@@ -50,7 +50,7 @@ def test_bins_show_the_mean_and_sit_on_the_expected_line(qtbot, noisy):
     pixels = series.plot.getViewBox().width()
     assert b == int(np.ceil(CLASSES / pixels))  # ceil(classes in view / pixels)
     shown = draws[hist.order]
-    edges, heights = step_heights(series.binned)
+    edges, heights = step_heights(series.means)
     assert len(series.bars.opts["height"]) == 0  # no per-class bars under the bins
     np.testing.assert_allclose(edges, np.append(np.arange(0, CLASSES, b), CLASSES) - 0.5)
     np.testing.assert_allclose(heights, bin_reduce(shown, b, "mean"))  # the means...
@@ -62,16 +62,16 @@ def test_bins_show_the_mean_and_sit_on_the_expected_line(qtbot, noisy):
     np.testing.assert_allclose(marks, PER_CLASS)
     assert heights.mean() == pytest.approx(PER_CLASS, rel=0.01)
     # the faint fill behind reaches each bin's max, from the axis
-    np.testing.assert_allclose(step_heights(series.spread)[1], maxima)
-    assert series.binned.getData()[1][0] == series.spread.getData()[1][-1] == 0.0  # filled from the axis
+    np.testing.assert_allclose(step_heights(series.maxima)[1], maxima)
+    assert series.means.getData()[1][0] == series.maxima.getData()[1][-1] == 0.0  # filled from the axis
 
 
 def test_log_scale_bins_are_the_log_of_the_mean(qtbot, noisy):
     hist, draws = noisy
     hist.set_log(True)
     series = hist.sampled
-    _, top = step_heights(series.binned)
-    assert series.binned.getData()[1][0] == LOG_FLOOR  # filled from the log axis's floor
+    _, top = step_heights(series.means)
+    assert series.means.getData()[1][0] == LOG_FLOOR  # filled from the log axis's floor
     np.testing.assert_allclose(top, np.log10(bin_reduce(draws[hist.order], series.bin, "mean")))
     _, marks = series.marks.getData()
     np.testing.assert_allclose(marks, np.log10(PER_CLASS))
@@ -84,8 +84,8 @@ def test_head_class_of_the_long_tail_stays_visible(qtbot, noisy):
     raw = hist.raw
     assert raw.bin > 1 and int(hist.order[0]) == 0
     # the first bin holds the 2,000-image head: its mean is far lower, its max reaches 2,000
-    edges, means = step_heights(raw.binned)
-    _, maxima = step_heights(raw.spread)
+    edges, means = step_heights(raw.means)
+    _, maxima = step_heights(raw.maxima)
     assert maxima[0] == pytest.approx(np.log10(2000)) and means[0] < maxima[0] - 0.3
     assert edges[0] == -0.5
     # and it is painted: the head's column, just under 2,000, carries the bars' colour
@@ -108,7 +108,7 @@ def test_zooming_to_50_classes_shows_the_exact_bars(qtbot, noisy):
     np.testing.assert_array_equal(np.asarray(bars["x"])[:50], np.arange(50))
     np.testing.assert_array_equal(np.asarray(bars["height"])[:50], shown[:50])
     np.testing.assert_array_equal(np.asarray(hist.raw.bars.opts["height"])[:50], hist.counts[hist.order][:50])
-    assert len(step_heights(hist.sampled.binned)[1]) == len(step_heights(hist.sampled.spread)[1]) == 0
+    assert len(step_heights(hist.sampled.means)[1]) == len(step_heights(hist.sampled.maxima)[1]) == 0
     _, marks = hist.sampled.marks.getData()
     np.testing.assert_allclose(marks[:100], PER_CLASS)
     hist.reset_zoom()

@@ -73,7 +73,7 @@ def test_ten_thousand_classes_head_and_tail_stay_visible(qtbot, window):
     # more classes than pixels: bins, whose faint max reaches the head's 2,000 and the tail's 1
     window.resize(1200, 800)
     qtbot.waitUntil(lambda: hist.raw.bin > 1)
-    _, maxima = step_heights(hist.raw.spread)
+    _, maxima = step_heights(hist.raw.maxima)
     assert maxima[0] == pytest.approx(np.log10(2000)) and maxima[-1] == pytest.approx(0.0)
     assert "classes with fewer than" in window.summary.values["tail"].text()
     # the y axes are compact, and each plot has its own
