@@ -50,7 +50,7 @@ class CoverageView(QWidget):
         self.seen = np.zeros(len(self.classes), dtype=np.int64)
         self.expected = None
         self.order = np.arange(len(self.classes), dtype=np.int64)
-        self._refresh(resize=True)
+        self._refresh()
         self.plot.getViewBox().setLimits(xMin=-1.0, xMax=max(len(self.classes), 1) + 0.0)
         self.summary.setText("Run the sampler to see how many distinct images each class gets.")
 
@@ -58,7 +58,7 @@ class CoverageView(QWidget):
         self.order = np.asarray(order, dtype=np.int64)
         if self.order.shape[0] != len(self.classes):
             return
-        self._refresh(resize=False)
+        self._refresh()
         axis = self.plot.getAxis("bottom")
         axis.set_names([self.classes[c] for c in self.order])
         axis.setLabel("classes", color=AXIS_TEXT)
@@ -68,7 +68,7 @@ class CoverageView(QWidget):
         for the epoch's draws so far (or None)."""
         self.seen = np.asarray(distinct_seen, dtype=np.int64).copy()
         self.expected = None if expected_distinct is None else np.asarray(expected_distinct, dtype=np.float64)
-        self._refresh(resize=False)
+        self._refresh()
         n = int(self.counts.sum())
         seen = int(self.seen.sum())
         self.summary.setText(f"{epoch_text}{seen:,} of {n:,} images seen at least once ({100 * seen / max(n, 1):.1f}%)")
@@ -76,20 +76,20 @@ class CoverageView(QWidget):
     def clear_run(self) -> None:
         self.seen = np.zeros(len(self.classes), dtype=np.int64)
         self.expected = None
-        self._refresh(resize=False)
+        self._refresh()
         self.summary.setText("Run the sampler to see how many distinct images each class gets.")
 
     def fractions(self) -> np.ndarray:
         return np.divide(self.seen, self.counts, out=np.zeros(len(self.counts)), where=self.counts > 0)
 
-    def _refresh(self, resize: bool) -> None:
+    def _refresh(self) -> None:
         frac = self.fractions()[self.order]
         exp = None
         if self.expected is not None:
             exp = np.divide(self.expected, self.counts, out=np.zeros(len(self.counts)), where=self.counts > 0)[
                 self.order
             ]
-        self.series.update(frac, exp, log=False, resize=resize)
+        self.series.update(frac, exp, log=False)
 
     def hover_text(self, x_pos: int) -> str:
         c = int(self.order[x_pos])

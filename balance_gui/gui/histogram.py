@@ -1,9 +1,11 @@
 """Class distribution plots: the dataset's counts and the sampler's draws, side by side.
 
-Each series is one long-lived ``BarGraphItem`` updated in place with ``setOpts(height=...)``;
-each class's expected value is a short red bar (one long-lived ``PlotDataItem`` drawn with
-``connect="pairs"``). Bars sit at x = 0..C-1 in display order (class index, or by count), so
-sorting and log scale only change the heights handed to the same items.
+Each series is a few long-lived items updated in place: a ``BarGraphItem`` of bars, two filled
+step curves for bins of classes (their means and maxima), and the expected values as short red
+bars (a ``PlotDataItem`` drawn with ``connect="pairs"``). Classes sit at x = 0..C-1 in display
+order (class index, or by count), so sorting, log scale and zoom only change what is handed to
+the same items. With more classes in view than pixels, the bars are bins of classes (see
+``BarSeries``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
@@ -114,12 +116,11 @@ class ClassAxis(pg.AxisItem):
             p.restore()
 
 
-# Above this many classes a bar is narrower than a pixel on most screens: each plot also draws
-# the bars' outline as one step curve (a cosmetic pen is at least a pixel wide, so no class
-# vanishes), and a newly opened dataset is shown sorted by count (a rank/frequency curve)
-# and, when its counts span two decades, on a log scale. Zoom (wheel) shows single bars.
+# Above this many classes a newly opened dataset is shown sorted by count (a rank/frequency
+# curve) and, when its counts span two decades, on a log scale.
 LARGE_CLASSES = 300
 HIGHLIGHT_PEN = pg.mkPen((255, 140, 0), width=2)
+REBIN_MS = 50  # at most one re-binning per this while a zoom or resize goes on
 
 
 def compact_number(value: float) -> str:
@@ -175,55 +176,139 @@ def make_plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, y
 
 
 class BarSeries:
-    """One plot's long-lived items: bars and expected-value marks."""
+    """One plot's long-lived items: single bars, binned means and maxima, expected-value marks, highlight.
+
+    When the plot shows more classes than its view has pixels, a bar per class would be narrower
+    than a pixel and the painter would show, per pixel column, whichever of ~20 bars it drew last
+    or largest: on noisy draws that envelope sits above the expected line for an exact sampler.
+    So the series is then drawn as bins of ``bin`` consecutive positions: the solid fill is the bin's
+    MEAN (the level the expected marks, binned the same way, compare to) and a faint fill behind it
+    reaches the bin's max (so the head class of a long tail never vanishes). Zoomed in to fewer
+    classes than pixels, ``bin`` is 1 and the bars are the classes themselves.
+    """
 
     def __init__(self, plot: pg.PlotItem, brush, name: str, mark_name: str):
         self.plot = plot
+        color = pg.mkBrush(brush).color()
+        faint = pg.mkColor(color)
+        faint.setAlpha(130)  # lighter than the bars, yet a lone 1-px column (the head) still shows
+        # Bins are closed step outlines filled as ONE path each ("enclosed": pyqtgraph splits a fill
+        # down to a level into 50-point pieces): adjacent rects or pieces leave antialiased seams in
+        # an export, and the faint max shows through them.
+        self.maxima = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=faint, fillLevel="enclosed")
+        self.means = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), pen=None, brush=brush, fillLevel="enclosed")
         self.bars = pg.BarGraphItem(
             x=np.zeros(0), height=np.zeros(0), width=0.8, brush=brush, pen=pg.mkPen(None), name=name
         )
         self.marks = pg.PlotDataItem(x=np.zeros(0), y=np.zeros(0), connect="pairs", pen=EXPECTED_PEN, name=mark_name)
-        color = pg.mkBrush(brush).color()
-        self.outline = pg.PlotDataItem(x=np.zeros(1), y=np.zeros(0), stepMode="center", pen=pg.mkPen(color, width=1))
-        self.saved_pen = None  # the bars' pen while an export draws them without one
         self.highlight = pg.InfiniteLine(angle=90, movable=False, pen=HIGHLIGHT_PEN)
         self.highlight.setVisible(False)
+        plot.addItem(self.maxima)
+        plot.addItem(self.means)
         plot.addItem(self.bars)
-        plot.addItem(self.outline)
         plot.addItem(self.marks)
         plot.addItem(self.highlight, ignoreBounds=True)
+        # the data in display order, kept to re-bin on zoom
+        self.heights = np.zeros(0)
+        self.expected: np.ndarray | None = None
+        self.log = False
+        self.bin = 1
+        self._gaps = True
+        vb = plot.getViewBox()
+        self._timer = QTimer(plot)  # a child of the plot: lives and dies on the GUI thread with it
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REBIN_MS)
+        self._timer.timeout.connect(self.rebin)
+        vb.sigXRangeChanged.connect(self._schedule_rebin)
+        vb.sigResized.connect(self._schedule_rebin)
 
-    def update(self, heights: np.ndarray, expected: np.ndarray | None, log: bool, resize: bool) -> None:
+    def update(self, heights: np.ndarray, expected: np.ndarray | None, log: bool) -> None:
         """Heights and marks are in display order."""
-        n = heights.shape[0]
-        if log:
-            h = np.log10(np.maximum(heights, 0.5)) - LOG_FLOOR
-            h[heights <= 0] = 0.0
-            y0 = LOG_FLOOR
+        self.heights = np.asarray(heights, dtype=np.float64)
+        self.expected = None if expected is None else np.asarray(expected, dtype=np.float64)
+        self.log = log
+        self.render()
+
+    def bin_size(self) -> int:
+        """Classes per bin: ceil(classes in view / view width in pixels), at least 1."""
+        pixels = self.plot.getViewBox().width()
+        visible = self._visible_classes()
+        if pixels < 1 or visible <= pixels:
+            return 1
+        return math.ceil(visible / pixels)
+
+    def _schedule_rebin(self, *_) -> None:
+        if not self._timer.isActive():  # throttled: one re-binning per REBIN_MS, not one per wheel step
+            self._timer.start()
+
+    def rebin(self) -> None:
+        """Redraw if the zoom or the view's size changed the bins (a pan alone does not)."""
+        if self._layout() != (self.bin, self._gaps):
+            self.render()
+
+    def _layout(self) -> tuple[int, bool]:
+        """The bin size, and whether single bars have gaps (few enough classes in view to afford them)."""
+        b = self.bin_size()
+        return b, b == 1 and self._visible_classes() <= 200
+
+    def render(self) -> None:
+        self.bin, self._gaps = b, gaps = self._layout()
+        n = self.heights.shape[0]
+        y0 = LOG_FLOOR if self.log else 0.0
+        if b == 1:
+            x = np.arange(n, dtype=np.float64)
+            width = np.full(n, 0.8 if gaps else 1.0)
+            self.bars.setOpts(x=x, height=self._to_axis(self.heights) - y0, y0=y0, width=width)
+            for curve in (self.means, self.maxima):
+                curve.setData(x=np.zeros(0), y=np.zeros(0))
+            exp = self.expected
         else:
-            h = heights.astype(np.float64)
-            y0 = 0.0
-        if resize:
-            width = 0.8 if n <= 200 else 1.0
-            pen = pg.mkPen((40, 70, 110), width=1) if n <= 60 else pg.mkPen(None)
-            self.bars.setOpts(x=np.arange(n, dtype=np.float64), height=h, y0=y0, width=width, pen=pen)
-        else:
-            self.bars.setOpts(height=h, y0=y0)
-        if n > LARGE_CLASSES:  # the bars' envelope: visible however thin the bars are
-            self.outline.setData(x=np.arange(n + 1, dtype=np.float64) - 0.5, y=h + y0)
-        else:
-            self.outline.setData(x=np.zeros(1), y=np.zeros(0))
-        if expected is None:
+            # bins start at position 0, so a pan keeps them and the head class heads the first one
+            starts = np.arange(0, n, b)
+            sizes = np.diff(np.append(starts, n)).astype(np.float64)
+            x = starts + (sizes - 1) / 2
+            width = sizes
+            edges = np.append(starts, n) - 0.5
+            mean = np.add.reduceat(self.heights, starts) / sizes
+            # On a log scale each bin shows log(mean count), not mean(log count): the expected marks are
+            # expected counts, and a mean of logs would sit below them for any spread (Jensen), which
+            # reads as "sampled below expected" for an exact sampler.
+            self.means.setData(*_step_outline(edges, self._to_axis(mean), y0))
+            self.maxima.setData(*_step_outline(edges, self._to_axis(np.maximum.reduceat(self.heights, starts)), y0))
+            self.bars.setOpts(x=np.zeros(0), height=np.zeros(0), width=1.0)
+            exp = None if self.expected is None else np.add.reduceat(self.expected, starts) / sizes
+        if exp is None:
             self.marks.setData(x=np.zeros(0), y=np.zeros(0))
             return
-        half = 0.45 if n <= 200 else 0.5
-        xs = np.repeat(np.arange(n, dtype=np.float64), 2)
-        xs[0::2] -= half
-        xs[1::2] += half
-        ys = np.log10(np.maximum(expected, 1e-300)) if log else expected.astype(np.float64)
-        if log:
-            ys = np.maximum(ys, LOG_FLOOR)
+        xs = np.repeat(x, 2)
+        xs[0::2] -= width / 2
+        xs[1::2] += width / 2
+        ys = np.maximum(np.log10(np.maximum(exp, 1e-300)), LOG_FLOOR) if self.log else exp
         self.marks.setData(x=xs, y=np.repeat(ys, 2))
+
+    def _to_axis(self, counts: np.ndarray) -> np.ndarray:
+        """Counts to the y axis: themselves, or log10 with 0 (and anything below 0.5) at the floor."""
+        if not self.log:
+            return counts
+        return np.where(counts > 0, np.log10(np.maximum(counts, 0.5)), LOG_FLOOR)
+
+    def _visible_classes(self) -> int:
+        lo, hi = self.plot.getViewBox().viewRange()[0]
+        return max(0, min(self.heights.shape[0] - 1, math.floor(hi)) - max(0, math.ceil(lo)) + 1)
+
+
+def _step_outline(edges: np.ndarray, heights: np.ndarray, y0: float) -> tuple[np.ndarray, np.ndarray]:
+    """The closed outline of bars standing on y0 between consecutive edges: (e0, y0), (e0, h0),
+    (e1, h0), (e1, h1), ..., (en, h[n-1]), (en, y0). ``step_heights`` reads the heights back."""
+    return np.repeat(edges, 2), np.concatenate([[y0], np.repeat(heights, 2), [y0]])
+
+
+def step_heights(curve: pg.PlotDataItem) -> tuple[np.ndarray, np.ndarray]:
+    """The (edges, heights) of a step outline drawn by ``_step_outline``."""
+    x, y = curve.getData()
+    if x is None or y is None:
+        return np.zeros(0), np.zeros(0)
+    return x[0::2], y[1:-1:2]
 
 
 class HistogramView(QWidget):
@@ -325,8 +410,8 @@ class HistogramView(QWidget):
                 plot.getAxis("left").setLogMode(self.log)
         self.order = self._compute_order()
         self._update_ticks()
-        self.raw.update(self.counts[self.order], None, self.log, resize=True)
-        self.sampled.update(self._sampled[self.order], None, self.log, resize=True)
+        self.raw.update(self.counts[self.order], None, self.log)
+        self.sampled.update(self._sampled[self.order], None, self.log)
         for plot in (self.raw_plot, self.sampled_plot):
             plot.getViewBox().setLimits(xMin=-1.0, xMax=max(n, 1) + 0.0)
         self.reset_zoom()
@@ -338,7 +423,7 @@ class HistogramView(QWidget):
         self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
         self._draws_per_epoch = int(draws_per_epoch)
         self._raw_expected = self._expected_shares * float(self.counts.sum())
-        self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log, resize=False)
+        self.raw.update(self.counts[self.order], self._raw_expected[self.order], self.log)
 
     def set_planned(self, total_draws: int) -> None:
         """No run results: empty sampled bars, marks at the planned run's expected draws."""
@@ -372,18 +457,11 @@ class HistogramView(QWidget):
         self.footer_item.setText(footer)
         for item, text in ((self.title_item, title), (self.footer_item, footer)):
             item.setMaximumHeight(16_777_215 if text else 0)
-        # Bars are exported as rects in data units under a scaling transform: an outline pen would be
-        # scaled with them once the SVG has no vector-effect, so the export draws them without one.
-        for series in (self.raw, self.sampled):
-            if caption is not None:
-                series.saved_pen = series.bars.opts.get("pen")
-                series.bars.setOpts(pen=pg.mkPen(None))
-            elif series.saved_pen is not None:
-                series.bars.setOpts(pen=series.saved_pen)
-                series.saved_pen = None
         self.graphics.ci.layout.activate()
         QCoreApplication.sendPostedEvents()  # the plots take their new geometry before the export
         QCoreApplication.processEvents()
+        for series in (self.raw, self.sampled):  # the export draws the bins the screen shows now
+            series.rebin()
 
     # ------------------------------------------------------------------ queries (tests, export)
     @property
@@ -391,16 +469,15 @@ class HistogramView(QWidget):
         return self.log_check.isChecked()
 
     def sampled_heights_by_class(self) -> np.ndarray:
-        """The sampled bars' heights, mapped back to class-index order (linear scale only)."""
-        h = np.asarray(self.sampled_bars.opts["height"], dtype=np.float64)
-        out = np.empty_like(h)
-        out[self.order] = h
-        return out
+        """The sampled plot's per-class heights (the bars when zoomed in to single classes), in class-index order."""
+        return self._by_class(self.sampled.heights)
 
     def raw_heights_by_class(self) -> np.ndarray:
-        h = np.asarray(self.raw_bars.opts["height"], dtype=np.float64)
-        out = np.empty_like(h)
-        out[self.order] = h
+        return self._by_class(self.raw.heights)
+
+    def _by_class(self, heights: np.ndarray) -> np.ndarray:
+        out = np.empty_like(heights)
+        out[self.order] = heights
         return out
 
     def hover_text(self, x_pos: int, sampled: bool) -> str:
@@ -496,12 +573,12 @@ class HistogramView(QWidget):
 
     def _refresh_all(self) -> None:
         raw_exp = None if self._raw_expected is None else self._raw_expected[self.order]
-        self.raw.update(self.counts[self.order], raw_exp, self.log, resize=False)
+        self.raw.update(self.counts[self.order], raw_exp, self.log)
         self._refresh_sampled()
 
     def _refresh_sampled(self) -> None:
         exp = None if self._sampled_expected is None else self._sampled_expected[self.order]
-        self.sampled.update(self._sampled[self.order], exp, self.log, resize=False)
+        self.sampled.update(self._sampled[self.order], exp, self.log)
 
     def _update_ticks(self) -> None:
         names = [self.classes[c] for c in self.order]
