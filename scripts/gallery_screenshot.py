@@ -19,18 +19,7 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-WIDTH, HEIGHT = 1440, 900
-
-
-def _reexec_under_xvfb() -> None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") or os.environ.get("_SCREENSHOT_XVFB"):
-        return
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
-        sys.exit("no display: install Xvfb (apt-get install xvfb) or set DISPLAY")
-    os.environ["_SCREENSHOT_XVFB"] = "1"
-    screen = f"-screen 0 {WIDTH + 160}x{HEIGHT + 100}x24"
-    os.execv(xvfb, [xvfb, "-a", "-s", screen, sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+from screenshot import HEIGHT, WIDTH, reexec_under_xvfb  # noqa: E402  (scripts/ is on sys.path)
 
 
 def damaged_demo(folder: str) -> str:
@@ -47,7 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "gallery.png"))
     args = parser.parse_args()
-    _reexec_under_xvfb()
+    reexec_under_xvfb(os.path.abspath(__file__))
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication

@@ -25,7 +25,8 @@ sys.path.insert(0, REPO)
 WIDTH, HEIGHT = 1440, 900
 
 
-def _reexec_under_xvfb() -> None:
+def reexec_under_xvfb(script: str) -> None:
+    """Without a display, run ``script`` again (same arguments) under Xvfb, drawn by the real xcb platform."""
     if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") or os.environ.get("_SCREENSHOT_XVFB"):
         return
     xvfb = shutil.which("xvfb-run")
@@ -40,7 +41,7 @@ def _reexec_under_xvfb() -> None:
             "-s",
             f"-screen 0 {WIDTH + 160}x{HEIGHT + 100}x24",
             sys.executable,
-            os.path.abspath(__file__),
+            script,
             *sys.argv[1:],
         ],
     )
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--classes", type=int, default=0, help="open a generated long-tailed tree of this many classes")
     parser.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="window size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)
-    _reexec_under_xvfb()
+    reexec_under_xvfb(os.path.abspath(__file__))
     if args.classes:
         args.data = long_tail_tree(args.classes)
 
