@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self.probes = JobRunner(self)
         self.checks = JobRunner(self)
         self._check_job: CheckJob | None = None
+        # How the current check ended. checkEnded tells it only once the job is over, so a
+        # listener may start a run at once (runs are held back while a check is busy).
+        self._check_outcome = "failed"
         self.last_error: str | None = None
         self._closed = False
         self._scan_job: workers.ScanJob | None = None
@@ -698,6 +701,7 @@ class MainWindow(QMainWindow):
         _freeze_long_lived_objects()
         job = make_check_job(self.index)
         self._check_job = job
+        self._check_outcome = "failed"  # until the job says otherwise
         self.checks.start(
             job.worker,
             on_done=self._check_done,
@@ -740,7 +744,7 @@ class MainWindow(QMainWindow):
             self.session.set_check(result)
         except BalanceError as e:
             self.show_error("Check not applied", str(e))
-            self.checkEnded.emit("failed")
+            self._check_outcome = "failed"
             return
         n = len(result.problems)
         self.show_status(
@@ -751,15 +755,15 @@ class MainWindow(QMainWindow):
         )
         if n:
             self.tabs.setCurrentWidget(self.problems)
-        self.checkEnded.emit("ok")
+        self._check_outcome = "ok"
 
     def _check_failed(self, exc) -> None:
         if isinstance(exc, Cancelled):
             self.show_status("Image check cancelled")
-            self.checkEnded.emit("cancelled")
+            self._check_outcome = "cancelled"
             return
         self.report_exception("Image check failed", exc)
-        self.checkEnded.emit("failed")
+        self._check_outcome = "failed"
 
     def _check_finished(self) -> None:
         self._check_job = None
@@ -767,6 +771,7 @@ class MainWindow(QMainWindow):
         self.cancel_check_button.setVisible(False)
         self._stop_timer_if_idle()
         self._update_actions()
+        self.checkEnded.emit(self._check_outcome)
 
     def _check_changed(self) -> None:
         s = self.session

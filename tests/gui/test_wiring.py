@@ -151,6 +151,23 @@ def test_exporting_usable_weights_writes_the_exclusions(qtbot, window, health_tr
         assert core.read_bytes() == path.read_bytes()
 
 
+def test_a_run_started_when_the_check_ends_runs(qtbot, window, health_tree):
+    """checkEnded comes once the check's job is over: a listener that starts a run right then (as a
+    script or a "check, then sample" macro does) gets the run, not a "wait for the check" refusal."""
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    busy_at_end = []
+
+    def start_at_once(outcome):
+        busy_at_end.append(window.checking)
+        window.start_run()
+
+    window.checkEnded.connect(start_at_once)
+    with qtbot.waitSignal(window.runEnded, timeout=30_000) as blocker:
+        window.check_action.trigger()
+    assert busy_at_end == [False]
+    assert blocker.args == ["finished"]
+
+
 def test_usable_switch_and_check_are_refused_mid_run(qtbot, window, health_tree):
     assert open_and_wait(qtbot, window, health_tree) == "ok"
     assert run_check(qtbot, window) == "ok"
