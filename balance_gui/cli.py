@@ -203,7 +203,8 @@ def inspect_report(
     """Everything ``inspect`` shows, as plain JSON-ready data; names escaped as ``ls -b`` does,
     so that the JSON is valid UTF-8 whatever bytes the file names hold. With ``check`` (a health
     check of ``index``), counts, weights and figures are those of the usable images."""
-    from .core.weights import class_figures, dataset_figures
+    from .core.expected import class_figures
+    from .core.weights import dataset_figures
 
     counts = index.counts if check is None else check.usable_counts
     fig = class_figures(counts, class_w, draws)

@@ -390,7 +390,8 @@ def test_verify_says_how_many_samples_a_file_excludes(capsys, usable_tree, tmp_p
 
 @pytest.mark.parametrize("scheme", ["inverse", "sqrt", "effective:0.9"])
 def test_inspect_usable_shows_the_figures_of_the_usable_counts(capsys, usable_tree, scheme):
-    from balance_gui.core.weights import class_figures, dataset_figures
+    from balance_gui.core.expected import class_figures
+    from balance_gui.core.weights import dataset_figures
 
     code, out, err = run(capsys, "inspect", str(usable_tree), "--usable", "--json", "--scheme", scheme)
     assert code == 0, err
@@ -425,8 +426,8 @@ def test_workers_without_usable_is_refused(capsys, usable_tree, tmp_path):
 
 def test_sampling_from_a_usable_file_never_draws_an_excluded_sample(capsys, usable_tree, tmp_path):
     from balance_gui.core.dataset import scan_image_folder
+    from balance_gui.core.expected import expected_shares
     from balance_gui.core.sampler import BalancedSampler
-    from balance_gui.core.weights import expected_shares
     from balance_gui.core.weightsfile import load_weights
 
     path = tmp_path / "w.pt"

@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from balance_gui.core.errors import SettingsError, WeightsError
+from balance_gui.core.expected import class_figures, expected_shares
 from balance_gui.core.weights import (
-    class_figures,
     class_weights,
     dataset_figures,
-    expected_shares,
     make_weights_for_balanced_classes,
     parse_scheme,
     sample_weights,

@@ -16,7 +16,8 @@ from torchvision.datasets import ImageFolder
 
 from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
-from balance_gui.core.weights import class_weights, expected_shares
+from balance_gui.core.expected import expected_shares
+from balance_gui.core.weights import class_weights
 from balance_gui.core.weightsfile import FORMAT_VERSION, READ_VERSION, _fingerprint, export_weights, load_weights
 
 from .conftest import make_tree

@@ -49,7 +49,7 @@ def _lg(x: np.ndarray) -> np.ndarray:
     return np.asarray(_lgamma(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
-def draw_shares(counts: ArrayLike, class_w: ArrayLike) -> np.ndarray:
+def expected_shares(counts: ArrayLike, class_w: ArrayLike) -> np.ndarray:
     """p_c = n_c * w_c / sum_j n_j * w_j: each class's probability for one independent draw."""
     mass = np.asarray(counts, dtype=np.float64) * np.asarray(class_w, dtype=np.float64)
     return mass / mass.sum()
@@ -244,7 +244,7 @@ def mode_shares(
 ) -> np.ndarray:
     """Expected share of an epoch's ``draws`` draws per class in ``mode``."""
     m = _check_mode(mode, replacement)
-    p = draw_shares(counts, class_w)
+    p = expected_shares(counts, class_w)
     if replacement or m is not Mode.WEIGHTED or draws <= 0:
         return p
     n = np.asarray(counts, dtype=np.float64)
@@ -264,7 +264,7 @@ def class_figures(
     c = np.asarray(counts, dtype=np.int64)
     n = c.astype(np.float64)
     k = int(n.sum()) if draws is None else int(draws)
-    p = draw_shares(n, class_w)
+    p = expected_shares(n, class_w)
     if not replacement:
         pi = inclusion_probabilities(n, class_w, k)
         expected = n * pi

@@ -20,9 +20,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import SettingsError, WeightsError
-from .expected import ClassFigures, class_figures  # noqa: F401  (moved: the expected figures live in core.expected)
-from .expected import distinct_with_replacement as expected_distinct  # noqa: F401
-from .expected import draw_shares as expected_shares  # noqa: F401
 from .options import SchemeName
 
 SCHEME_NAMES = tuple(SchemeName)

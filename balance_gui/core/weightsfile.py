@@ -41,8 +41,9 @@ import torch
 from .atomic import atomic_write
 from .dataset import DatasetIndex, open_dataset
 from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
+from .expected import expected_shares
 from .names import quoted
-from .weights import Scheme, expected_shares, fit_class_weights, sample_weights, validate_class_weights
+from .weights import Scheme, fit_class_weights, sample_weights, validate_class_weights
 
 #: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
 FORMAT_VERSION = 2

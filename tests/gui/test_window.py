@@ -14,7 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
 
-from balance_gui.core.weights import Scheme, class_figures, class_weights, dataset_figures
+from balance_gui.core.expected import class_figures
+from balance_gui.core.weights import Scheme, class_weights, dataset_figures
 from balance_gui.gui import workers
 from balance_gui.gui.class_table import COL
 from balance_gui.gui.histogram import step_heights
