@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
-from .histogram import AXIS_TEXT, BarSeries, _escape, configure_pyqtgraph, make_plot
+from .histogram import AXIS_TEXT, BarSeries, configure_pyqtgraph, make_plot
 
 COVERAGE_BRUSH = (148, 103, 189)
 
@@ -96,7 +98,7 @@ class CoverageView(QWidget):
         n = int(self.counts[c])
         seen = int(self.seen[c])
         lines = [
-            f"<b>{_escape(self.classes[c])}</b> (index {c})",
+            f"<b>{escape(self.classes[c], quote=False)}</b> (index {c})",
             f"seen {seen:,} of {n:,} images ({100 * seen / max(n, 1):.1f}%)",
         ]
         if self.expected is not None:

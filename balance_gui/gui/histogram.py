@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -452,8 +453,8 @@ class HistogramView(QWidget):
             if caption is not None
             else ""
         )
-        footer = "<br>".join(t for t in (legend, _escape(stats)) if t)
-        self.title_item.setText(_escape(title))
+        footer = "<br>".join(t for t in (legend, escape(stats, quote=False)) if t)
+        self.title_item.setText(escape(title, quote=False))
         self.footer_item.setText(footer)
         for item, text in ((self.title_item, title), (self.footer_item, footer)):
             item.setMaximumHeight(16_777_215 if text else 0)
@@ -484,7 +485,10 @@ class HistogramView(QWidget):
         c = int(self.order[x_pos])
         n = int(self.counts[c])
         total = max(int(self.counts.sum()), 1)
-        lines = [f"<b>{_escape(self.classes[c])}</b> (index {c})", f"images: {n:,} ({100 * n / total:.2f}%)"]
+        lines = [
+            f"<b>{escape(self.classes[c], quote=False)}</b> (index {c})",
+            f"images: {n:,} ({100 * n / total:.2f}%)",
+        ]
         weights = self.weights_source()
         if weights is not None and len(weights) == len(self.classes):
             lines.append(f"weight: {weights[c]:.4g}")
@@ -609,7 +613,3 @@ class HistogramView(QWidget):
 
 def _short(name: str, limit: int = 12) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

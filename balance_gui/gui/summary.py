@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
@@ -73,7 +74,7 @@ class SummaryPanel(QGroupBox):
             self.warnings_label.setVisible(False)
             self.warnings_label.setText("")
             return
-        items = "".join(f"<li>{_escape(w)}</li>" for w in warnings)
+        items = "".join(f"<li>{escape(w, quote=False)}</li>" for w in warnings)
         self.warnings_label.setText(f"<b style='color:#a15c00'>Warnings</b><ul style='margin-left:-20px'>{items}</ul>")
         self.warnings_label.setVisible(True)
 
@@ -105,7 +106,3 @@ def tail_text(counts) -> str:
 
 def _tail(below: int, k: int) -> str:
     return f"{below:,} {'class' if below == 1 else 'classes'} with fewer than {k} images"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
