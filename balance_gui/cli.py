@@ -130,11 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bar(desc: str) -> Any:
+def _progress_bar(desc: str, unit: str, unit_scale: bool = False) -> Any:
     """A tqdm bar on stderr that appears only when the work takes a while."""
     from tqdm import tqdm
 
-    return tqdm(desc=desc, unit=" class", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True)
+    return tqdm(
+        desc=desc, unit=unit, unit_scale=unit_scale, file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True
+    )
 
 
 def _check_int(value: int | None, option: str, low: int, high: int = INT64_MAX) -> None:
@@ -172,7 +174,7 @@ def load_dataset(args: argparse.Namespace) -> DatasetIndex:
         open_fn = open_dataset
     else:
         raise SettingsError("give a dataset folder (ROOT) or --manifest CSV")
-    with _progress_bar("scanning") as bar:
+    with _progress_bar("scanning", " class") as bar:
 
         def progress(p: ScanProgress) -> None:
             bar.total = p.classes_total
@@ -301,7 +303,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
     from .core.sampler_inputs import resolve_device
     from .core.simulate import format_simulation_report, simulate, simulation_record
@@ -324,7 +325,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     last = None
-    with tqdm(desc="sampling", unit=" draws", unit_scale=True, file=sys.stderr, delay=0.5, leave=False) as bar:
+    with _progress_bar("sampling", " draws", unit_scale=True) as bar:
         for last in steps:
             bar.total = last.total_draws
             bar.update(last.draws_done - bar.n)
@@ -452,11 +453,10 @@ def format_check_report(report: dict) -> str:
 
 def run_check(index: DatasetIndex, workers: int | None) -> CheckResult:
     """The image health check of ``index``, with a tqdm bar on stderr."""
-    from tqdm import tqdm
 
     from .core.images import check_images
 
-    with tqdm(desc="checking", unit=" img", file=sys.stderr, delay=0.5, leave=False, dynamic_ncols=True) as bar:
+    with _progress_bar("checking", " img") as bar:
 
         def progress(p) -> None:
             bar.total = p.files_total
