@@ -4,6 +4,14 @@
 so a result of a superseded job never reaches the window: no per-job staleness checks.
 The runner keeps every worker it started until that worker's thread has ended, so the
 window can wait for them all when it closes.
+
+Object lifetimes: a superqt worker is a QRunnable whose ``signals`` QObject lives in the GUI
+thread. ``QThreadPool.start`` parents the runnable to the pool, and the pool deletes it on its
+own thread after ``run()`` returns, dropping that reference there. Were it the last one, the
+worker and its QObject would be freed on the pool thread while the GUI thread may still be
+handling queued signals of that very object: the rare ``malloc_consolidate()`` abort of the
+test suite. So a finished worker is held (``_retiring``) until the pool has deleted its C++
+side (``shiboken6.isValid`` turns False), and only then released, on the GUI thread.
 """
 
 from __future__ import annotations
@@ -11,8 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, WorkerBase
+
+# How often finished workers are looked at until the pool has deleted them (see above).
+_RETIRE_POLL_MS = 50
 
 
 class _Relay(QObject):
@@ -67,6 +79,11 @@ class JobRunner(QObject):
         self._current: WorkerBase | None = None
         self._relay: _Relay | None = None
         self._alive: set[WorkerBase] = set()
+        self._retiring: list[WorkerBase] = []  # ended, but the pool may not have deleted them yet
+        self._retire_timer = QTimer(self)
+        self._retire_timer.setSingleShot(True)  # re-armed while some are left
+        self._retire_timer.setInterval(_RETIRE_POLL_MS)
+        self._retire_timer.timeout.connect(self._release_retired)
         self._cancel_fn: Callable[[], None] = lambda: None
 
     @property
@@ -124,12 +141,20 @@ class JobRunner(QObject):
 
     def _finished(self, worker: WorkerBase, relay: _Relay) -> None:
         self._alive.discard(worker)
+        self._retiring.append(worker)
+        self._release_retired()
         if worker is self._current:
             self._current, self._relay = None, None
             relay.call("finished")
         relay.live = False
         relay.deleteLater()
         self.jobEnded.emit()
+
+    def _release_retired(self) -> None:
+        """Drop, on the GUI thread, the ended workers whose C++ side the pool has deleted."""
+        self._retiring = [w for w in self._retiring if shiboken6.isValid(w)]
+        if self._retiring:
+            self._retire_timer.start()
 
     def cancel(self) -> None:
         """Stop the current job and cut it off: none of its callbacks runs after this."""
@@ -161,9 +186,10 @@ class JobRunner(QObject):
         """Process events until every worker this runner started has ended; True if they have."""
         pool = QThreadPool.globalInstance()
         waited = 0
-        while self._alive and waited < timeout_ms:
+        while (self._alive or self._retiring) and waited < timeout_ms:
             QCoreApplication.processEvents()
             pool.waitForDone(20)
+            self._release_retired()
             waited += 20
         QCoreApplication.processEvents()
         return not self._alive

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -62,3 +65,53 @@ def test_exception_and_quit_keep_the_callbacks(qtbot):
     runner.quit()  # a paused job still ends
     qtbot.waitUntil(lambda: bool(done), timeout=10_000)
     assert runner.wait(5_000)
+
+
+# Run in a fresh interpreter: the leak fixtures of this suite hold every started worker, which
+# would hide where the last reference is dropped.
+_FREED_ON_WHICH_THREAD = r"""
+import gc, sys, threading, time, weakref
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtWidgets import QApplication
+from superqt.utils import FunctionWorker
+from balance_gui.gui.jobs import JobRunner
+
+class LingeringWorker(FunctionWorker):
+    # stays in run() a while after `finished` was sent: the window in which the GUI thread
+    # handles `finished` before the pool thread lets go of the worker
+    def run(self):
+        super().run()
+        time.sleep(0.05)
+
+app = QApplication([])
+runner = JobRunner()
+freed_on = []
+for _ in range(5):
+    worker = LingeringWorker(lambda: 1)
+    weakref.finalize(worker, lambda: freed_on.append(threading.current_thread().name))
+    done = []
+    runner.start(worker, on_finished=lambda: done.append(True))
+    del worker
+    while not done:
+        app.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the relay lets go
+runner.start(FunctionWorker(lambda: 0))  # the runner forgets the last worker's cancel hook
+assert runner.wait(10_000)
+QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+gc.collect()
+print(",".join(freed_on))
+"""
+
+
+def test_a_finished_worker_is_freed_on_the_gui_thread_not_the_pools():
+    # The worker's signals QObject lives in the GUI thread; freeing it on a pool thread, while
+    # the GUI thread handles its queued signals, corrupted the heap now and then
+    # (malloc_consolidate aborts of this file on a busy machine).
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", _FREED_ON_WHICH_THREAD], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    freed_on = out.stdout.strip().split(",")
+    assert len(freed_on) >= 5
+    assert set(freed_on) == {"MainThread"}
