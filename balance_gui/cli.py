@@ -277,6 +277,10 @@ def excluded_note(count: int) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from .cli_annotations import cmd_inspect_annotations, is_annotation_file
+
+    if args.root and is_annotation_file(args.root):  # COCO .json or path,labels .csv: image-level figures
+        return cmd_inspect_annotations(args)
     index = load_dataset(args)
     check = run_check(index, args.workers) if args.usable else None
     scheme, class_w = _weights_for(index, args.scheme, check)

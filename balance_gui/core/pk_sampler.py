@@ -18,6 +18,7 @@ from torch.utils.data import Sampler
 from .draws import EpochKey, mix_seed
 from .epochs import EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
+from .labels import FromDataset
 from .sampler_inputs import as_float64, check_generator, check_int, check_targets, check_weights, to_tensor
 
 _TAG_PK = 5
@@ -25,7 +26,7 @@ _TAG_PK = 5
 _BATCH_BLOCK = 1024
 
 
-class PKBatchSampler(EpochKeys, Sampler[list[int]]):
+class PKBatchSampler(FromDataset, EpochKeys, Sampler[list[int]]):
     r"""Batches of ``P * K`` indices: ``P`` distinct classes, ``K`` images of each, class by class.
 
     Args:

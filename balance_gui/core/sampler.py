@@ -50,6 +50,7 @@ from .draws import (
 )
 from .epochs import EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
+from .labels import FromDataset
 from .pk_sampler import PKBatchSampler
 from .sampler_inputs import (
     as_float64,
@@ -262,7 +263,7 @@ def _batches(chunks: Iterator[torch.Tensor], B: int, drop_last: bool) -> Iterato
 # -------------------------------------------------------------------------- samplers
 
 
-class BalancedSampler(EpochKeys, Sampler[int]):
+class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
     r"""Samples elements ``[0, n)`` with given weights: WRS's law and stream, streamed in chunks.
 
     Args:

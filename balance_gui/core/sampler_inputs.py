@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .errors import SettingsError, WeightsError
+from .input_hints import refuse_unusable
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -61,6 +62,7 @@ def to_tensor(x: Any, name: str) -> torch.Tensor:
         if x.is_meta:
             raise WeightsError(f"{name} is on the meta device and holds no values; pass a CPU or GPU tensor")
         return x
+    refuse_unusable(x, name)  # a dataset, dict, strings or a sampler: say what to pass instead
     try:
         with warnings.catch_warnings():  # read-only numpy arrays: we never write to them
             warnings.simplefilter("ignore", UserWarning)

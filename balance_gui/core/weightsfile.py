@@ -42,6 +42,7 @@ from .atomic import atomic_write
 from .dataset import DatasetIndex, open_dataset
 from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
 from .expected import expected_shares
+from .labels import FolderDataset, as_dataset_index
 from .names import quoted
 from .weights import Scheme, fit_class_weights, sample_weights, validate_class_weights
 
@@ -115,7 +116,7 @@ def _csv_fingerprint(version: int, rows: Sequence[Sequence[str]]) -> str:
 
 def export_weights(
     path: str | os.PathLike,
-    index: DatasetIndex,
+    index: DatasetIndex | FolderDataset,
     class_w: Sequence[float] | np.ndarray,
     scheme: str | Scheme,
     *,
@@ -127,6 +128,7 @@ def export_weights(
     copy). Excluded samples get weight 0 whatever ``class_w`` says, and the file records them.
     ``class_w`` is then meant for the usable counts (see ``core.images.usable_weights``).
     """
+    index = as_dataset_index(index)  # a torchvision ImageFolder is read as the index it describes
     fmt = _format_of(path)
     mask = _excluded_mask(excluded, len(index))
     usable = index.counts if mask is None else np.bincount(index.targets[~mask], minlength=index.num_classes)

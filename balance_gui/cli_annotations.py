@@ -1,0 +1,162 @@
+"""``balance-gui inspect`` on detection and multi-label files: COCO/LVIS instances JSON, or a
+``path,labels`` CSV manifest.
+
+The table has, per class: images carrying it (``count``), its annotations (``instances``), its
+weight (the class repeat factor under ``rfs:T``), and the expected images and instances per epoch
+under image-level sampling: a repeat-factor epoch for ``rfs:T`` (``sum_i r_i [c in i]``,
+``sum_i r_i n_ic``), else ``k`` draws with replacement by image weight, the max of the image's
+class weights.  Below it, the classes found together most often.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from .core.annotations import AnnotationProgress, MultiLabelIndex, is_multilabel_manifest, open_annotations
+from .core.errors import SettingsError
+from .core.names import escape_name
+from .core.repeat_factors import (
+    DEFAULT_REDUCTION,
+    class_repeat_factors,
+    cooccurrence,
+    expected_repeat_factor_epoch,
+    expected_with_replacement,
+    scheme_image_weights,
+)
+from .core.weights import class_weights, parse_scheme
+
+TOP_PAIRS = 10
+
+
+def is_annotation_file(path: str) -> bool:
+    """A ``.json`` file (read as COCO instances) or a ``.csv`` with the ``path,labels`` header."""
+    if not os.path.isfile(path):
+        return False
+    low = path.lower()
+    return low.endswith(".json") or (low.endswith(".csv") and is_multilabel_manifest(path))
+
+
+def annotation_report(index: MultiLabelIndex, scheme_text: str, draws: int | None = None) -> dict[str, Any]:
+    """Everything ``inspect`` shows for an annotation file, JSON-ready (names escaped)."""
+    scheme = parse_scheme(scheme_text)
+    w_img = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
+    if scheme.name == "rfs":
+        assert scheme.param is not None
+        class_w = class_repeat_factors(index.counts, len(index), scheme.param)
+        if draws is not None:
+            raise SettingsError("--draws does not apply to rfs:T: a repeat-factor epoch has sum(r) images")
+        fig = expected_repeat_factor_epoch(index, w_img)
+        how = "repeat-factor epoch (each image r_i times on average)"
+    else:
+        class_w = class_weights(index.counts, scheme, index.classes)
+        fig = expected_with_replacement(index, w_img, len(index) if draws is None else draws)
+        how = f"{int(fig.draws):,} draws with replacement, image weight = {DEFAULT_REDUCTION} of its class weights"
+    co = cooccurrence(index)
+    ids = index.category_ids
+    return {
+        "file": escape_name(os.path.abspath(index.file)),
+        "image_root": escape_name(index.root),
+        "source": "coco" if index.source == "coco" else "multilabel-manifest",
+        "scheme": str(scheme),
+        "epoch": how,
+        "draws": float(fig.draws),
+        "dataset": {
+            "images": len(index),
+            "annotations": index.num_annotations,
+            "classes": index.num_classes,
+            "empty_classes": len(index.empty_classes),
+            "unlabeled_images": index.unlabeled_images,
+            "crowd_annotations": index.crowd,
+            "crowd_counted": not index.skip_crowd,
+            "max_labels_per_image": int(index.labels_per_image.max(initial=0)),
+        },
+        "classes": [
+            {
+                "index": c,
+                "name": escape_name(name),
+                **({"category_id": int(ids[c])} if ids is not None else {}),
+                "count": int(index.counts[c]),
+                "instances": int(index.instances[c]),
+                "weight": float(class_w[c]),
+                "expected_images": float(fig.images[c]),
+                "expected_instances": float(fig.instances[c]),
+            }
+            for c, name in enumerate(index.classes)
+        ],
+        "top_pairs": [
+            {"a": escape_name(str(a)), "b": escape_name(str(b)), "images": n}
+            for a, b, n in co.top_pairs(TOP_PAIRS, index.classes)
+        ],
+        "warnings": [escape_name(w) for w in index.warnings()],
+    }
+
+
+def format_annotation_report(report: dict[str, Any]) -> str:
+    from .cli import _table
+
+    coco = report["source"] == "coco"
+    header = ("idx", *(("cat.id",) if coco else ()), "class", "images", "instances", "weight", "exp.images")
+    header += ("exp.instances",)
+    rows = [
+        (
+            str(c["index"]),
+            *((str(c["category_id"]),) if coco else ()),
+            c["name"],
+            f"{c['count']:,}",
+            f"{c['instances']:,}",
+            f"{c['weight']:.6g}",
+            f"{c['expected_images']:,.1f}",
+            f"{c['expected_instances']:,.1f}",
+        )
+        for c in report["classes"]
+    ]
+    d = report["dataset"]
+    crowd = "counted as instances" if d["crowd_counted"] else "skipped"
+    out = [
+        f"annotations: {report['file']} ({report['source']}; images under {report['image_root']})",
+        f"scheme: {report['scheme']}   epoch: {report['epoch']}, {report['draws']:,.1f} images",
+        "",
+        *_table(header, rows, left=(2 if coco else 1,)),
+        "",
+        f"images: {d['images']:,}   annotations: {d['annotations']:,}   classes: {d['classes']:,}   "
+        f"empty classes: {d['empty_classes']}   unlabelled images: {d['unlabeled_images']:,}",
+        f"crowd annotations: {d['crowd_annotations']:,} ({crowd})   most labels on one image: "
+        f"{d['max_labels_per_image']}",
+    ]
+    if report["top_pairs"]:
+        out.append(
+            "classes found together most often (images): "
+            + ", ".join(f"{p['a']} + {p['b']} ({p['images']:,})" for p in report["top_pairs"])
+        )
+    out += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(out)
+
+
+def load_annotations(path: str) -> MultiLabelIndex:
+    from .cli import _progress_bar
+
+    with _progress_bar("reading", "B", unit_scale=True) as bar:
+
+        def progress(p: AnnotationProgress) -> None:
+            bar.total = p.bytes_total
+            bar.set_postfix_str(f"{p.annotations:,} annotations", refresh=False)
+            bar.update(p.bytes_read - bar.n)
+
+        return open_annotations(path, progress=progress)
+
+
+def cmd_inspect_annotations(args: argparse.Namespace) -> int:
+    from .cli import _say
+
+    if args.usable:
+        raise SettingsError("--usable (the image check) does not work on annotation files yet")
+    index = load_annotations(args.root)
+    report = annotation_report(index, args.scheme, args.draws)
+    _say(json.dumps(report, indent=2) if args.json else format_annotation_report(report))
+    return 0
+
+
+__all__ = ["annotation_report", "cmd_inspect_annotations", "format_annotation_report", "is_annotation_file"]
