@@ -44,13 +44,12 @@ def _race_inclusion_brute(sizes, weights, k):
     [([1, 2, 3], [3.0, 1.0, 0.5], 2), ([2, 1, 3], [1.0, 7.0, 0.2], 4), ([1, 4], [10.0, 1.0], 3)],
 )
 def test_inclusion_is_exact_on_small_cases(sizes, weights, k):
-    exact = inclusion_probabilities(sizes, weights, k, exact=True)
+    exact = inclusion_probabilities(sizes, weights, k)
     np.testing.assert_allclose(exact, _race_inclusion_brute(sizes, weights, k), rtol=0, atol=1e-10)
     assert float(np.dot(sizes, exact)) == pytest.approx(k, abs=1e-10)  # k images are drawn
 
 
-@pytest.mark.parametrize("exact", [True, False])
-def test_inclusion_matches_torch_multinomial_without_replacement(exact):
+def test_inclusion_matches_torch_multinomial_without_replacement():
     sizes = np.array([120, 30, 8, 2])
     weights = np.array([1.0, 3.0, 12.0, 40.0])
     k = 60
@@ -63,10 +62,9 @@ def test_inclusion_matches_torch_multinomial_without_replacement(exact):
         d = torch.multinomial(w, k, replacement=False, generator=g).numpy()
         hits += np.bincount(cls[d], minlength=4)
     observed = hits / (reps * sizes)
-    pi = inclusion_probabilities(sizes, weights, k, exact=exact)
+    pi = inclusion_probabilities(sizes, weights, k)
     sd = np.sqrt(pi * (1 - pi) / (reps * sizes)) + 1e-9
-    # the exact law within 4.5 sd; Rosén's asymptotic form (O(1/N) off at N = 160) within 2 points too
-    assert np.all(np.abs(observed - pi) < (4.5 * sd if exact else 4.5 * sd + 0.02)), (observed, pi)
+    assert np.all(np.abs(observed - pi) < 4.5 * sd), (observed, pi)
 
 
 def test_inclusion_edges():
