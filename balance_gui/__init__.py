@@ -7,7 +7,7 @@ and torch loads only when a sampler or weights file is used.
 import os
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("balance-gui")  # the one version: pyproject.toml's, as installed
@@ -47,6 +47,9 @@ _EXPORTS = {
     "BalancedBatchSampler": "sampler",
     "DistributedBalancedSampler": "sampler",
     "PKBatchSampler": "sampler",
+    "DistributedPKBatchSampler": "distributed_pk",
+    "read_labels": "labels",
+    "Labels": "labels",
     "simulate": "simulate",
     "SimulationStep": "simulate",
     "BalanceError": "errors",
@@ -58,6 +61,42 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run time names load lazily
+    from .core.dataset import IMG_EXTENSIONS as IMG_EXTENSIONS
+    from .core.dataset import DatasetIndex as DatasetIndex
+    from .core.dataset import ScanProgress as ScanProgress
+    from .core.dataset import open_dataset as open_dataset
+    from .core.dataset import scan_image_folder as scan_image_folder
+    from .core.dataset import scan_manifest as scan_manifest
+    from .core.distributed_pk import DistributedPKBatchSampler as DistributedPKBatchSampler
+    from .core.errors import BalanceError as BalanceError
+    from .core.errors import Cancelled as Cancelled
+    from .core.errors import DatasetError as DatasetError
+    from .core.errors import SettingsError as SettingsError
+    from .core.errors import WeightsError as WeightsError
+    from .core.errors import WeightsFileError as WeightsFileError
+    from .core.expected import class_figures as class_figures
+    from .core.expected import expected_shares as expected_shares
+    from .core.images import CheckResult as CheckResult
+    from .core.images import check_images as check_images
+    from .core.images import usable_weights as usable_weights
+    from .core.labels import Labels as Labels
+    from .core.labels import read_labels as read_labels
+    from .core.sampler import BalancedBatchSampler as BalancedBatchSampler
+    from .core.sampler import BalancedSampler as BalancedSampler
+    from .core.sampler import DistributedBalancedSampler as DistributedBalancedSampler
+    from .core.sampler import PKBatchSampler as PKBatchSampler
+    from .core.simulate import SimulationStep as SimulationStep
+    from .core.simulate import simulate as simulate
+    from .core.weights import Scheme as Scheme
+    from .core.weights import class_weights as class_weights
+    from .core.weights import dataset_figures as dataset_figures
+    from .core.weights import make_weights_for_balanced_classes as make_weights_for_balanced_classes
+    from .core.weights import parse_scheme as parse_scheme
+    from .core.weights import sample_weights as sample_weights
+    from .core.weightsfile import export_weights as export_weights
+    from .core.weightsfile import load_weights as load_weights
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,8 @@ MODULES = [
     "balance_gui.core.draws",
     "balance_gui.core.epochs",
     "balance_gui.core.sampler_inputs",
+    "balance_gui.core.labels",
+    "balance_gui.core.distributed_pk",
 ]
 
 
