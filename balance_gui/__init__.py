@@ -50,6 +50,9 @@ _EXPORTS = {
     "DistributedPKBatchSampler": "distributed_pk",
     "read_labels": "labels",
     "Labels": "labels",
+    "downsampling_sampler": "recipes",
+    "upsampling_sampler": "recipes",
+    "BalanceSchedule": "recipes",
     "simulate": "simulate",
     "SimulationStep": "simulate",
     "BalanceError": "errors",
@@ -83,6 +86,9 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
     from .core.images import usable_weights as usable_weights
     from .core.labels import Labels as Labels
     from .core.labels import read_labels as read_labels
+    from .core.recipes import BalanceSchedule as BalanceSchedule
+    from .core.recipes import downsampling_sampler as downsampling_sampler
+    from .core.recipes import upsampling_sampler as upsampling_sampler
     from .core.sampler import BalancedBatchSampler as BalancedBatchSampler
     from .core.sampler import BalancedSampler as BalancedSampler
     from .core.sampler import DistributedBalancedSampler as DistributedBalancedSampler

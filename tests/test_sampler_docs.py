@@ -15,6 +15,7 @@ MODULES = [
     "balance_gui.core.sampler_inputs",
     "balance_gui.core.labels",
     "balance_gui.core.distributed_pk",
+    "balance_gui.core.recipes",
 ]
 
 
