@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.utils._pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import balance_gui.core.draws as dmod
 import balance_gui.core.sampler as smod
@@ -96,6 +98,76 @@ def test_alias_table_is_exact(case):
     assert (implied[m == 0] == 0).all()
     # no bucket can hand out a zero-mass item
     assert (m[alias][prob < 1] > 0).all()
+
+
+# ------------------------------------------------------------------ CPU draws off torch's thread pool
+
+# torch runs an op in one thread below this many elements (at::internal::GRAIN_SIZE); above it the
+# intra-op threads share the work, and they stall when the machine's other cores are busy
+TORCH_GRAIN = 32768
+
+
+class _BigOps(TorchDispatchMode):
+    """Records the aten ops that compute on more than TORCH_GRAIN elements (views, allocation and
+    random generation aside: the CPU generators are serial)."""
+
+    def __init__(self):
+        super().__init__()
+        self.big: list[tuple[str, int]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.name()
+        if not func.is_view and not any(r in name for r in ("empty", "rand", "uniform", "exponential")):
+            sizes = [t.numel() for t in pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+            if sizes and max(sizes) > TORCH_GRAIN:
+                self.big.append((name, max(sizes)))
+        return out
+
+
+def _cpu_draw_kinds():
+    n = 200_000
+    rng = np.random.default_rng(11)
+    counts = np.array([90_000, 60_000, 30_000, 15_000, 5_000])
+    t = np.repeat(np.arange(5), counts)
+    return {
+        "items": dict(weights=rng.random(n)),
+        "segments": dict(targets=t, class_weights=[1.0, 2.0, 3.0, 0.0, 5.0]),
+        "segments+order": dict(targets=rng.permutation(t), class_weights=[1.0, 2.0, 3.0, 0.0, 5.0]),
+    }
+
+
+@pytest.mark.parametrize("kind", ["items", "segments", "segments+order"])
+def test_cpu_epochs_leave_torchs_thread_pool_alone(kind):
+    """An epoch on the CPU (draws and Python ints) never gives torch an op above its grain size,
+    so torch's threads cannot stall it on a busy machine (numpy does the per-draw work)."""
+    s = BalancedSampler(**_cpu_draw_kinds()[kind], num_samples=300_000, seed=1)
+    assert draw_path(s) == kind
+    with _BigOps() as mode:
+        got = list(s)
+    assert len(got) == 300_000
+    assert mode.big == []
+    with _BigOps() as mode:  # the tables: only the total, torch's sum (the table's exact figures)
+        dmod.ItemsDraw(torch.rand(100_000, dtype=torch.float64, generator=gen(1)), dmod.Where(torch.device("cpu")))
+    assert {name for name, _ in mode.big} == {"aten::sum"}
+
+
+@pytest.mark.parametrize("kind", ["items", "segments", "segments+order"])
+@pytest.mark.parametrize("second_uniform", [False, True])
+def test_cpu_numpy_draws_are_the_torch_kernels_numbers(kind, second_uniform, monkeypatch):
+    """The numpy path on the CPU gives exactly what torch's kernels (the GPU path) give there."""
+    if second_uniform:  # tables above this size draw the acceptance test's uniform separately
+        monkeypatch.setattr(dmod, "_FRAC_LIMIT", 3)
+    monkeypatch.setattr(dmod, "_CPU_BLOCK", 29)
+    streams = []
+    for numpy_path in (True, False):
+        where = dmod.Where(torch.device("cpu"), 97, numpy=numpy_path)  # chunks of 97, blocks of 29
+        monkeypatch.setattr(smod, "Where", lambda device, chunk, w=where: w)
+        s = BalancedSampler(**_cpu_draw_kinds()[kind], num_samples=3000, seed=2)
+        assert s._built.draw.table.cpu is numpy_path
+        s.set_epoch(3)
+        streams.append(list(s))
+    assert streams[0] == streams[1]
 
 
 # ------------------------------------------------------------------ the law with replacement

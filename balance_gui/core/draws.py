@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 #: Draws per chunk of the global draw. A power of two, so a multiple of every
@@ -105,6 +106,11 @@ def keyed_generator(device: torch.device, key: EpochKey, *parts: int) -> torch.G
 # ---------------------------------------------------------------------- alias table
 
 
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's values as a numpy array (shared, no copy)."""
+    return t.detach().numpy()
+
+
 def build_alias(mass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Walker's alias table for ``mass`` (float64, >= 0, positive sum), built vectorised.
 
@@ -119,54 +125,61 @@ def build_alias(mass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     light item's alias is the heavy item covering the start of its deficit, and a
     heavy item whose surplus ends strictly inside a light item's deficit covers the
     rest of that deficit from its own bucket, aliased to the next heavy item.
+
+    Built with numpy (single-threaded: torch's intra-op threads stall on a machine whose other
+    cores are busy); each step is the same float64 operation as torch's, so the table is too.
     """
     S = mass.numel()
     total = float(mass.sum())
-    p = (mass / total).mul_(S)  # divide first: S / total can overflow for tiny totals
+    p = _np(mass) / total  # divide first: S / total can overflow for tiny totals
+    p *= S
     heavy = p >= 1.0
-    if not bool(heavy.any()):  # only by rounding: the mean of p is 1
+    if not heavy.any():  # only by rounding: the mean of p is 1
         heavy[int(p.argmax())] = True
-    H = heavy.nonzero().squeeze(1)
-    L = (~heavy).nonzero().squeeze(1)
+    H = np.flatnonzero(heavy)
+    L = np.flatnonzero(~heavy)
     del heavy
-    prob = torch.ones(S, dtype=torch.float64)
-    alias = torch.arange(S, dtype=torch.int32 if S < (1 << 31) else torch.int64)
-    if L.numel() == 0:
-        return prob, alias
-    nL, nH = L.numel(), H.numel()
-    pL = p.index_select(0, L)
-    sur = p.index_select(0, H).sub_(1.0).clamp_(min=0.0)
+    prob = np.ones(S, dtype=np.float64)
+    alias = np.arange(S, dtype=np.int32 if S < (1 << 31) else np.int64)
+    if L.size == 0:
+        return torch.from_numpy(prob), torch.from_numpy(alias)
+    nL, nH = L.size, H.size
+    pL = p.take(L)
+    sur = p.take(H)
     del p
-    prob.index_copy_(0, L, pL)
-    D = torch.cumsum(pL.neg_().add_(1.0), 0)  # ends of the light deficits (laid end to end)
+    sur -= 1.0
+    np.maximum(sur, 0.0, out=sur)
+    prob[L] = pL
+    np.subtract(1.0, pL, out=pL)
+    D = np.cumsum(pL)  # ends of the light deficits (laid end to end)
     del pL
-    Sh = torch.cumsum(sur, 0)  # ends of the heavy surpluses
+    Sh = np.cumsum(sur)  # ends of the heavy surpluses
     del sur
     # light i: alias = the heavy item whose surplus covers the start of its deficit, D[i-1]
-    i32 = S < (1 << 31)
-    J = torch.cat(
-        [
-            torch.searchsorted(Sh, D.new_zeros(1), right=True, out_int32=i32),
-            torch.searchsorted(Sh, D[:-1], right=True, out_int32=i32),
-        ]
-    ).clamp_(max=nH - 1)
-    alias.index_copy_(0, L, H.index_select(0, J).to(alias.dtype))
+    J = np.empty(nL, dtype=np.int64)
+    J[0] = np.searchsorted(Sh, 0.0, side="right")
+    J[1:] = np.searchsorted(Sh, D[:-1], side="right")
+    np.minimum(J, nH - 1, out=J)
+    alias[L] = H.take(J)
     del J
     if nH > 1:
         # heavy j < last whose surplus ends strictly inside light I's deficit: it keeps
         # 1 - (D[I] - Sh[j]) of its own bucket, aliased to heavy j + 1
         Sj = Sh[:-1]
-        Il = torch.searchsorted(D, Sj, right=True, out_int32=i32)
-        Ic = Il.clamp(max=nL - 1)
-        Dprev = torch.where(Ic > 0, D.index_select(0, (Ic - 1).clamp_(min=0)), torch.zeros((), dtype=D.dtype))
+        Il = np.searchsorted(D, Sj, side="right")
+        Ic = np.minimum(Il, nL - 1)
+        Dprev = np.where(Ic > 0, D.take(np.maximum(Ic - 1, 0)), 0.0)
         inside = (Il < nL) & (Dprev < Sj)
-        hp = (1.0 - (D.index_select(0, Ic) - Sj)).clamp_(0.0, 1.0)
-        del Il, Ic, Dprev, D
-        sel = inside.nonzero().squeeze(1)
-        Hs = H.index_select(0, sel)
-        prob.index_copy_(0, Hs, hp.index_select(0, sel))
-        alias.index_copy_(0, Hs, H.index_select(0, sel + 1).to(alias.dtype))
-    return prob, alias
+        del Il, Dprev
+        sel = np.flatnonzero(inside)
+        del inside
+        Isel = Ic.take(sel)
+        del Ic
+        hp = np.clip(1.0 - (D.take(Isel) - Sj.take(sel)), 0.0, 1.0)
+        Hs = H.take(sel)
+        prob[Hs] = hp
+        alias[Hs] = H.take(sel + 1)
+    return torch.from_numpy(prob), torch.from_numpy(alias)
 
 
 def compact_index(ix: torch.Tensor) -> torch.Tensor:
@@ -182,19 +195,36 @@ def runs_of(x: torch.Tensor, max_runs: int) -> torch.Tensor | None:
     n = x.numel()
     if n == 1:
         return torch.zeros(1, dtype=torch.int64)
-    change = x[1:] != x[:-1]
-    if int(torch.count_nonzero(change)) + 1 > max_runs:  # (bool .sum() would allocate int64)
+    v = _np(x)  # numpy: single-threaded (see build_alias)
+    change = v[1:] != v[:-1]
+    runs = int(np.count_nonzero(change)) + 1
+    if runs > max_runs:
         return None
-    return torch.cat([torch.zeros(1, dtype=torch.int64), change.nonzero().squeeze(1) + 1])
+    starts = np.zeros(runs, dtype=np.int64)
+    starts[1:] = np.flatnonzero(change)
+    starts[1:] += 1
+    return torch.from_numpy(starts)
 
 
 @dataclass(frozen=True)
 class Where:
     """Where and how a strategy draws: the device, the float dtype of its uniforms (float32 on
-    MPS), and the chunk size (read from ``sampler.CHUNK_SIZE`` when the tables are built)."""
+    MPS), and the chunk size (read from ``sampler.CHUNK_SIZE`` when the tables are built).
+
+    On the CPU the per-draw work runs in numpy (``numpy=False`` keeps torch's kernels, as on a
+    GPU: the same numbers, for tests).  numpy is single-threaded; torch hands every op on more
+    than 32,768 elements to its intra-op threads, which stall when the machine's other cores are
+    busy (data-loader workers): 2-7x slower than one thread.  The uniforms still come from torch's
+    generators (drawn serially), so the draws are the same either way."""
 
     device: torch.device
     chunk: int = CHUNK_SIZE
+    numpy: bool = True
+
+    @property
+    def cpu_numpy(self) -> bool:
+        """Draw with numpy: on the CPU, unless ``numpy=False``."""
+        return self.numpy and self.device.type == "cpu"
 
     @property
     def fdtype(self) -> torch.dtype:
@@ -208,14 +238,26 @@ class Where:
 
 
 class AliasTable:
-    """Walker's alias table for ``mass`` on the draw device: ``sample`` gives bucket ids."""
+    """Walker's alias table for ``mass`` on the draw device: ``sample`` gives bucket ids.
+
+    On the CPU the draws are made with numpy (see :class:`Where`) from torch's uniforms, with
+    the same float64 operations, so the numbers are those of the torch path; each bucket's
+    ``(prob, alias)`` is one record, so a draw reads one cache line of the table, not two."""
 
     def __init__(self, mass: torch.Tensor, where: Where) -> None:
         prob, alias = build_alias(mass)
         self.size = mass.numel()
         self.where = where
-        self.prob = prob.to(where.device, where.fdtype)
-        self.alias = compact_index(alias).to(where.device)
+        self.cpu = where.cpu_numpy
+        if self.cpu:
+            a = alias.numpy()
+            a_dtype = np.int64 if self.size <= _FRAC_LIMIT else a.dtype  # as compact_index
+            self.rec = np.empty(self.size, dtype=[("p", np.float64), ("a", a_dtype)])
+            self.rec["p"] = prob.numpy()
+            self.rec["a"] = a
+        else:
+            self.prob = prob.to(where.device, where.fdtype)
+            self.alias = compact_index(alias).to(where.device)
 
     def _sample_block(self, k: int, g: torch.Generator) -> torch.Tensor:
         S, dev, fd = self.size, self.where.device, self.where.fdtype
@@ -229,8 +271,32 @@ class AliasTable:
             acc = torch.rand(k, dtype=fd, generator=g, device=dev)
         return torch.where(acc < self.prob.index_select(0, b), b, self.alias.index_select(0, b))
 
+    def sample_np(self, k: int, g: torch.Generator, out: np.ndarray | None = None) -> np.ndarray:
+        """On the CPU: ``k`` bucket ids (int64 numpy, into ``out`` if given), block by block;
+        the same uniforms and float64 operations as the torch path."""
+        S, B = self.size, self.where.block
+        if out is None:
+            out = np.empty(k, dtype=np.int64)
+        for a in range(0, k, B):
+            m = min(B, k - a)
+            x = torch.rand(m, dtype=torch.float64, generator=g).numpy()
+            x *= S
+            b = x.astype(np.int64)
+            if S <= _FRAC_LIMIT:
+                x -= b  # the fractional part: >= 33 bits of a 53-bit uniform
+                acc = x
+            else:
+                acc = torch.rand(m, dtype=torch.float64, generator=g).numpy()
+            r = self.rec.take(b)
+            o = out[a : a + m]
+            np.copyto(o, r["a"])
+            np.copyto(o, b, where=acc < r["p"])
+        return out
+
     def sample(self, k: int, g: torch.Generator) -> torch.Tensor:
         """``k`` bucket ids (int64), drawn block by block."""
+        if self.cpu:
+            return torch.from_numpy(self.sample_np(k, g))
         B = self.where.block
         if k <= B:
             return self._sample_block(k, g)
@@ -324,12 +390,39 @@ class SegmentsDraw(_Chunked):
             starts, lens, mass = starts[keep], lens[keep], mass[keep]
         dev = where.device
         self.table = AliasTable(mass, where)
-        self.seg_start = starts.to(dev)
-        self.seg_len = lens.to(dev)
-        self.seg_lenf = lens.to(dev, where.fdtype)
         self.order = None if order is None else order.to(dev)
+        if self.table.cpu:  # one record per segment: its length (as float64) and start
+            self.seg = np.empty(starts.numel(), dtype=[("len", np.float64), ("start", np.int64)])
+            self.seg["len"] = _np(lens)
+            self.seg["start"] = _np(starts)
+            self.order_np = None if self.order is None else _np(self.order)
+        else:
+            self.seg_start = starts.to(dev)
+            self.seg_len = lens.to(dev)
+            self.seg_lenf = lens.to(dev, where.fdtype)
+
+    def _draw_np(self, k: int, g: torch.Generator) -> torch.Tensor:
+        """On the CPU, with numpy: the same uniforms and float64 operations as the torch path."""
+        B = self.where.block
+        out = np.empty(k, dtype=np.int64)
+        s = np.empty(min(B, k), dtype=np.int64)
+        for a in range(0, k, B):
+            m = min(B, k - a)
+            sb = self.table.sample_np(m, g, s[:m])
+            r = self.seg.take(sb)
+            u = torch.rand(m, dtype=torch.float64, generator=g).numpy()
+            u *= r["len"]
+            off = u.astype(np.int64)
+            if self.order_np is None:
+                np.add(r["start"], off, out=out[a : a + m])
+            else:
+                off += r["start"]
+                self.order_np.take(off, out=out[a : a + m])
+        return torch.from_numpy(out)
 
     def draw(self, k: int, g: torch.Generator, state: object) -> torch.Tensor:
+        if self.table.cpu:
+            return self._draw_np(k, g)
         dev, fd, B = self.where.device, self.where.fdtype, self.where.block
         out = torch.empty(k, dtype=torch.int64, device=dev)
         for a in range(0, k, B):
