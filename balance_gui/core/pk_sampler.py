@@ -16,14 +16,28 @@ import torch
 from torch.utils.data import Sampler
 
 from .draws import EpochKey, mix_seed
-from .epochs import EpochKeys, check_seed
+from .epochs import Cursor, EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
 from .labels import FromDataset
 from .sampler_inputs import as_float64, check_generator, check_int, check_targets, check_weights, to_tensor
+from .sampler_state import cached_digest
 
 _TAG_PK = 5
 # Class choices are drawn for this many batches at a time (a (batches, classes) float64 array).
 _BATCH_BLOCK = 1024
+
+
+class _Batches(Cursor):
+    """One iteration: the batches handed out (from ``start`` for a resumed one)."""
+
+    __slots__ = ("handed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed = 0
+
+    def position(self) -> int:
+        return self.start + self.handed
 
 
 class PKBatchSampler(FromDataset, EpochKeys, Sampler[list[int]]):
@@ -91,23 +105,23 @@ class PKBatchSampler(FromDataset, EpochKeys, Sampler[list[int]]):
         order = torch.argsort(tt, stable=True)
         starts = (torch.cumsum(counts, 0) - counts).tolist()
         self._members = [order[a : a + c] for a, c in zip(starts, counts.tolist(), strict=True)]
-        self._live: list[Any] | None = None  # [key, batches handed out] of the epoch in progress
-        self._resume: tuple[EpochKey, int] | None = None
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        # a generator function: the epoch (and its key) starts at the first next()
-        if self._resume is not None:
-            (key, skip), self._resume = self._resume, None
-        else:
-            key, skip = self._next_key(), 0
-        self._live = [key, skip]
-        for i, batch in enumerate(self._epoch(key)):
-            if i >= skip:  # a resumed epoch replays the batches before its position, unseen
-                self._live[1] = i + 1
-                yield batch
+        # the iteration (and a loaded state it continues) is bound here; its epoch (and its
+        # key) starts at the first next()
+        return self._batches(self._open(_Batches()))
+
+    def _batches(self, cur: _Batches) -> Iterator[list[int]]:
+        if self._start(cur, len(self)):  # this rank's batches (a distributed subclass has fewer)
+            assert cur.key is not None
+            for i, batch in enumerate(self._epoch(cur.key)):
+                if i >= cur.start:  # a resumed epoch replays the batches before its position, unseen
+                    cur.handed += 1
+                    yield batch
+        cur.finished = True
 
     def _epoch(self, key: EpochKey) -> Iterator[list[int]]:
         g = torch.Generator()
@@ -125,26 +139,28 @@ class PKBatchSampler(FromDataset, EpochKeys, Sampler[list[int]]):
                 yield batch
 
     def state_dict(self) -> dict[str, Any]:
-        """The epoch in progress (key and batches handed out), the epoch counter, the generator state."""
+        """Where the sampler is (the newest iteration's epoch key and batches handed out, or
+        "ended", or the next epoch at batch 0), the epoch counter, the generator state, and what
+        it was made with (fingerprints of the targets and class shares, P, K, ``num_batches``).
+        As :meth:`BalancedSampler.state_dict`: exact resume mid-epoch and at the boundaries."""
+        return self._keys_state(self._state_config())
+
+    def _state_config(self) -> dict[str, Any]:
+        d = self._digests
         return {
-            "seed": self.seed,
-            "epoch": self.epoch,
-            "fixed_epoch": self._fixed_epoch,
-            "auto_epoch": self._auto_epoch,
-            "live": None if self._live is None else {"key": list(self._live[0]), "position": self._live[1]},
-            "generator": None if self.generator is None else self.generator.get_state(),
+            "kind": type(self).__name__,
+            "targets": cached_digest(d, "targets", self.targets, torch.int64),
+            "shares": cached_digest(d, "shares", self.shares, torch.float64),
+            "classes_per_batch": self.classes_per_batch,
+            "samples_per_class": self.samples_per_class,
+            "num_batches": self.num_batches,
+            "batches_per_epoch": len(self),  # differs from num_batches for a distributed subclass
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`: the next iteration continues the epoch that was in progress."""
-        if state.get("seed") != self.seed:
-            raise SettingsError(f"the state was saved with seed={state.get('seed')}, this sampler has seed={self.seed}")
-        self.epoch, self._fixed_epoch, self._auto_epoch = state["epoch"], state["fixed_epoch"], state["auto_epoch"]
-        if state["generator"] is not None and self.generator is not None:
-            self.generator.set_state(state["generator"])
-        live = state["live"]
-        self._live = None
-        self._resume = None if live is None else ((int(live["key"][0]), int(live["key"][1])), int(live["position"]))
+        """Restore :meth:`state_dict`: the next ``iter()`` continues the saved iteration.  Refused,
+        naming what differs, as :meth:`BalancedSampler.load_state_dict`."""
+        self._load_keys_state(state, self._state_config(), len(self))
 
     def _take(self, queues: dict[int, list[int]], c: int, K: int, g: torch.Generator) -> list[int]:
         """K images of class ``c`` from its cycle of permutations: distinct when the class has K."""

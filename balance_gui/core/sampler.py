@@ -40,7 +40,6 @@ from .draws import (
     RUNS_DIVISOR,
     ClassAwareDraw,
     Draw,
-    EpochKey,
     ItemsDraw,
     RaceDraw,
     SegmentsDraw,
@@ -48,7 +47,7 @@ from .draws import (
     Where,
     runs_of,
 )
-from .epochs import EpochKeys, check_seed
+from .epochs import Cursor, EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
 from .labels import FromDataset
 from .pk_sampler import PKBatchSampler
@@ -63,6 +62,7 @@ from .sampler_inputs import (
     short_list,
     to_tensor,
 )
+from .sampler_state import cached_digest
 
 __all__ = [
     "BalancedSampler",
@@ -81,7 +81,6 @@ MODES = ("weighted", "class_aware", "stratified")
 # stays in cache and its int objects are recycled by the next piece (measured ~1.5x faster
 # than 2**20 at a time).
 _LIST_PIECE = 1 << 15
-_STATE_VERSION = 1
 
 
 # --------------------------------------------------------------------- building the draw
@@ -198,18 +197,17 @@ def _make_draw(
 # ------------------------------------------------------------------------ iteration
 
 
-class _Live:
-    """The epoch being handed out: its key and how far into this rank's slice it got.
+class _Live(Cursor):
+    """One iteration: its epoch's key and how far into this rank's slice it got.
 
     Items flow through ``itertools.chain`` over list iterators (no Python frame per index); the
     position is the items of the finished lists plus the current list's consumed part, which its
     iterator's length hint gives."""
 
-    __slots__ = ("key", "start", "done", "cur", "cur_len")
+    __slots__ = ("done", "cur", "cur_len")
 
-    def __init__(self, key: EpochKey, start: int) -> None:
-        self.key = key
-        self.start = start
+    def __init__(self) -> None:
+        super().__init__()
         self.done = 0
         self.cur: Iterator[Any] | None = None
         self.cur_len = 0
@@ -229,6 +227,7 @@ class _Live:
     def close(self) -> None:
         self.done += self.cur_len
         self.cur, self.cur_len = None, 0
+        self.finished = True
 
 
 def _pieces(chunks: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -363,8 +362,6 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
         self.drop_last = bool(drop_last)
         self.device = resolve_device(device)
         self._built: _Built | None = None
-        self._live: _Live | None = None
-        self._resume: tuple[EpochKey, int] | None = None
 
     def _n_items(self) -> int:
         t = self.weights if self.weights is not None else self.targets
@@ -422,16 +419,12 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
 
     # ------------------------------------------------------------------ epochs
 
-    def _begin(self) -> tuple[_Live, _Built]:
-        """Start (or resume) an epoch: runs at its first ``next()``."""
+    def _begin(self, live: _Live) -> _Built | None:
+        """Start (or resume) the iteration's epoch at its first ``next()``: None if it has
+        nothing to hand out (it continues an ended state)."""
         built = self._ensure_built()  # before any randomness: errors never depend on the RNG
-        if self._resume is not None:
-            (key, start), self._resume = self._resume, None
-        else:
-            key, start = self._next_key(), 0
-        live = _Live(key, start)
-        self._live = live
-        return live, built
+        lo, hi, _ = self._slice(built.draw)
+        return built if self._start(live, hi - lo) else None
 
     # ------------------------------------------------------------------ sizes
 
@@ -457,67 +450,94 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
 
     def _chunks(self, live: _Live, built: _Built) -> Iterator[torch.Tensor]:
         lo, hi, length = self._slice(built.draw)
+        assert live.key is not None
         return built.draw.chunks(live.key, min(lo + live.start, hi), hi, length)
 
     def iter_chunks(self) -> Iterator[torch.Tensor]:
         """This epoch's draws as int64 tensors on the sampler's device, chunk by chunk, in draw
         order.  The epoch starts at the first ``next()``, as with iteration."""
-        live, built = self._begin()
-        for c in self._chunks(live, built):
-            live.done += c.numel()
-            yield c
+        return self._chunk_stream(self._open(_Live()))
 
-    def _lists(self) -> Iterator[Iterator[int]]:
-        live, built = self._begin()
-        for piece in _pieces(self._chunks(live, built), _LIST_PIECE):
-            yield live.track(piece.tolist())
+    def _chunk_stream(self, live: _Live) -> Iterator[torch.Tensor]:
+        built = self._begin(live)
+        if built is not None:
+            for c in self._chunks(live, built):
+                live.done += c.numel()
+                yield c
+        live.finished = True
+
+    def _lists(self, live: _Live) -> Iterator[Iterator[int]]:
+        built = self._begin(live)
+        if built is not None:
+            for piece in _pieces(self._chunks(live, built), _LIST_PIECE):
+                yield live.track(piece.tolist())
         live.close()
 
-    def _batch_lists(self) -> Iterator[list[int]]:
-        live, built = self._begin()
+    def _batch_lists(self, live: _Live) -> Iterator[list[int]]:
+        built = self._begin(live)
         assert self.batch_size is not None
-        for batch in _batches(_pieces(self._chunks(live, built), _LIST_PIECE), self.batch_size, self.drop_last):
-            live.done += len(batch)
-            yield batch
+        if built is not None:
+            for batch in _batches(_pieces(self._chunks(live, built), _LIST_PIECE), self.batch_size, self.drop_last):
+                live.done += len(batch)
+                yield batch
+        live.finished = True
 
     def __iter__(self) -> Iterator[Any]:
+        # the iteration (and a loaded state it continues) is bound here; its epoch starts at
+        # the first next()
+        live = self._open(_Live())
         if self.batch_size is None:
             # Items flow in C (chain -> list iterator): no Python frame per index.
-            return itertools.chain.from_iterable(self._lists())
-        return self._batch_lists()
+            return itertools.chain.from_iterable(self._lists(live))
+        return self._batch_lists(live)
 
     # ------------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, Any]:
-        """Where the sampler is: the epoch in progress (its key and how many draws of it were
-        handed out), the epoch counter and the generator's state.  ``load_state_dict`` into a new
-        sampler built with the same arguments continues exactly there (as torchdata's
-        ``StatefulDataLoader`` does)."""
-        live = self._live
+        """Where the sampler is, and what it was made with.
+
+        Where: the newest iteration's epoch (its key and how many draws of this rank's slice it
+        handed out), or "ended" once it handed out the whole epoch, or the next epoch at position
+        0 when ``iter()`` was called but nothing drawn; the epoch counter; the generator's state.
+        What with (``config``): the kind, sha256 fingerprints of the weights/targets/class
+        weights, ``num_samples``, replacement, mode, batch form and device type.
+
+        ``load_state_dict`` into a new sampler built with the same data and arguments continues
+        exactly there, as torchdata's ``StatefulDataLoader`` does, mid-epoch and at the epoch
+        boundaries: the first ``iter()`` after loading continues the saved iteration (an ended
+        one hands out nothing more), any later one starts the next epoch."""
+        return self._keys_state(self._state_config())
+
+    def _state_config(self) -> dict[str, Any]:
+        """What the state is valid for: a sampler made with these inputs and settings."""
+        self._ensure_built()
+        d = self._digests
         return {
-            "version": _STATE_VERSION,
-            "seed": self.seed,
-            "epoch": self.epoch,
-            "fixed_epoch": self._fixed_epoch,
-            "auto_epoch": self._auto_epoch,
-            "live": None if live is None else {"key": list(live.key), "position": live.position()},
-            "generator": None if self.generator is None else self.generator.get_state(),
+            "kind": type(self).__name__,
+            "weights": cached_digest(d, "weights", self.weights, torch.float64),
+            "targets": cached_digest(d, "targets", self.targets, torch.int64),
+            "class_weights": cached_digest(d, "class_weights", self.class_weights, torch.float64),
+            "num_samples": int(cast(int, self._requested())),
+            "replacement": self.replacement,
+            "mode": self.mode,
+            "batch_size": self.batch_size,
+            "drop_last": self.drop_last,
+            "device": self.device.type,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`: the next iteration continues the epoch that was in progress."""
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
-            raise SettingsError(f"not a {type(self).__name__} state (version {_STATE_VERSION})")
-        if state["seed"] != self.seed:
-            raise SettingsError(f"the state was saved with seed={state['seed']}, this sampler has seed={self.seed}")
-        self.epoch = int(state["epoch"])
-        self._fixed_epoch = bool(state["fixed_epoch"])
-        self._auto_epoch = int(state["auto_epoch"])
-        if state["generator"] is not None and self.generator is not None:
-            self.generator.set_state(state["generator"])
-        live = state["live"]
-        self._live = None
-        self._resume = None if live is None else ((int(live["key"][0]), int(live["key"][1])), int(live["position"]))
+        """Restore :meth:`state_dict`: the next ``iter()`` continues the saved iteration.
+
+        Refused (:class:`~balance_gui.core.sampler_state.SamplerStateError`, naming what differs)
+        when the state was made by another kind of sampler, with other weights, targets,
+        ``num_samples``, mode, replacement, batch form, device type or seed, with a generator
+        when this sampler has none (or without one when it has one), by a version of
+        balance-gui that did not record these (version 1), or when a field is of the wrong type
+        or out of range.  A refused state changes nothing."""
+        config = self._state_config()
+        built = self._ensure_built()
+        lo, hi, _ = self._slice(built.draw)
+        self._load_keys_state(state, config, hi - lo, self.batch_size or 1)
 
     def __repr__(self) -> str:
         built = self._built
@@ -574,7 +594,7 @@ class BalancedBatchSampler(BalancedSampler, Sampler[list[int]]):
         )
 
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
-        return self._batch_lists()
+        return self._batch_lists(self._open(_Live()))
 
 
 class DistributedBalancedSampler(BalancedSampler, DistributedSampler):  # type: ignore[misc]
@@ -681,3 +701,8 @@ class DistributedBalancedSampler(BalancedSampler, DistributedSampler):  # type: 
     def _slice(self, draw: Draw) -> tuple[int, int, int]:
         m, r = self._m, self.rank
         return r * m, (r + 1) * m, int(self.global_num_samples) if draw.wraps else self.total_size
+
+    def _state_config(self) -> dict[str, Any]:
+        # the world size shapes the slices; the rank does not enter: every rank's state is at the
+        # same position of the same epoch, so one rank's state (Lightning saves rank 0's) serves all
+        return {**super()._state_config(), "num_replicas": self.num_replicas}
