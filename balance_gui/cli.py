@@ -394,7 +394,7 @@ def check_report(index: DatasetIndex, result: CheckResult) -> dict[str, Any]:
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
-    def line(cells) -> str:
+    def line(cells: Sequence[Any]) -> str:
         return "  ".join(
             cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
@@ -462,7 +462,7 @@ def run_check(index: DatasetIndex, workers: int | None) -> CheckResult:
 
     with _progress_bar("checking", " img") as bar:
 
-        def progress(p) -> None:
+        def progress(p: Any) -> None:
             bar.total = p.files_total
             bar.update(p.files_done - bar.n)
 

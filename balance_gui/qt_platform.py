@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from collections.abc import Mapping
 
 # library soname stem -> Debian/Ubuntu package that ships it
 XCB_LIBRARIES = {
@@ -30,7 +31,7 @@ def missing_xcb_packages() -> list[str]:
     return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
 
 
-def explain_missing_platform(environ=os.environ, platform: str = sys.platform) -> str | None:
+def explain_missing_platform(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> str | None:
     """None when a window can open; otherwise one message saying what to do."""
     if not platform.startswith("linux"):
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -16,12 +17,12 @@ from .. import DEMO_DATASET
 from .main_window import APP_NAME, MainWindow
 
 
-def _install_excepthook(window: MainWindow):
+def _install_excepthook(window: MainWindow) -> Any:
     """An unexpected error in a slot shows a message instead of a bare traceback.
     Returns the previous hook."""
     previous = sys.excepthook
 
-    def hook(exc_type, exc, tb):
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             previous(exc_type, exc, tb)
             return
@@ -34,7 +35,7 @@ def _install_excepthook(window: MainWindow):
     return previous
 
 
-def create_window(path: str | None = None, settings=None) -> MainWindow:
+def create_window(path: str | None = None, settings: Any = None) -> MainWindow:
     """A shown MainWindow that starts opening ``path`` (or the demo dataset) on the next event loop turn."""
     window = MainWindow(settings=settings)
     window.show()
@@ -46,14 +47,14 @@ def create_window(path: str | None = None, settings=None) -> MainWindow:
     return window
 
 
-def wait_for_signal(signal, timeout_s: float = 120.0) -> tuple:
+def wait_for_signal(signal: Any, timeout_s: float = 120.0) -> tuple[Any, ...]:
     """Run the event loop until ``signal`` fires; its arguments. For scripts driving the window."""
     from PySide6.QtCore import QEventLoop
 
     got = []
     loop = QEventLoop()
 
-    def done(*args):
+    def done(*args: Any) -> None:
         got.append(args)
         loop.quit()
 
@@ -66,7 +67,7 @@ def wait_for_signal(signal, timeout_s: float = 120.0) -> tuple:
     return got[0]
 
 
-def run_app(path: str | None = None, argv=None) -> int:
+def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
     """Create the QApplication and the main window, open ``path`` (default: the demo), run."""
     app = QApplication.instance()
     if app is None:
@@ -93,7 +94,7 @@ def run_app(path: str | None = None, argv=None) -> int:
         sys.excepthook = previous_hook
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m balance_gui.gui.app [PATH]``"""
     argv = list(sys.argv if argv is None else argv)
     path = argv[1] if len(argv) > 1 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
@@ -69,7 +70,7 @@ class ClassTableModel(QAbstractTableModel):
     weightEdited = Signal(int, float)
     editRejected = Signal(str)
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Any, parent: Any = None) -> None:
         super().__init__(parent)
         self.session = session
         self._perm = np.zeros(0, dtype=np.int64)
@@ -169,7 +170,7 @@ class ClassTableModel(QAbstractTableModel):
         """A column that exists only after a run (observed) or a check (usable)."""
         return self._observed if key == "observed_distinct" else self._usable
 
-    def raw_value(self, class_index: int, key: str):
+    def raw_value(self, class_index: int, key: str) -> Any:
         if key == "name":
             return self._classes[class_index]
         if key in _OPTIONAL:
@@ -188,13 +189,13 @@ class ClassTableModel(QAbstractTableModel):
         return str(value)
 
     # ------------------------------------------------------------------ Qt model API
-    def rowCount(self, parent=_ROOT) -> int:
+    def rowCount(self, parent: Any = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._perm)
 
-    def columnCount(self, parent=_ROOT) -> int:
+    def columnCount(self, parent: Any = _ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section][1]
@@ -202,7 +203,7 @@ class ClassTableModel(QAbstractTableModel):
                 return COLUMNS[section][2]
         return None
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         c = int(self._perm[index.row()])
@@ -256,7 +257,7 @@ class ClassTableModel(QAbstractTableModel):
             return f"{v:,.1f}"
         return str(v)
 
-    def flags(self, index):
+    def flags(self, index: Any) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -265,7 +266,7 @@ class ClassTableModel(QAbstractTableModel):
             flags |= Qt.ItemFlag.ItemIsEditable
         return flags
 
-    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: Any, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if role != Qt.ItemDataRole.EditRole or COLUMN_KEYS[index.column()] != "weight":
             return False
         c = int(self._perm[index.row()])
@@ -281,7 +282,7 @@ class ClassTableModel(QAbstractTableModel):
         return True
 
     # ------------------------------------------------------------------ sorting
-    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         # Qt passes column -1 for "no sort indicator": that means class-index order, not the last column
         self._sort = (column, order) if 0 <= column < len(COLUMNS) else None
         self._relayout()
@@ -321,7 +322,7 @@ class ClassTableModel(QAbstractTableModel):
 class ClassTableView(QTableView):
     """A sortable table whose selection copies as tab-separated values (with a header row)."""
 
-    def __init__(self, model: ClassTableModel, parent=None):
+    def __init__(self, model: ClassTableModel, parent: Any = None) -> None:
         super().__init__(parent)
         self.setModel(model)
         self.setSortingEnabled(True)
@@ -359,13 +360,13 @@ class ClassTableView(QTableView):
         assert isinstance(model, ClassTableModel)
         return model
 
-    def _context_menu(self, pos):
+    def _context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
         menu.addAction(self._copy_action)
         menu.addAction(self._select_all)
         menu.exec(self.viewport().mapToGlobal(pos))
 
-    def keyPressEvent(self, event):
+    def keyPressEvent(self, event: Any) -> None:
         if event.matches(QKeySequence.StandardKey.Copy):
             self.copy_selection()
             event.accept()

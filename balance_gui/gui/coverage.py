@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,7 +21,7 @@ class CoverageView(QWidget):
     """Bars: fraction of each class's images drawn at least once this epoch (distinct seen / n_c).
     Red marks: the fraction expected after the epoch's draws so far (from the core's figures)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
         layout = QVBoxLayout(self)
@@ -46,7 +48,7 @@ class CoverageView(QWidget):
         self.expected: np.ndarray | None = None
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
-    def set_dataset(self, classes, counts) -> None:
+    def set_dataset(self, classes: Sequence[str], counts: Any) -> None:
         self.classes = tuple(classes)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.seen = np.zeros(len(self.classes), dtype=np.int64)
@@ -56,7 +58,7 @@ class CoverageView(QWidget):
         self.plot.getViewBox().setLimits(xMin=-1.0, xMax=max(len(self.classes), 1) + 0.0)
         self.summary.setText("Run the sampler to see how many distinct images each class gets.")
 
-    def set_order(self, order) -> None:
+    def set_order(self, order: Any) -> None:
         self.order = np.asarray(order, dtype=np.int64)
         if self.order.shape[0] != len(self.classes):
             return
@@ -65,7 +67,7 @@ class CoverageView(QWidget):
         axis.set_names([self.classes[c] for c in self.order])
         axis.setLabel("classes", color=AXIS_TEXT)
 
-    def set_coverage(self, distinct_seen, expected_distinct, epoch_text: str = "") -> None:
+    def set_coverage(self, distinct_seen: Any, expected_distinct: Any, epoch_text: str = "") -> None:
         """``distinct_seen``: per class, this epoch; ``expected_distinct``: the core's expectation
         for the epoch's draws so far (or None)."""
         self.seen = np.asarray(distinct_seen, dtype=np.int64).copy()

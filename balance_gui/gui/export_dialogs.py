@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
@@ -36,7 +37,7 @@ def remember_dir(settings: QSettings, path: str) -> None:
     settings.sync()
 
 
-def _with_extension(path: str, chosen_filter: str, formats) -> str:
+def _with_extension(path: str, chosen_filter: str, formats: Any) -> str:
     """Add the chosen filter's extension when the typed name has none of ours."""
     known = tuple(ext for ext, _ in formats)
     if os.path.splitext(path)[1].lower() in known:
@@ -83,7 +84,7 @@ def _patch_svg_exporter() -> None:
     if original is None or getattr(original, "_closes_paths", False):
         return
 
-    def correct_coordinates(node, defs, item, options):
+    def correct_coordinates(node: Any, defs: Any, item: Any, options: Any) -> None:
         closed = []
         for path in node.getElementsByTagName("path"):
             tokens = path.getAttribute("d").split()
@@ -114,7 +115,7 @@ def _drop_vector_effect(path: str) -> None:
         atomic_write(path, lambda fh: None if fh.write(data) else None)
 
 
-def export_plot(graphics, path: str, scale: float = 2.0) -> str:
+def export_plot(graphics: Any, path: str, scale: float = 2.0) -> str:
     """Write a GraphicsLayoutWidget's plots to ``path`` (.png or .svg) with pyqtgraph.exporters."""
     import pyqtgraph.exporters as exporters
 

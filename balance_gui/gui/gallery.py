@@ -18,6 +18,7 @@ import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import (
@@ -96,7 +97,9 @@ class ThumbnailLoader(QObject):
 
     loaded = Signal(str, QImage, int, int, str)
 
-    def __init__(self, size: int = THUMB_SIZE, threads: int | None = None, max_pending: int = 256, parent=None):
+    def __init__(
+        self, size: int = THUMB_SIZE, threads: int | None = None, max_pending: int = 256, parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self.size = size
         self.max_pending = max_pending
@@ -168,7 +171,7 @@ class GalleryModel(QAbstractListModel):
     up front (a path is made when a row is asked for); thumbnails load lazily: asking for a row's
     decoration requests it from the loader, and ``cache_size`` bounds the thumbnails kept."""
 
-    def __init__(self, loader: ThumbnailLoader, cache_size: int = 1000, parent=None):
+    def __init__(self, loader: ThumbnailLoader, cache_size: int = 1000, parent: Any = None) -> None:
         super().__init__(parent)
         self.loader = loader
         self.cache_size = cache_size
@@ -181,7 +184,7 @@ class GalleryModel(QAbstractListModel):
         self._broken = _placeholder(loader.size, QColor(230, 150, 150))
         loader.loaded.connect(self._on_loaded)
 
-    def set_images(self, index: DatasetIndex, samples: Sequence[int] | np.ndarray, draws=None) -> None:
+    def set_images(self, index: DatasetIndex, samples: Sequence[int] | np.ndarray, draws: Any = None) -> None:
         """Show the samples of ``index`` at positions ``samples``, in this order; ``draws`` are
         their draw counts (or None)."""
         self.beginResetModel()
@@ -203,7 +206,7 @@ class GalleryModel(QAbstractListModel):
         self._cache.clear()
         self.endResetModel()
 
-    def rowCount(self, parent=_ROOT) -> int:
+    def rowCount(self, parent: Any = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._samples)
 
     def path(self, row: int) -> str:
@@ -213,7 +216,7 @@ class GalleryModel(QAbstractListModel):
     def cached(self) -> int:
         return len(self._cache)
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         if role not in _PATH_ROLES:  # the view asks for fonts, colours, sizes... of every row it paints
@@ -292,13 +295,13 @@ class GalleryPanel(QWidget):
 
     def __init__(
         self,
-        parent=None,
+        parent: Any = None,
         *,
         thumb_size: int = THUMB_SIZE,
         cache_size: int = 1000,
         threads: int | None = None,
         open_file: Callable[[str], None] | None = open_with_system_viewer,
-    ):
+    ) -> None:
         super().__init__(parent)
         self.loader = ThumbnailLoader(thumb_size, threads, parent=self)
         self.model = GalleryModel(self.loader, cache_size, parent=self)
@@ -336,7 +339,7 @@ class GalleryPanel(QWidget):
         layout.addWidget(self.view)
         self._update_sort_enabled()
 
-    def set_class(self, index: DatasetIndex, class_idx: int, draw_counts=None) -> None:
+    def set_class(self, index: DatasetIndex, class_idx: int, draw_counts: Any = None) -> None:
         """Show the images of class ``class_idx`` of ``index``. ``draw_counts``, per sample of the
         index (a run's ``image_uses``), enables the most-drawn order."""
         self._index = index
@@ -347,7 +350,7 @@ class GalleryPanel(QWidget):
         self._update_sort_enabled()
         self._fill()
 
-    def set_draw_counts(self, draw_counts) -> None:
+    def set_draw_counts(self, draw_counts: Any) -> None:
         """New draw counts for the class shown (after a run), keeping the class."""
         if self._index is None or (draw_counts is None and self._draw_counts is None):
             return

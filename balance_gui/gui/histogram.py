@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from html import escape
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -40,18 +41,18 @@ class ClassAxis(pg.AxisItem):
     needs a line's height, not its width); the axis grows to fit them. The full name is in the
     bar's tooltip."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("bottom")
         self.names: list[str] = []  # in display order
         self.rotated = False
         self._inner = False  # inside pyqtgraph's own layout of horizontal text
 
-    def set_names(self, names) -> None:
+    def set_names(self, names: Any) -> None:
         self.names = [_short(n) for n in names]
         self.picture = None
         self.update()
 
-    def tickValues(self, minVal, maxVal, size):
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> Any:
         n = len(self.names)
         if n == 0 or size <= 0 or maxVal <= minVal:
             return []
@@ -70,15 +71,15 @@ class ClassAxis(pg.AxisItem):
         start = math.ceil(lo / stride) * stride
         return [(float(stride), [float(v) for v in range(start, hi + 1, stride)])]
 
-    def tickStrings(self, values, scale, spacing):
+    def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
         n = len(self.names)
         return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
 
-    def _updateMaxTextSize(self, x: int):
+    def _updateMaxTextSize(self, x: int) -> None:
         if not self._inner:  # pyqtgraph's call measures horizontal text: ignored when rotated
             super()._updateMaxTextSize(x)
 
-    def generateDrawSpecs(self, p):
+    def generateDrawSpecs(self, p: Any) -> Any:
         if not self.rotated:
             return super().generateDrawSpecs(p)
         self._inner = True
@@ -99,7 +100,7 @@ class ClassAxis(pg.AxisItem):
         self._updateMaxTextSize(int(max((r.height() for r, _f, _t in text_specs), default=0)))
         return axis_spec, tick_specs, text_specs
 
-    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
+    def drawPicture(self, p: Any, axisSpec: Any, tickSpecs: Any, textSpecs: Any) -> None:
         flat = [spec for spec in textSpecs if spec[1] != "rotated"]
         super().drawPicture(p, axisSpec, tickSpecs, flat)
         upright = [spec for spec in textSpecs if spec[1] == "rotated"]
@@ -137,11 +138,11 @@ def compact_number(value: float) -> str:
 class CompactAxis(pg.AxisItem):
     """Left axis with compact tick labels ("2M", not "2e+06" or a "x1e6" axis scale)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("left")
         self.enableAutoSIPrefix(False)
 
-    def tickStrings(self, values, scale, spacing):
+    def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
         if self.logMode:  # values are log10: name the decades only, so minor ticks stay quiet
             return [compact_number(10.0**v) if abs(v - round(v)) < 1e-6 else "" for v in values]
         return [compact_number(v * scale) for v in values]
@@ -188,7 +189,7 @@ class BarSeries:
     classes than pixels, ``bin`` is 1 and the bars are the classes themselves.
     """
 
-    def __init__(self, plot: pg.PlotItem, brush, name: str, mark_name: str):
+    def __init__(self, plot: pg.PlotItem, brush: Any, name: str, mark_name: str) -> None:
         self.plot = plot
         color = pg.mkBrush(brush).color()
         faint = pg.mkColor(color)
@@ -238,7 +239,7 @@ class BarSeries:
             return 1
         return math.ceil(visible / pixels)
 
-    def _schedule_rebin(self, *_) -> None:
+    def _schedule_rebin(self, *_: object) -> None:
         if not self._timer.isActive():  # throttled: one re-binning per REBIN_MS, not one per wheel step
             self._timer.start()
 
@@ -321,7 +322,7 @@ class HistogramView(QWidget):
     orderChanged = Signal(object)
     classClicked = Signal(int)  # a class index, from a click on its bar
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
         layout = QVBoxLayout(self)
@@ -390,7 +391,7 @@ class HistogramView(QWidget):
         self.selected: int | None = None
 
     # ------------------------------------------------------------------ data in
-    def set_dataset(self, classes, counts) -> None:
+    def set_dataset(self, classes: Any, counts: Any) -> None:
         self.classes = tuple(classes)
         self.counts = np.asarray(counts, dtype=np.int64)
         n = len(self.classes)
@@ -418,7 +419,7 @@ class HistogramView(QWidget):
         self.reset_zoom()
         self.orderChanged.emit(self.order)
 
-    def set_scheme_figures(self, expected_shares, draws_per_epoch: int) -> None:
+    def set_scheme_figures(self, expected_shares: Any, draws_per_epoch: int) -> None:
         """The expected shares of an epoch's draws. The dataset plot's marks show them in image
         units (share x N), so its own y axis never stretches to a large draw setting."""
         self._expected_shares = np.asarray(expected_shares, dtype=np.float64)
@@ -433,7 +434,7 @@ class HistogramView(QWidget):
         self._sampled_expected = self._expected_shares * float(total_draws) if len(self._expected_shares) else None
         self._refresh_sampled()
 
-    def set_sampled(self, class_counts, expected_shares, draws_done: int) -> None:
+    def set_sampled(self, class_counts: Any, expected_shares: Any, draws_done: int) -> None:
         """A run's cumulative draws per class and its expected shares."""
         self._sampled = np.asarray(class_counts, dtype=np.int64).copy()
         self._sampled_expected = np.asarray(expected_shares, dtype=np.float64) * float(draws_done)
@@ -525,7 +526,7 @@ class HistogramView(QWidget):
             return np.argsort(-self.counts, kind="stable").astype(np.int64)
         return np.arange(n, dtype=np.int64)
 
-    def _order_changed(self, *_):
+    def _order_changed(self, *_: object) -> None:
         self.order = self._compute_order()
         self._update_ticks()
         self._refresh_all()
@@ -562,13 +563,13 @@ class HistogramView(QWidget):
                     return int(self.order[pos])
         return None
 
-    def _mouse_clicked(self, event) -> None:
+    def _mouse_clicked(self, event: Any) -> None:
         c = self.class_at(event.scenePos())
         if c is not None:
             self.select_class(c)
             self.classClicked.emit(c)
 
-    def _log_changed(self, *_):
+    def _log_changed(self, *_: object) -> None:
         for plot in (self.raw_plot, self.sampled_plot):
             plot.getAxis("left").setLogMode(self.log)
         self._refresh_all()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -38,7 +39,7 @@ class CheckJob(ProgressJob[CheckProgress]):
 
 
 def make_check_job(
-    index: DatasetIndex, *, workers: int | None = None, cache_path=DEFAULT_CACHE, timing: bool = False
+    index: DatasetIndex, *, workers: int | None = None, cache_path: Any = DEFAULT_CACHE, timing: bool = False
 ) -> CheckJob:
     """A check of every image of ``index`` in worker processes, not started yet."""
     job = CheckJob(index=index, worker=None)  # type: ignore[arg-type]
@@ -67,7 +68,7 @@ class ProblemsPanel(QWidget):
 
     problemSelected = Signal(object)
 
-    def __init__(self, parent=None, *, threads: int | None = 1):
+    def __init__(self, parent: QWidget | None = None, *, threads: int | None = 1) -> None:
         super().__init__(parent)
         self._index: DatasetIndex | None = None
         self._problems: tuple[Problem, ...] = ()

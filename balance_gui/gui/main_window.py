@@ -100,7 +100,7 @@ class MainWindow(QMainWindow):
     checkEnded = Signal(str)  # "ok", "cancelled" or "failed"
     devicesProbed = Signal(object)
 
-    def __init__(self, settings: QSettings | None = None, parent=None, probe_devices: bool = True):
+    def __init__(self, settings: QSettings | None = None, parent: Any = None, probe_devices: bool = True) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else default_settings()
         self.session = Session(self)
@@ -247,7 +247,15 @@ class MainWindow(QMainWindow):
         splitter.setSizes([350, 1090])
         self.setCentralWidget(splitter)
 
-    def _action(self, text, slot, shortcut=None, icon=None, tip=None, checkable=False) -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: Any,
+        shortcut: Any = None,
+        icon: Any = None,
+        tip: str | None = None,
+        checkable: bool = False,
+    ) -> QAction:
         action = QAction(text, self)
         if icon is not None:
             action.setIcon(self.style().standardIcon(icon))
@@ -447,7 +455,7 @@ class MainWindow(QMainWindow):
         self.table.scrollTo(self.table_model.index(row, 0))
         self.histogram.select_class(class_index)
 
-    def _row_changed(self, current, _previous) -> None:
+    def _row_changed(self, current: Any, _previous: Any) -> None:
         if current.isValid():
             c = self.table_model.class_at_row(current.row())
             self.histogram.select_class(c)
@@ -485,7 +493,7 @@ class MainWindow(QMainWindow):
         self.show_status(f"No class name contains {text!r}")
         return None
 
-    def _sync_coverage_range(self, _vb, x_range) -> None:
+    def _sync_coverage_range(self, _vb: Any, x_range: Any) -> None:
         self.coverage.plot.getViewBox().setXRange(*x_range, padding=0)
 
     # ================================================================== messages
@@ -557,7 +565,7 @@ class MainWindow(QMainWindow):
             on_exception=lambda e: self._devices_probed(None, error=e),
         )
 
-    def _devices_probed(self, info, error=None) -> None:
+    def _devices_probed(self, info: Any, error: Any = None) -> None:
         if self._closed:
             return
         if info is None:
@@ -623,7 +631,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(False)
         self._stop_timer_if_idle()
 
-    def _scan_done(self, job, index) -> None:
+    def _scan_done(self, job: Any, index: Any) -> None:
         self._scan_finished()
         elapsed = time.perf_counter() - job.started
         self.set_dataset(index, opened_path=job.path)
@@ -632,7 +640,7 @@ class MainWindow(QMainWindow):
         )
         self.scanEnded.emit("ok")
 
-    def _scan_failed(self, exc) -> None:
+    def _scan_failed(self, exc: BaseException) -> None:
         self._scan_finished()
         if isinstance(exc, Cancelled):
             self.show_status("Scan cancelled" + ("; the previous dataset stays open" if self.index else ""))
@@ -739,7 +747,7 @@ class MainWindow(QMainWindow):
             f"{p.elapsed_s:.1f} s"
         )
 
-    def _check_done(self, result) -> None:
+    def _check_done(self, result: Any) -> None:
         try:
             self.session.set_check(result)
         except BalanceError as e:
@@ -757,7 +765,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.problems)
         self._check_outcome = "ok"
 
-    def _check_failed(self, exc) -> None:
+    def _check_failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
             self.show_status("Image check cancelled")
             self._check_outcome = "cancelled"
@@ -794,7 +802,7 @@ class MainWindow(QMainWindow):
             self._check_changed()  # back to what the session holds
 
     # ================================================================== dataset and scheme
-    def set_dataset(self, index, opened_path: str | None = None) -> None:
+    def set_dataset(self, index: Any, opened_path: str | None = None) -> None:
         """Show a core DatasetIndex; ``opened_path`` (folder or manifest) goes to the recent list.
         A run in progress is cancelled, and every run view resets."""
         self.runs.cancel()
@@ -807,7 +815,7 @@ class MainWindow(QMainWindow):
         self._add_recent(opened_path or index.root)
         self.datasetLoaded.emit(index)
 
-    def _dataset_changed(self, index) -> None:
+    def _dataset_changed(self, index: Any) -> None:
         self.summary.set_dataset(index, dataset_figures(index.counts))
         self.histogram.set_dataset(index.classes, index.counts)
         self.coverage.set_dataset(index.classes, index.counts)
@@ -971,10 +979,10 @@ class MainWindow(QMainWindow):
         if state is RunState.PAUSED:
             self.show_status("Run paused")
 
-    def _on_step(self, step) -> None:
+    def _on_step(self, step: Any) -> None:
         self._pending_step = step  # drawn by the ~30 Hz timer
 
-    def _run_failed(self, exc) -> None:
+    def _run_failed(self, exc: BaseException) -> None:
         self._run_error = exc
         self.report_exception("Sampler failed", exc)
 
@@ -1000,7 +1008,7 @@ class MainWindow(QMainWindow):
             self.runEnded.emit("finished")
             self.runFinished.emit(step)
 
-    def _step_changed(self, step) -> None:
+    def _step_changed(self, step: Any) -> None:
         if self.index is None:
             return
         if step is None:  # no run results: every run view back to the plan
@@ -1023,7 +1031,7 @@ class MainWindow(QMainWindow):
             self.table_model.refresh_observed()
 
     @staticmethod
-    def _figures_html(step) -> str:
+    def _figures_html(step: Any) -> str:
         fit = step.fit
         tv = "—" if not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
         if fit is not None and not fit.valid:
@@ -1096,7 +1104,7 @@ class MainWindow(QMainWindow):
         )
         self.show_status(f"Exporting weights to {path} …")
 
-    def _exported(self, path: str, weights, scheme) -> None:
+    def _exported(self, path: str, weights: Any, scheme: Any) -> None:
         if self._closed:
             return
         self.session.mark_exported(path, weights, scheme)
@@ -1187,7 +1195,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== drag and drop
     @staticmethod
-    def _dropped_path(mime) -> str | None:
+    def _dropped_path(mime: Any) -> str | None:
         if mime is None or not mime.hasUrls():
             return None
         for url in mime.urls():
@@ -1198,16 +1206,16 @@ class MainWindow(QMainWindow):
                     return path
         return None
 
-    def dragEnterEvent(self, event) -> None:
+    def dragEnterEvent(self, event: Any) -> None:
         if self._dropped_path(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:
+    def dragMoveEvent(self, event: Any) -> None:
         self.dragEnterEvent(event)
 
-    def dropEvent(self, event) -> None:
+    def dropEvent(self, event: Any) -> None:
         path = self._dropped_path(event.mimeData())
         if path:
             event.acceptProposedAction()
@@ -1216,7 +1224,7 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     # ================================================================== shutdown
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: Any) -> None:
         self.shutdown()
         super().closeEvent(event)
 

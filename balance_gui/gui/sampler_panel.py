@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
@@ -28,7 +30,7 @@ MODES = tuple((str(m), m.label, m.tooltip) for m in Mode)
 IMPLEMENTATIONS = tuple((str(i), i.label, i.tooltip) for i in Implementation)
 
 
-def _choice_combo(name: str, choices) -> QComboBox:
+def _choice_combo(name: str, choices: Any) -> QComboBox:
     """A combo box of ``(key, label, tooltip)`` choices; each item's data is its key."""
     combo = QComboBox()
     combo.setObjectName(name)
@@ -44,7 +46,7 @@ class SamplerPanel(QGroupBox):
     pauseRequested = Signal()  # pause or resume
     stopRequested = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Sampler", parent)
         layout = QVBoxLayout(self)
         form_host = QWidget()

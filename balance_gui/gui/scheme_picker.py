@@ -19,7 +19,7 @@ class SchemePicker(QGroupBox):
 
     schemeChanged = Signal(object)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Weighting scheme", parent)
         self._quiet = False
 
@@ -125,7 +125,7 @@ class SchemePicker(QGroupBox):
             for widget in widgets:
                 widget.setVisible(name == scheme_name)
 
-    def _changed(self, *_):
+    def _changed(self, *_: object) -> None:
         self._sync_visibility()
         if not self._quiet:
             self.schemeChanged.emit(self.scheme())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from html import escape
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
@@ -24,7 +25,7 @@ class SummaryPanel(QGroupBox):
         ("gini", "Gini", "Gini coefficient of the class counts; 0 is perfectly balanced"),
     )
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Dataset", parent)
         layout = QVBoxLayout(self)
         form_host = QWidget()
@@ -53,7 +54,7 @@ class SummaryPanel(QGroupBox):
         layout.addWidget(self.warnings_label)
         self._warnings: list[str] = []
 
-    def set_dataset(self, index, figures) -> None:
+    def set_dataset(self, index: Any, figures: Any) -> None:
         """``index``: core DatasetIndex; ``figures``: core DatasetFigures."""
         root = index.root
         self.values["root"].setText(os.path.basename(os.path.normpath(root)) or root)
@@ -90,7 +91,7 @@ class SummaryPanel(QGroupBox):
 TAIL_LIMITS = (5, 10, 20, 50, 100)
 
 
-def tail_text(counts) -> str:
+def tail_text(counts: Any) -> str:
     """ "N classes with fewer than k images", k the smallest of 5, 10, 20, ... that catches a tail
     (or the one with the most classes below it)."""
     n = [int(c) for c in counts if c > 0]

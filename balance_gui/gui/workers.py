@@ -29,7 +29,7 @@ class ClosingGeneratorWorker(GeneratorWorker):
     however it ends (finished, stopped with ``quit()``, or failed), so the core's
     ``finally`` blocks run at once instead of whenever the generator is collected."""
 
-    def work(self):
+    def work(self) -> Any:
         try:
             return super().work()
         finally:
@@ -85,7 +85,7 @@ def leave_a_core_to_the_gui() -> None:
         torch.set_num_threads(cores - 1)
 
 
-def _simulation_steps(targets, class_w, params: dict[str, Any], interval_s: float):
+def _simulation_steps(targets: Any, class_w: Any, params: dict[str, Any], interval_s: float) -> Any:
     """Yield the core simulation's steps, at most one per ``interval_s``, and always the last one."""
     from balance_gui.core.simulate import simulate  # imports torch: only ever in a worker
 
@@ -110,7 +110,7 @@ def _simulation_steps(targets, class_w, params: dict[str, Any], interval_s: floa
 
 
 def make_simulation_worker(
-    targets, class_w, params: dict[str, Any], interval_s: float = STEP_INTERVAL_S
+    targets: Any, class_w: Any, params: dict[str, Any], interval_s: float = STEP_INTERVAL_S
 ) -> ClosingGeneratorWorker:
     """A worker that runs ``core.simulate.simulate(targets, class_w, **params)``; not started.
 
@@ -120,13 +120,13 @@ def make_simulation_worker(
     return ClosingGeneratorWorker(_simulation_steps, targets, class_w, dict(params), interval_s)
 
 
-def _export(path: str, index, scheme, weights: dict[str, Any]) -> str:
+def _export(path: str, index: Any, scheme: Any, weights: dict[str, Any]) -> str:
     from balance_gui.core.weightsfile import export_weights
 
     return export_weights(path, index, scheme=scheme, **weights)
 
 
-def make_export_worker(path: str, index, weights: dict[str, Any], scheme) -> FunctionWorker:
+def make_export_worker(path: str, index: Any, weights: dict[str, Any], scheme: Any) -> FunctionWorker:
     """A worker that writes a weights file with the core's ``export_weights``; not started.
     ``weights``: the session's ``export_kwargs()`` (``class_w``, and ``excluded`` with weights on
     usable images)."""
