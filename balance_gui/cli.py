@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print the class table and dataset figures")
     dataset_args(p)
     usable_args(p)
+    p.add_argument("--image-root", metavar="DIR", help="COCO .json: the folder image file names are relative to")
+    p.add_argument("--skip-crowd", action="store_true", help="COCO .json: leave out iscrowd annotations")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--draws",

@@ -135,8 +135,13 @@ def format_annotation_report(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def load_annotations(path: str) -> MultiLabelIndex:
+def load_annotations(path: str, image_root: str | None = None, skip_crowd: bool = False) -> MultiLabelIndex:
     from .cli import _progress_bar
+
+    coco = path.lower().endswith(".json")
+    if not coco and (image_root is not None or skip_crowd):
+        raise SettingsError("--image-root and --skip-crowd apply to COCO .json files, not to a CSV manifest")
+    options: dict[str, Any] = {"image_root": image_root, "skip_crowd": skip_crowd} if coco else {}
 
     with _progress_bar("reading", "B", unit_scale=True) as bar:
 
@@ -145,7 +150,7 @@ def load_annotations(path: str) -> MultiLabelIndex:
             bar.set_postfix_str(f"{p.annotations:,} annotations", refresh=False)
             bar.update(p.bytes_read - bar.n)
 
-        return open_annotations(path, progress=progress)
+        return open_annotations(path, progress=progress, **options)
 
 
 def cmd_inspect_annotations(args: argparse.Namespace) -> int:
@@ -153,7 +158,7 @@ def cmd_inspect_annotations(args: argparse.Namespace) -> int:
 
     if args.usable:
         raise SettingsError("--usable (the image check) does not work on annotation files yet")
-    index = load_annotations(args.root)
+    index = load_annotations(args.root, getattr(args, "image_root", None), getattr(args, "skip_crowd", False))
     report = annotation_report(index, args.scheme, args.draws)
     _say(json.dumps(report, indent=2) if args.json else format_annotation_report(report))
     return 0

@@ -71,3 +71,21 @@ def test_bad_annotation_file_is_one_line_and_exit_2(capsys, tmp_path):
     assert f"points at image id {10**9}, which the 'images' list lacks" in err
     code, _, err = run(capsys, "inspect", str(p), "--usable")
     assert code == 2 and "--usable" in err
+
+
+def test_image_root_and_skip_crowd_options(capsys, tmp_path):
+    data = coco_dict(20, 120, 5, seed=4, crowd_share=0.3, polygon_points=0)
+    p = tmp_path / "instances.json"
+    write_coco(p, data)
+    (tmp_path / "imgs").mkdir()
+    code, out, err = run(capsys, "inspect", str(p), "--json", "--skip-crowd", "--image-root", str(tmp_path / "imgs"))
+    assert code == 0, err
+    report = json.loads(out)
+    skipped = read_coco(p, skip_crowd=True)
+    assert [c["instances"] for c in report["classes"]] == skipped.instances.tolist()
+    assert report["dataset"]["crowd_counted"] is False and report["image_root"] == str(tmp_path / "imgs")
+    assert skipped.instances.sum() < read_coco(p).instances.sum()
+    m = tmp_path / "m.csv"
+    m.write_text("path,labels\nimgs,dog\n")
+    code, _, err = run(capsys, "inspect", str(m), "--skip-crowd")
+    assert code == 2 and "apply to COCO .json files" in err

@@ -46,7 +46,8 @@ def repeat_factor_epoch(
     calls (``rand`` of float32, then ``randperm``), vectorised."""
     rands = torch.rand(frac_part.numel(), generator=generator, dtype=torch.float32)
     reps = int_part.to(torch.int64) + (rands < frac_part).to(torch.int64)
-    # numpy's repeat: torch.repeat_interleave costs ~30 ms even for a handful of items (torch 2.x, CPU)
+    # numpy's repeat, single-threaded: torch.repeat_interleave went through torch's intra-op thread pool,
+    # which stalls (~30 ms a call, even for 8 items) while another process keeps a core busy
     indices = torch.from_numpy(np.repeat(np.arange(reps.numel(), dtype=np.int64), reps.numpy()))
     if shuffle:
         indices = indices[torch.randperm(indices.numel(), generator=generator)]
