@@ -146,3 +146,73 @@ def test_stateful_dataloader_resume_pk_batch_sampler(kind):
     for cut in (2, 9):
         reference, epoch0, epoch1 = run_with_cut(make, 0, cut, batch_sampler=True)
         assert (epoch0, epoch1) == (reference[0], reference[1])
+
+
+def test_state_after_an_epoch_ended_and_after_iter_before_next():
+    """Ended: the first iteration after loading hands out nothing (a loader that had not seen the
+    end yet finishes the epoch) and the next one is the next epoch.  Opened but not started: the
+    next epoch at position 0."""
+
+    def make(seed: int) -> BalancedSampler:
+        return BalancedSampler(np.arange(1.0, 30.0), num_samples=12, generator=torch.Generator().manual_seed(seed))
+
+    ref = make(5)
+    epochs = [list(ref) for _ in range(3)]
+    a = make(5)
+    assert list(a) == epochs[0]
+    ended = a.state_dict()
+    assert ended["ended"] and ended["live"] is None
+    it = iter(a)  # epoch 1 opened: its key is drawn only at the first next()
+    opened = a.state_dict()
+    assert not opened["ended"] and opened["live"] is None
+    assert list(it) == epochs[1]
+    b = make(77)
+    b.load_state_dict(ended)
+    assert b.state_dict()["ended"]  # a loaded state is described as loaded until it is used
+    assert list(b) == [] and list(b) == epochs[1] and list(b) == epochs[2]
+    c = make(77)
+    c.load_state_dict(opened)
+    assert list(c) == epochs[1] and list(c) == epochs[2]
+
+
+def _epoch(seed: int, epoch: int) -> list[int]:
+    s = BalancedSampler(np.ones(20), seed=seed, num_samples=10)
+    s.set_epoch(epoch)
+    return list(s)
+
+
+def test_a_later_iter_supersedes_a_loaded_state():
+    """The loaded position belongs to the first iter() after loading; an iteration opened after
+    it (the loader's fresh iterator once the restored one is finished) starts the next epoch."""
+    a = BalancedSampler(np.ones(20), seed=3, num_samples=10)
+    it = iter(a)
+    head = [next(it) for _ in range(4)]
+    state = a.state_dict()
+    b = BalancedSampler(np.ones(20), seed=3, num_samples=10)
+    b.load_state_dict(state)
+    restored = iter(b)
+    later = iter(b)
+    assert list(later) == _epoch(3, 1) != _epoch(3, 0)  # started first, still not the restored one
+    assert head + list(restored) == _epoch(3, 0)
+
+
+def test_set_epoch_before_the_loader_applies_the_state_is_kept():
+    """StatefulDataLoader loads the sampler's state at iter(), after a DDP loop's set_epoch: for an
+    ended epoch that set_epoch names the next epoch, and it must not be overwritten."""
+
+    def make() -> DistributedBalancedSampler:
+        return DistributedBalancedSampler(np.arange(1.0, 21.0), num_replicas=2, rank=0, seed=3)
+
+    a = make()
+    a.set_epoch(4)
+    list(a)
+    state = a.state_dict()
+    b = make()
+    b.set_epoch(5)
+    b.load_state_dict(state)
+    expected = make()
+    expected.set_epoch(5)
+    assert list(b) == [] and list(b) == list(expected)
+    c = make()  # no set_epoch: the state's epoch (4) stays fixed, as DistributedSampler's
+    c.load_state_dict(state)
+    assert list(c) == [] and list(c) == list(a)

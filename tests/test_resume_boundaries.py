@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from balance_gui.core.distributed_pk import DistributedPKBatchSampler
 from balance_gui.core.sampler import (
     BalancedBatchSampler,
     BalancedSampler,
@@ -51,10 +52,20 @@ def _gen(fresh: bool) -> torch.Generator:
     return torch.Generator().manual_seed(99 if fresh else 7)
 
 
-def make_loader(kind: str, mode: str, fresh: bool, workers: int) -> StatefulDataLoader:
-    """The loader of one configuration; ``fresh`` is a restarted job's (its own generator)."""
+def make_loader(kind: str, mode: str, fresh: bool, workers: int | tuple[int, str]) -> StatefulDataLoader:
+    """The loader of one configuration; ``fresh`` is a restarted job's (its own generator);
+    ``workers`` may be ``(2, "persistent")``."""
     rng: dict[str, Any] = {"seed": 7} if mode == "seed" else {"generator": _gen(fresh)}
     ds = Indices()
+    if isinstance(workers, tuple):
+        loader = make_loader(kind, mode, fresh, workers[0])
+        if loader.sampler is not None and not hasattr(loader.batch_sampler, "state_dict"):
+            return StatefulDataLoader(
+                ds, sampler=loader.sampler, batch_size=BATCH, num_workers=workers[0], persistent_workers=True
+            )
+        return StatefulDataLoader(
+            ds, batch_sampler=loader.batch_sampler, num_workers=workers[0], persistent_workers=True
+        )
     if kind == "items":  # the loader batches the items (torchdata's BatchSampler looks ahead)
         s: Any = BalancedSampler(WEIGHTS, num_samples=N, **rng)
         return StatefulDataLoader(ds, sampler=s, batch_size=BATCH, num_workers=workers)
@@ -67,6 +78,8 @@ def make_loader(kind: str, mode: str, fresh: bool, workers: int) -> StatefulData
         return StatefulDataLoader(ds, sampler=s, batch_size=BATCH, num_workers=workers)
     elif kind == "pk":
         s = PKBatchSampler(TARGETS, 2, 2, num_batches=3, **rng)
+    elif kind == "distributed_pk":  # seed mode only, as distributed
+        s = DistributedPKBatchSampler(TARGETS, 2, 2, num_batches=6, num_replicas=2, rank=1, seed=7)
     else:
         raise AssertionError(kind)
     return StatefulDataLoader(ds, batch_sampler=s, num_workers=workers)
@@ -75,6 +88,8 @@ def make_loader(kind: str, mode: str, fresh: bool, workers: int) -> StatefulData
 def _start_epoch(loader: StatefulDataLoader, kind: str, epoch: int) -> None:
     if kind == "distributed":  # as DDP training loops (and Lightning) do before each epoch
         loader.sampler.set_epoch(epoch)
+    elif kind == "distributed_pk":
+        loader.batch_sampler.set_epoch(epoch)
 
 
 def _drain(it: Any) -> list[list[int]]:
@@ -94,7 +109,7 @@ def reference(kind: str, mode: str) -> tuple[tuple[tuple[int, ...], ...], ...]:
 Cut = tuple[str, int, int]  # ("batch", epoch, batches taken) | ("end", epoch, 0) | ("iter", epoch, 0)
 
 
-def states_at(kind: str, mode: str, workers: int, cuts: list[Cut]) -> dict[Cut, dict[str, Any]]:
+def states_at(kind: str, mode: str, workers: Any, cuts: list[Cut]) -> dict[Cut, dict[str, Any]]:
     """The loader's state at each cut of one uninterrupted run (``state_dict`` changes nothing)."""
     states = {}
     loader = make_loader(kind, mode, False, workers)
@@ -112,7 +127,7 @@ def states_at(kind: str, mode: str, workers: int, cuts: list[Cut]) -> dict[Cut, 
     return states
 
 
-def resume(kind: str, mode: str, workers: int, cut: Cut, state: dict[str, Any], epochs: int) -> list[Any]:
+def resume(kind: str, mode: str, workers: Any, cut: Cut, state: dict[str, Any], epochs: int) -> list[Any]:
     """The epochs a restarted job hands out after restoring ``state``: the uninterrupted run's
     head up to the cut, then a NEW loader over a NEW sampler, restored, and its training loop,
     which calls ``iter(loader)`` for the epoch it is in (after an ended epoch: the next one)."""
@@ -155,10 +170,11 @@ CONFIGS = [
     ("distributed", "seed"),
     ("pk", "generator"),
     ("pk", "seed"),
+    ("distributed_pk", "seed"),
 ]
 
 
-def _check(kind: str, mode: str, workers: int, cuts: list[Cut], epochs: int = EPOCHS) -> None:
+def _check(kind: str, mode: str, workers: Any, cuts: list[Cut], epochs: int = EPOCHS) -> None:
     ref = list(reference(kind, mode)[:epochs])
     assert len(set(reference(kind, mode))) == EPOCHS, "the epochs must differ for the test to see a skipped one"
     wrong = []
@@ -183,3 +199,9 @@ def test_resume_at_every_cut_without_workers(kind, mode):
 def test_resume_at_boundaries_with_two_workers(kind, mode):
     last = len(reference(kind, mode)[0])
     _check(kind, mode, 2, [("batch", 0, last), ("end", 0, 0), ("iter", 1, 0)], epochs=2)
+
+
+def test_resume_at_boundaries_with_two_persistent_workers():
+    # the loader resets its iterator (one more iter() of the sampler) instead of making a new one
+    last = len(reference("items", "generator")[0])
+    _check("items", "generator", (2, "persistent"), [("batch", 0, last), ("end", 0, 0), ("iter", 1, 0)], epochs=2)
