@@ -162,7 +162,7 @@ _WINDOW_LOG_TAIL = 40.0
 # Absolute error bound of the adaptive quadrature (all panels together).
 _QUAD_TOL = 1e-11
 # Initial panel width of the quadrature, in log time.
-_PANEL = 4.0
+_PANEL = 16.0
 # A group's log(1 - F + F e^{i theta}) is summed as a power series when |F (e^{i theta} - 1)| is
 # at most this (or |(1 - F) (e^{-i theta} - 1)| for F > 1/2); the others directly.
 _SERIES_RATE = 0.2
@@ -171,7 +171,7 @@ _LOG_SERIES_EPS = math.log(1e-17)
 # Each quadrature panel interpolates the integrand at the Chebyshev points cos(pi j / _CHEB),
 # j = 0 .. _CHEB; the integral is that of the interpolant (Clenshaw-Curtis), and the last three
 # Chebyshev coefficients bound its error (they fall geometrically for the smooth integrand).
-_CHEB = 24
+_CHEB = 32
 _CHEB_X = np.cos(np.pi * np.arange(_CHEB + 1) / _CHEB)
 
 
@@ -211,8 +211,8 @@ def _powers(x: np.ndarray, R: int) -> np.ndarray:
     return out
 
 
-def _below_k(n: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
-    """P(M_g(t) <= k - 1) for every group g, exact to about 1e-15.
+def _below_k(n: np.ndarray, F: np.ndarray, E: np.ndarray, k: int) -> np.ndarray:
+    """P(M_g(t) <= k - 1) for every group g, exact to about 1e-15; F = F_g(t) ascending, E = 1 - F.
 
     M(t), the number of keys below t, has characteristic function phi = prod_h beta_h^{n_h},
     beta_h(theta) = 1 - F_h + F_h e^{i theta}; M_g(t) leaves one image of g out: phi / beta_g.
@@ -221,8 +221,6 @@ def _below_k(n: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
     above 1e-17. Groups with F small (large) enter through the power series of log beta_h in
     F_h (1 - F_h), summed once over all of them, so the work is groups x terms + window."""
     G = n.size
-    F = -np.expm1(-w * t)
-    E = np.exp(-w * t)
     mu = float(n @ F)
     var = float(n @ (F * E))
     total = float(n.sum())
@@ -253,10 +251,11 @@ def _below_k(n: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
     sin_half = np.sin(theta / 2.0)
     wz = -2.0 * sin_half**2 + 1j * np.sin(theta)  # e^{i theta} - 1
     rmax = 2.0 * abs(math.sin(math.pi * J / L))
-    light = F <= 0.5
-    ls = light & (F * rmax <= _SERIES_RATE)
-    hs = ~light & (E * rmax <= _SERIES_RATE)
-    direct = ~(ls | hs)
+    # F ascends: light series groups [0, i1), direct [i1, i2), heavy series [i2, G)
+    bound = _SERIES_RATE / rmax
+    i1 = int(np.searchsorted(F, min(0.5, bound), side="right"))
+    i2 = max(int(np.searchsorted(F, 0.5, side="right")), int(np.searchsorted(-E, -bound, side="left")))
+    ls, direct, hs = slice(0, i1), slice(i1, i2), slice(i2, G)
     Fl, nl, Eh, nh = F[ls], n[ls], E[hs], n[hs]
     rate = max(float(Fl.max(initial=0.0)), float(Eh.max(initial=0.0))) * rmax
     scale = max(1.0, float(nl @ Fl + nh @ Eh) * rmax, 2.0 + math.log(L))
@@ -269,7 +268,7 @@ def _below_k(n: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
     Wb = np.conj(Wp)  # (e^{-i theta} - 1)^r
     log_psi = Wp @ (sign / r * (PL @ nl)) + Wb @ (sign / r * (PH @ nh))
     eit = np.exp(1j * theta)
-    if direct.any():
+    if i2 > i1:
         beta = E[direct][None, :] + F[direct][None, :] * eit[:, None]
         log_psi = log_psi + np.log(beta) @ n[direct]
     psi = np.exp(log_psi)  # phi / e^{i H theta}, H the images of the heavy series groups
@@ -286,12 +285,12 @@ def _below_k(n: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
     C = psi * D / L
     out = np.empty(G)
     alt = -sign  # (-1)^r
-    if ls.any():  # 1 / beta_g = sum_r (-F_g (e^{i theta} - 1))^r
+    if i1 > 0:  # 1 / beta_g = sum_r (-F_g (e^{i theta} - 1))^r
         out[ls] = C.sum().real + (alt * (C @ Wp).real) @ PL
-    if hs.any():  # 1 / beta_g = e^{-i theta} sum_r (-(1 - F_g)(e^{-i theta} - 1))^r
+    if i2 < G:  # 1 / beta_g = e^{-i theta} sum_r (-(1 - F_g)(e^{-i theta} - 1))^r
         Cb = C / eit
         out[hs] = Cb.sum().real + (alt * (Cb @ Wb).real) @ PH
-    if direct.any():
+    if i2 > i1:
         out[direct] = (C[:, None] / beta).sum(axis=0).real
     return np.clip(out, 0.0, 1.0)
 
@@ -321,7 +320,7 @@ def _race_inclusion(n: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
 
     def bisect(ok: Callable[[float], bool], ok_low: bool) -> float:
         lo, hi = -700.0, 700.0
-        for _ in range(64):
+        for _ in range(48):
             mid = 0.5 * (lo + hi)
             if ok(mid) == ok_low:
                 lo = mid
@@ -338,9 +337,9 @@ def _race_inclusion(n: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
         return np.clip(result, 0.0, 1.0)
 
     def integrand(s: float) -> np.ndarray:
-        t = math.exp(s)
-        wt = w * t
-        return wt * np.exp(-wt) * _below_k(n, w, k, t)
+        wt = w * math.exp(s)
+        E = np.exp(-wt)
+        return wt * E * _below_k(n, -np.expm1(-wt), E, k)
 
     cache: dict[float, np.ndarray] = {}  # neighbouring panels share their end points
 
