@@ -317,6 +317,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     except SettingsError as e:
         raise SettingsError(f"--device: {e}") from None
+    from .cli_annotations import cmd_simulate_annotations, is_annotation_file
+
+    if args.root and is_annotation_file(args.root):  # COCO .json or path,labels .csv: image-level draws
+        return cmd_simulate_annotations(args)
     index = load_dataset(args)
     _, class_w = _weights_for(index, args.scheme)
     steps = simulate(

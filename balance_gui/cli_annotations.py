@@ -17,6 +17,7 @@ from typing import Any
 
 from .core.annotations import AnnotationProgress, MultiLabelIndex, is_multilabel_manifest, open_annotations
 from .core.errors import SettingsError
+from .core.image_sampling import ImageLevelRun
 from .core.names import escape_name
 from .core.repeat_factors import (
     DEFAULT_REDUCTION,
@@ -164,4 +165,87 @@ def cmd_inspect_annotations(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["annotation_report", "cmd_inspect_annotations", "format_annotation_report", "is_annotation_file"]
+def simulation_report(index: MultiLabelIndex, run: ImageLevelRun) -> dict[str, Any]:
+    """``simulate --json`` for an annotation file: expected and sampled figures per class, per epoch."""
+    return {
+        "file": escape_name(os.path.abspath(index.file)),
+        "scheme": run.scheme,
+        "sampler": run.sampler,
+        "epochs": run.epochs,
+        "images_per_epoch": {"expected": run.expected.draws, "sampled": run.sampled.draws},
+        "classes": [
+            {
+                "index": c,
+                "name": escape_name(name),
+                "count": int(index.counts[c]),
+                "instances": int(index.instances[c]),
+                "expected_images": float(run.expected.images[c]),
+                "sampled_images": float(run.sampled.images[c]),
+                "expected_instances": float(run.expected.instances[c]),
+                "sampled_instances": float(run.sampled.instances[c]),
+            }
+            for c, name in enumerate(index.classes)
+        ],
+        "images_never_drawn": int((run.image_uses == 0).sum()),
+    }
+
+
+def format_simulation_report(report: dict[str, Any]) -> str:
+    from .cli import _table
+
+    header = ("idx", "class", "images", "instances", "exp.images", "sampled", "exp.instances", "sampled")
+    rows = [
+        (
+            str(c["index"]),
+            c["name"],
+            f"{c['count']:,}",
+            f"{c['instances']:,}",
+            f"{c['expected_images']:,.1f}",
+            f"{c['sampled_images']:,.1f}",
+            f"{c['expected_instances']:,.1f}",
+            f"{c['sampled_instances']:,.1f}",
+        )
+        for c in report["classes"]
+    ]
+    per = report["images_per_epoch"]
+    return "\n".join(
+        [
+            f"annotations: {report['file']}   scheme: {report['scheme']}   sampler: {report['sampler']}",
+            f"per epoch (mean of {report['epochs']}): images drawn {per['sampled']:,.1f}, "
+            f"expected {per['expected']:,.1f}",
+            "",
+            *_table(header, rows, left=(1,)),
+            "",
+            f"images never drawn: {report['images_never_drawn']:,}",
+        ]
+    )
+
+
+def cmd_simulate_annotations(args: argparse.Namespace) -> int:
+    from .cli import _say
+    from .core.image_sampling import simulate_image_level  # imports torch
+
+    if args.mode != "weighted" or args.batch_size is not None:
+        raise SettingsError("annotation files are simulated image by image: --mode and --batch-size do not apply")
+    index = load_annotations(args.root)
+    run = simulate_image_level(
+        index,
+        args.scheme,
+        epochs=args.epochs,
+        num_samples=args.num_samples,
+        replacement=not args.no_replacement,
+        seed=args.seed,
+        device=args.device,
+    )
+    report = simulation_report(index, run)
+    _say(json.dumps(report, indent=2) if args.json else format_simulation_report(report))
+    return 0
+
+
+__all__ = [
+    "annotation_report",
+    "cmd_inspect_annotations",
+    "cmd_simulate_annotations",
+    "format_annotation_report",
+    "is_annotation_file",
+]

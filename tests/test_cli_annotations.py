@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from balance_gui.cli import main
 from balance_gui.core.annotations import read_coco
@@ -89,3 +90,25 @@ def test_image_root_and_skip_crowd_options(capsys, tmp_path):
     m.write_text("path,labels\nimgs,dog\n")
     code, _, err = run(capsys, "inspect", str(m), "--skip-crowd")
     assert code == 2 and "apply to COCO .json files" in err
+
+
+def test_simulate_reports_expected_and_sampled_per_class(capsys, tmp_path):
+    data = coco_dict(60, 300, 8, seed=5, polygon_points=0)
+    p = tmp_path / "instances.json"
+    write_coco(p, data)
+    code, out, err = run(capsys, "simulate", str(p), "--scheme", "rfs:0.2", "--epochs", "50", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    idx = read_coco(p)
+    r = repeat_factors(idx, 0.2)
+    exp = expected_repeat_factor_epoch(idx, r)
+    assert report["sampler"] == "repeat_factor" and report["epochs"] == 50
+    np.testing.assert_allclose([c["expected_instances"] for c in report["classes"]], exp.instances)
+    sampled = np.array([c["sampled_instances"] for c in report["classes"]])
+    np.testing.assert_allclose(sampled, exp.instances, rtol=0.15)
+    assert report["images_per_epoch"]["expected"] == pytest.approx(r.sum())
+    code, out, err = run(capsys, "simulate", str(p), "--epochs", "3", "--num-samples", "40")
+    assert code == 0, err
+    assert "sampler: with_replacement" in out and "exp.instances" in out
+    code, _, err = run(capsys, "simulate", str(p), "--mode", "stratified")
+    assert code == 2 and "--mode and --batch-size do not apply" in err
