@@ -213,6 +213,22 @@ def test_simulate_without_replacement_compares_with_the_race_law():
     assert "1.0" in report.splitlines()[-5].split()[-2]
 
 
+def test_simulate_without_replacement_does_not_flag_a_correct_sampler_on_1900_plus_19():
+    """The reported run (inverse weights, 20 draws, 2,000 epochs, seed 2) read p = 8.7e-08 against
+    the old figures; against the exact inclusion probabilities a correct sampler reads p ~ 0.46."""
+    counts = np.array([1900, 19])
+    t = np.repeat(np.arange(2), counts)
+    cw = 1.0 / counts
+    last = None
+    for step in simulate(t, cw, num_samples=20, epochs=2000, replacement=False, seed=2, track_images=False):
+        last = step
+    assert last is not None
+    figures = class_figures(counts, cw, draws=20, replacement=False)
+    np.testing.assert_allclose(last.expected_shares, figures.expected_shares, rtol=1e-12)
+    assert figures.expected_draws[0] == pytest.approx(11.3646, abs=1e-4)
+    assert last.p_value > 0.05
+
+
 def test_cli_simulate_json(capsys, small_tree):
     assert main(["simulate", str(small_tree), "--json", "--num-samples", "40", "--no-replacement"]) == 0
     rec = json.loads(capsys.readouterr().out)
