@@ -245,3 +245,38 @@ def test_index_arrays_are_compact_and_read_only(tmp_path):
     assert idx.ann_image.dtype == np.int32 and idx.ann_class.dtype == np.int32
     with pytest.raises(ValueError):
         idx.counts[0] = 5
+
+
+def test_deep_nesting_is_a_dataset_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text('{"info": ' + "[" * 100_000 + "]" * 100_000 + ', "images": []}')
+    with pytest.raises(DatasetError, match="nested too deeply"):
+        read_coco(p)
+
+
+def test_mangled_files_raise_only_balance_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "_READ", 97)
+    good = json.dumps(coco_dict(6, 20, 4, seed=9, polygon_points=1))
+    rng = np.random.default_rng(0)
+    p = tmp_path / "m.json"
+    outcomes = set()
+    for trial in range(300):
+        text = list(good)
+        kind = trial % 3
+        if kind == 0:  # cut short
+            text = text[: int(rng.integers(0, len(text)))]
+        elif kind == 1:  # a few characters replaced
+            for at in rng.integers(0, len(text), 3):
+                text[at] = str(rng.choice(list('{}[],:"0a- ')))
+        else:  # a span deleted
+            a = int(rng.integers(0, len(text)))
+            del text[a : a + int(rng.integers(1, 40))]
+        p.write_text("".join(text))
+        try:
+            idx = read_coco(p)
+            outcomes.add("ok")
+            assert idx.counts.sum() <= idx.num_annotations
+        except BalanceError as e:
+            outcomes.add("error")
+            assert "\n" not in str(e)
+    assert outcomes == {"ok", "error"}

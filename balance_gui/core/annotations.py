@@ -420,6 +420,8 @@ def read_coco(
                 raise st.error("not valid JSON (text after the top-level object)")
     except UnicodeDecodeError as e:
         raise DatasetError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except RecursionError:
+        raise DatasetError(f"{name}: not a COCO instances file (JSON nested too deeply to read)") from None
     except OSError as e:
         raise DatasetError(f"cannot read annotation file {name}: {e.strerror or e}") from e
     missing = [k for k in ("images", "annotations", "categories") if k not in seen]
