@@ -10,8 +10,10 @@ thread. ``QThreadPool.start`` parents the runnable to the pool, and the pool del
 own thread after ``run()`` returns, dropping that reference there. Were it the last one, the
 worker and its QObject would be freed on the pool thread while the GUI thread may still be
 handling queued signals of that very object: the rare ``malloc_consolidate()`` abort of the
-test suite. So a finished worker is held (``_retiring``) until the pool has deleted its C++
-side (``shiboken6.isValid`` turns False), and only then released, on the GUI thread.
+test suite. So a finished worker is held (``_RETIRING``) until the pool has deleted its C++
+side (``shiboken6.isValid`` turns False), and only then released, on the GUI thread. The
+list belongs to the module, not to a runner: a runner that is itself freed must not let go
+of workers the pool still holds.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ from superqt.utils import GeneratorWorker, WorkerBase
 
 # How often finished workers are looked at until the pool has deleted them (see above).
 _RETIRE_POLL_MS = 50
+_RETIRING: list[WorkerBase] = []  # ended, but the pool may not have deleted them yet
+
+
+def _release_retired() -> bool:
+    """Drop, on the GUI thread, the ended workers whose C++ side the pool has deleted; True if
+    some are left."""
+    _RETIRING[:] = [w for w in _RETIRING if shiboken6.isValid(w)]
+    return bool(_RETIRING)
 
 
 class _Relay(QObject):
@@ -49,9 +59,11 @@ class _Relay(QObject):
         self.call("partial", value)
 
     def returned(self, value: Any) -> None:
+        self.runner._ended(self)
         self.call("done", value)
 
     def errored(self, exc: BaseException) -> None:
+        self.runner._ended(self)
         self.call("exception", exc)
 
     def paused(self) -> None:
@@ -70,6 +82,7 @@ class JobRunner(QObject):
     Callbacks: ``on_partial`` (each yielded value), ``on_done`` (the returned value),
     ``on_exception`` (the exception), ``on_finished`` (no argument, always last), and
     ``on_paused``/``on_resumed`` for generator workers. A cancelled job calls none of them.
+    The runner is no longer busy when ``on_done``, ``on_exception`` or ``on_finished`` runs.
     """
 
     jobEnded = Signal()  # any worker of this runner ended (current or cancelled)
@@ -79,11 +92,10 @@ class JobRunner(QObject):
         self._current: WorkerBase | None = None
         self._relay: _Relay | None = None
         self._alive: set[WorkerBase] = set()
-        self._retiring: list[WorkerBase] = []  # ended, but the pool may not have deleted them yet
         self._retire_timer = QTimer(self)
         self._retire_timer.setSingleShot(True)  # re-armed while some are left
         self._retire_timer.setInterval(_RETIRE_POLL_MS)
-        self._retire_timer.timeout.connect(self._release_retired)
+        self._retire_timer.timeout.connect(self._retire)
         self._cancel_fn: Callable[[], None] = lambda: None
 
     @property
@@ -139,21 +151,24 @@ class JobRunner(QObject):
         worker.start()
         return worker
 
+    def _ended(self, relay: _Relay) -> None:
+        """The job's result is in: the runner is free before any callback runs (Orange's
+        order), so ``on_done`` may start the next job."""
+        if relay is self._relay:
+            self._current, self._relay = None, None
+
     def _finished(self, worker: WorkerBase, relay: _Relay) -> None:
         self._alive.discard(worker)
-        self._retiring.append(worker)
-        self._release_retired()
-        if worker is self._current:
-            self._current, self._relay = None, None
-            relay.call("finished")
+        _RETIRING.append(worker)
+        self._retire()
+        self._ended(relay)
+        relay.call("finished")  # nothing when the job was cancelled (relay.live is False)
         relay.live = False
         relay.deleteLater()
         self.jobEnded.emit()
 
-    def _release_retired(self) -> None:
-        """Drop, on the GUI thread, the ended workers whose C++ side the pool has deleted."""
-        self._retiring = [w for w in self._retiring if shiboken6.isValid(w)]
-        if self._retiring:
+    def _retire(self) -> None:
+        if _release_retired():
             self._retire_timer.start()
 
     def cancel(self) -> None:
@@ -186,10 +201,10 @@ class JobRunner(QObject):
         """Process events until every worker this runner started has ended; True if they have."""
         pool = QThreadPool.globalInstance()
         waited = 0
-        while (self._alive or self._retiring) and waited < timeout_ms:
+        while (self._alive or _RETIRING) and waited < timeout_ms:
             QCoreApplication.processEvents()
             pool.waitForDone(20)
-            self._release_retired()
+            _release_retired()
             waited += 20
         QCoreApplication.processEvents()
         return not self._alive

@@ -115,3 +115,28 @@ def test_a_finished_worker_is_freed_on_the_gui_thread_not_the_pools():
     freed_on = out.stdout.strip().split(",")
     assert len(freed_on) >= 5
     assert set(freed_on) == {"MainThread"}
+
+
+def test_the_runner_is_free_before_it_calls_back(qtbot):
+    # Orange's order: a done callback may start the next job; the first job's on_finished still runs.
+    runner = JobRunner()
+    seen: list[object] = []
+
+    def first_done(value):
+        seen.append(("busy at done", runner.busy))
+        runner.start(FunctionWorker(lambda: 2), on_done=seen.append, on_finished=lambda: seen.append("second finished"))
+
+    def first_failed(exc):
+        seen.append(("busy at exception", runner.busy))
+
+    runner.start(FunctionWorker(lambda: 1), on_done=first_done, on_finished=lambda: seen.append("first finished"))
+    qtbot.waitUntil(lambda: "second finished" in seen, timeout=10_000)
+    assert ("busy at done", False) in seen and "first finished" in seen and 2 in seen
+
+    def boom():
+        raise ValueError("x")
+
+    runner.start(FunctionWorker(boom), on_exception=first_failed, on_finished=lambda: seen.append("third finished"))
+    qtbot.waitUntil(lambda: "third finished" in seen, timeout=10_000)
+    assert ("busy at exception", False) in seen
+    assert runner.wait(10_000) and not runner.busy
