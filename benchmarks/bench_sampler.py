@@ -5,11 +5,16 @@ Every ratio is measured in the same run.  Dataset: N items (default 10,000,000) 
 1,000 long-tailed classes (Zipf counts, class-sorted as ImageFolder orders them),
 class weights 1 / count; N draws per epoch with replacement; construction included.
 
-    python benchmarks/bench_sampler.py              # N = 10M (about two minutes on 2 cores)
+Every case runs twice: on the quiet machine, and loaded, with one busy process per core but
+one (Python loops spinning, started and stopped by this script), as when data-loader workers
+keep the cores busy.  torch keeps its default thread settings in both passes.
+
+    python benchmarks/bench_sampler.py              # N = 10M (about five minutes on 2 cores)
     python benchmarks/bench_sampler.py --n 1000000  # quick
+    python benchmarks/bench_sampler.py --load busy  # only the loaded pass
     python benchmarks/bench_sampler.py --big        # also (f) with arbitrary per-sample weights at 10 N
 
-Cases (targets from the issue):
+Cases (targets from the issues):
   (a) epoch index draw, class form: >= 10x faster than torch.multinomial on the per-sample
       weights, and within 3x of two float64 torch.rand(N) calls.
   (b) arbitrary per-sample weights: >= 2x faster than torch.multinomial; per-sample weights
@@ -18,9 +23,15 @@ Cases (targets from the issue):
       (Python's per-index floor, BatchSampler over range(N), printed beside it).
   (d) the batch form, batch size 256: >= 10x faster than BatchSampler(WRS, 256).
   (e) peak extra memory of one epoch (construction + iteration, peak RSS in a fresh
-      subprocess per case, /proc/self/clear_refs + VmHWM): <= 1/5 of WRS's.
+      subprocess per case, /proc/self/clear_refs + VmHWM): <= 1/5 of WRS's (quiet pass only:
+      memory does not depend on the load).
   (f) 10 N items (100M by default): works, time per draw within 2x of the N case.
   (g) with CUDA: 10 N items on the GPU, ratio to torch.multinomial on the GPU (skipped without).
+  (h) what a DataLoader consumer sees, distinct per-sample weights, the sampler built once (as a
+      DataLoader holds it): the epoch's draw >= 8x faster than torch.multinomial, and the epoch
+      as Python ints, list(iter(sampler)), >= 5x faster than list(iter(WRS)) (which is
+      torch.multinomial then tolist()).  The first epoch with construction, the class form, and
+      the floor of making N Python ints are printed beside them.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -42,6 +54,51 @@ from torch.utils.data import BatchSampler, WeightedRandomSampler  # noqa: E402
 from balance_gui.core.sampler import BalancedSampler  # noqa: E402
 
 BATCH = 256
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def _spin(stop, started) -> None:
+    """A busy core: a Python loop until ``stop`` is set."""
+    started.release()
+    while not stop.is_set():
+        for _ in range(100_000):
+            pass
+
+
+class BusyCores:
+    """One process spinning per core but one, while the ``with`` block runs."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        ctx = multiprocessing.get_context("spawn")  # the children never touch torch's thread pool
+        self.stop = ctx.Event()
+        self.started = ctx.Semaphore(0)
+        self.procs = [ctx.Process(target=_spin, args=(self.stop, self.started), daemon=True) for _ in range(count)]
+
+    def __enter__(self) -> BusyCores:
+        for p in self.procs:
+            p.start()
+        for _ in self.procs:
+            if not self.started.acquire(timeout=120):
+                raise RuntimeError("a busy process did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for p in self.procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------------------- data
@@ -167,17 +224,18 @@ def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.0f} MiB"
 
 
-def print_table():
+def print_table(title: str, rows: list[tuple]) -> None:
     head = ("case", "what", "ours", "reference", "ratio", "target", "result")
-    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(head)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False))  # noqa: E731
     print()
+    print(title)
     print(line(head))
     print("  ".join("-" * w for w in widths))
-    for r in ROWS:
+    for r in rows:
         print(line(r))
-    fails = sum(r[6] == "FAIL" for r in ROWS)
-    print(f"\n{sum(r[6] == 'PASS' for r in ROWS)} PASS, {fails} FAIL")
+    fails = sum(r[6] == "FAIL" for r in rows)
+    print(f"\n{sum(r[6] == 'PASS' for r in rows)} PASS, {fails} FAIL")
 
 
 # ---------------------------------------------------------------------------- main
@@ -191,19 +249,48 @@ def main():
     ap.add_argument("--ref-repeats", type=int, default=2, help="best of this many for the slow references")
     ap.add_argument("--big", action="store_true", help="(f) also with arbitrary per-sample weights at 10 N")
     ap.add_argument("--no-memory", action="store_true", help="skip (e)")
+    ap.add_argument(
+        "--load",
+        choices=("both", "quiet", "busy"),
+        default="both",
+        help="quiet machine, one busy process per core but one, or both passes (default)",
+    )
     ap.add_argument("--mem-case", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    n, k, R, RR = args.n, args.classes, args.repeats, args.ref_repeats
 
     if args.mem_case:
-        print(json.dumps(mem_case(args.mem_case, n, k)))
+        print(json.dumps(mem_case(args.mem_case, args.n, args.classes)))
         return
 
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, N = {n:,} items in {k} classes, "
-        f"{n:,} draws with replacement",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores()} cores, N = {args.n:,} items "
+        f"in {args.classes} classes, {args.n:,} draws with replacement",
         flush=True,
     )
+    tables = []
+    if args.load in ("both", "quiet"):
+        print("\nquiet machine", flush=True)
+        ROWS.clear()
+        run_pass(args, memory=not args.no_memory)
+        tables.append(("quiet machine", list(ROWS)))
+    if args.load in ("both", "busy"):
+        busy = max(1, cores() - 1)
+        title = (
+            f"loaded machine: {busy} busy process(es) on {cores()} cores, "
+            f"torch at its default {torch.get_num_threads()} threads"
+        )
+        print(f"\n{title}", flush=True)
+        ROWS.clear()
+        with BusyCores(busy):
+            run_pass(args, memory=False)
+        tables.append((title, list(ROWS)))
+    for title, rows in tables:
+        print_table(title, rows)
+
+
+def run_pass(args: argparse.Namespace, memory: bool) -> None:
+    """Every case once, recorded in ROWS."""
+    n, k, R, RR = args.n, args.classes, args.repeats, args.ref_repeats
     counts, targets, cw = make_data(n, k)
     w_class = cw[targets]  # the equivalent per-sample weights (few distinct values, ImageFolder order)
     w_items = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # all distinct
@@ -309,12 +396,73 @@ def main():
         "-",
         None,
     )
+
+    # (h) what a DataLoader consumer sees: the sampler built once, each epoch into Python ints
+    s_items = BalancedSampler(w_items)
+    drain(s_items)
+    t_h_draw = best(lambda: drain(s_items), R)
+    record(
+        "h",
+        "distinct per-sample weights, epoch draw (built sampler) vs torch.multinomial",
+        fmt_s(t_h_draw),
+        fmt_s(t_multi_items),
+        t_multi_items / t_h_draw,
+        ">= 8",
+        t_multi_items / t_h_draw >= 8,
+    )
+    t_h_iter = best(lambda: list(iter(s_items)), R)
+    t_wrs_iter = best(lambda: list(iter(WeightedRandomSampler(w_items, n))), RR)
+    record(
+        "h",
+        "distinct per-sample weights, list(iter(ours)) vs list(iter(WRS))",
+        fmt_s(t_h_iter),
+        fmt_s(t_wrs_iter),
+        t_wrs_iter / t_h_iter,
+        ">= 5",
+        t_wrs_iter / t_h_iter >= 5,
+    )
+    del s_items
+    t_h_first = best(lambda: list(iter(BalancedSampler(w_items))), RR)
+    record(
+        "h",
+        "  the same, construction included (a first epoch)",
+        fmt_s(t_h_first),
+        fmt_s(t_wrs_iter),
+        t_wrs_iter / t_h_first,
+        "-",
+        None,
+    )
+    s_class = BalancedSampler(targets=targets, class_weights=cw)
+    t_h_class = best(lambda: list(iter(s_class)), R)
+    del s_class
+    t_wrs_class_iter = best(lambda: list(iter(WeightedRandomSampler(w_class, n))), RR)
+    record(
+        "h",
+        "  class form, list(iter(ours)) vs list(iter(WRS))",
+        fmt_s(t_h_class),
+        fmt_s(t_wrs_class_iter),
+        t_wrs_class_iter / t_h_class,
+        "-",
+        None,
+    )
+    ar = torch.arange(n)
+    t_ints = best(lambda: list(iter(ar.tolist())), R)
+    del ar
+    record(
+        "h",
+        "  Python-int floor: list(iter(arange(N).tolist()))",
+        fmt_s(t_ints),
+        fmt_s(t_h_iter),
+        t_h_iter / t_ints,
+        "(ours / floor)",
+        None,
+    )
     del w_items
     gc.collect()
 
     # (e)
-    if args.no_memory:
-        print("  (e) skipped (--no-memory)")
+    if not memory:
+        print("  (e) skipped" + (" (--no-memory)" if args.no_memory else " (memory: quiet pass only)"))
     else:
         m_wrs = run_mem_case("wrs", n, k)
         m_class = run_mem_case("ours_class", n, k)
@@ -436,8 +584,6 @@ def main():
         record(
             "g", f"CUDA {big_n:,} draws through BatchSampler(ours, 256)", fmt_s(t_g_cpu_chunks), "-", None, "-", None
         )
-
-    print_table()
 
 
 if __name__ == "__main__":
