@@ -5,19 +5,23 @@ so a result of a superseded job never reaches the window: no per-job staleness c
 The runner keeps every worker it started until that worker's thread has ended, so the
 window can wait for them all when it closes.
 
-Object lifetimes: a superqt worker is a QRunnable whose ``signals`` QObject lives in the GUI
-thread. ``QThreadPool.start`` parents the runnable to the pool, and the pool deletes it on its
-own thread after ``run()`` returns, dropping that reference there. Were it the last one, the
-worker and its QObject would be freed on the pool thread while the GUI thread may still be
-handling queued signals of that very object: the rare ``malloc_consolidate()`` abort of the
-test suite. So a finished worker is held (``_RETIRING``) until the pool has deleted its C++
-side (``shiboken6.isValid`` turns False), and only then released, on the GUI thread. The
-list belongs to the module, not to a runner: a runner that is itself freed must not let go
-of workers the pool still holds.
+Object lifetimes, all kept on the GUI thread:
+- A superqt worker is a QRunnable whose ``signals`` QObject lives in the GUI thread.
+  ``QThreadPool.start`` parents the runnable to the pool, and the pool deletes it on its own
+  thread after ``run()`` returns, dropping that reference there. Were it the last one, the
+  worker and its QObject would be freed on the pool thread while the GUI thread handles
+  queued signals of that very object (``malloc_consolidate()`` aborts). So every started
+  worker is held in ``_HELD``, a list of the module (it must outlive any runner), until the
+  pool has deleted its C++ side (``shiboken6.isValid`` turns False), and only then let go,
+  on the GUI thread.
+- A relay refers to its runner weakly: a strong reference made a runner <-> relay cycle, so
+  a runner dropped by its owner was freed later by the cyclic garbage collector, on whatever
+  thread happened to run it (a pool thread included), with its relays' deletions pending.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -25,16 +29,16 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, WorkerBase
 
-# How often finished workers are looked at until the pool has deleted them (see above).
-_RETIRE_POLL_MS = 50
-_RETIRING: list[WorkerBase] = []  # ended, but the pool may not have deleted them yet
+# How often held workers are looked at until the pool has deleted them (see above).
+_RELEASE_POLL_MS = 50
+_HELD: list[WorkerBase] = []  # started, and not yet deleted by the pool
 
 
-def _release_retired() -> bool:
-    """Drop, on the GUI thread, the ended workers whose C++ side the pool has deleted; True if
-    some are left."""
-    _RETIRING[:] = [w for w in _RETIRING if shiboken6.isValid(w)]
-    return bool(_RETIRING)
+def _release_deleted() -> bool:
+    """Let go, on the GUI thread, of the workers whose C++ side the pool has deleted; True if
+    some are still held."""
+    _HELD[:] = [w for w in _HELD if shiboken6.isValid(w)]
+    return bool(_HELD)
 
 
 class _Relay(QObject):
@@ -46,7 +50,7 @@ class _Relay(QObject):
     def __init__(self, runner: JobRunner, worker: WorkerBase, callbacks: dict[str, Callable[..., Any] | None]):
         super().__init__(runner)
         self.live = True
-        self.runner = runner
+        self._runner = weakref.ref(runner)
         self.worker = worker
         self.callbacks = callbacks
 
@@ -59,12 +63,17 @@ class _Relay(QObject):
         self.call("partial", value)
 
     def returned(self, value: Any) -> None:
-        self.runner._ended(self)
+        self._ended()
         self.call("done", value)
 
     def errored(self, exc: BaseException) -> None:
-        self.runner._ended(self)
+        self._ended()
         self.call("exception", exc)
+
+    def _ended(self) -> None:
+        runner = self._runner()
+        if runner is not None:
+            runner._ended(self)
 
     def paused(self) -> None:
         self.call("paused")
@@ -73,7 +82,9 @@ class _Relay(QObject):
         self.call("resumed")
 
     def finished(self) -> None:
-        self.runner._finished(self.worker, self)
+        runner = self._runner()
+        if runner is not None:
+            runner._finished(self.worker, self)
 
 
 class JobRunner(QObject):
@@ -92,10 +103,10 @@ class JobRunner(QObject):
         self._current: WorkerBase | None = None
         self._relay: _Relay | None = None
         self._alive: set[WorkerBase] = set()
-        self._retire_timer = QTimer(self)
-        self._retire_timer.setSingleShot(True)  # re-armed while some are left
-        self._retire_timer.setInterval(_RETIRE_POLL_MS)
-        self._retire_timer.timeout.connect(self._retire)
+        self._release_timer = QTimer(self)
+        self._release_timer.setSingleShot(True)  # re-armed while some are held
+        self._release_timer.setInterval(_RELEASE_POLL_MS)
+        self._release_timer.timeout.connect(self._release)
         self._cancel_fn: Callable[[], None] = lambda: None
 
     @property
@@ -141,6 +152,7 @@ class JobRunner(QObject):
         self._cancel_fn = cancel or worker.quit
         self._current, self._relay = worker, relay
         self._alive.add(worker)
+        _HELD.append(worker)
         if hasattr(worker, "yielded"):
             worker.yielded.connect(relay.yielded)
             worker.paused.connect(relay.paused)
@@ -159,17 +171,16 @@ class JobRunner(QObject):
 
     def _finished(self, worker: WorkerBase, relay: _Relay) -> None:
         self._alive.discard(worker)
-        _RETIRING.append(worker)
-        self._retire()
+        self._release()
         self._ended(relay)
         relay.call("finished")  # nothing when the job was cancelled (relay.live is False)
         relay.live = False
         relay.deleteLater()
         self.jobEnded.emit()
 
-    def _retire(self) -> None:
-        if _release_retired():
-            self._retire_timer.start()
+    def _release(self) -> None:
+        if _release_deleted():
+            self._release_timer.start()
 
     def cancel(self) -> None:
         """Stop the current job and cut it off: none of its callbacks runs after this."""
@@ -201,10 +212,10 @@ class JobRunner(QObject):
         """Process events until every worker this runner started has ended; True if they have."""
         pool = QThreadPool.globalInstance()
         waited = 0
-        while (self._alive or _RETIRING) and waited < timeout_ms:
+        while (self._alive or _HELD) and waited < timeout_ms:
             QCoreApplication.processEvents()
             pool.waitForDone(20)
-            _release_retired()
+            _release_deleted()
             waited += 20
         QCoreApplication.processEvents()
         return not self._alive

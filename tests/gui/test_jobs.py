@@ -140,3 +140,32 @@ def test_the_runner_is_free_before_it_calls_back(qtbot):
     qtbot.waitUntil(lambda: "third finished" in seen, timeout=10_000)
     assert ("busy at exception", False) in seen
     assert runner.wait(10_000) and not runner.busy
+
+
+_RUNNER_DROPPED_MID_LIFE = r"""
+from PySide6.QtWidgets import QApplication
+from superqt.utils import FunctionWorker
+from balance_gui.gui.jobs import JobRunner
+
+app = QApplication([])
+for _ in range(100):
+    seen = []
+    runner = JobRunner()  # no parent: its owner drops it, relays' deleteLater still pending
+    runner.start(FunctionWorker(lambda: 42), on_done=seen.append)
+    while runner.alive:
+        app.processEvents()
+    assert seen == [42]
+    del runner
+    app.processEvents()
+print("ok")
+"""
+
+
+def test_a_runner_dropped_by_its_owner_is_freed_at_once_and_safely():
+    # Each relay held its runner strongly: a runner <-> relay cycle, freed later by the cyclic
+    # collector on whatever thread ran it; this loop died with a bus error every time.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", _RUNNER_DROPPED_MID_LIFE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
