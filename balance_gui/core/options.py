@@ -108,14 +108,3 @@ _TEXT: dict[StrEnum, tuple[str, str]] = {
     Implementation.BALANCED: ("balance-gui sampler", "This project's sampler"),
     Implementation.TORCH: ("torch WeightedRandomSampler", "PyTorch's own sampler, for comparison"),
 }
-
-
-def parse_mode(text: str) -> Mode:
-    """``weighted``, ``class_aware`` (or ``class-aware``), ``stratified``; a SettingsError otherwise."""
-    from .errors import SettingsError
-
-    key = str(text).strip().lower().replace("-", "_")
-    try:
-        return Mode(key)
-    except ValueError:
-        raise SettingsError(f"mode must be one of {', '.join(Mode)} (got {text!r})") from None

@@ -141,10 +141,6 @@ class SamplerPanel(QGroupBox):
             implementation=self.implementation.currentData(),
         )
 
-    def params(self) -> dict:
-        """Keyword arguments for core.simulate.simulate."""
-        return self.settings().simulate_kwargs()
-
     def set_dataset_size(self, n: int) -> None:
         """Draws per epoch default to N; quietly: the window hands the settings to the session itself."""
         self.num_samples.blockSignals(True)

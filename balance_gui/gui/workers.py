@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from superqt.utils import FunctionWorker, GeneratorWorker, WorkerBase
+from superqt.utils import FunctionWorker, GeneratorWorker
 
 from balance_gui.core.dataset import ScanProgress, open_dataset
 
@@ -175,9 +175,3 @@ def probe_devices() -> dict[str, tuple[bool, str]]:
 
 def make_device_probe_worker() -> FunctionWorker:
     return FunctionWorker(probe_devices)
-
-
-def quit_all_workers() -> None:
-    """Ask every running superqt worker to stop at its next chance."""
-    for worker in list(WorkerBase._worker_set):
-        worker.quit()
