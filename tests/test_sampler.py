@@ -16,7 +16,7 @@ import balance_gui.core.sampler as smod
 from balance_gui.core.draws import build_alias as _build_alias
 from balance_gui.core.draws import mix64 as _mix64
 from balance_gui.core.errors import SettingsError, WeightsError
-from balance_gui.core.sampler import BalancedBatchSampler, BalancedSampler
+from balance_gui.core.sampler import BalancedBatchSampler, BalancedSampler, DistributedBalancedSampler
 from balance_gui.core.simulate import chi_square_test
 
 P_MIN = 1e-4  # every goodness-of-fit test runs at a fixed seed; this threshold holds with margin
@@ -134,40 +134,88 @@ def _cpu_draw_kinds():
         "items": dict(weights=rng.random(n)),
         "segments": dict(targets=t, class_weights=[1.0, 2.0, 3.0, 0.0, 5.0]),
         "segments+order": dict(targets=rng.permutation(t), class_weights=[1.0, 2.0, 3.0, 0.0, 5.0]),
+        "class_aware": dict(targets=t, class_weights=[1.0, 2.0, 3.0, 0.0, 5.0], mode="class_aware"),
+        "class_aware+order": dict(
+            targets=rng.permutation(t), class_weights=[1.0, 2.0, 3.0, 0.0, 5.0], mode="class_aware"
+        ),
+        # classes of 1 to 195,000 images, drawn equally: the small ones cycle many times per chunk
+        "class_aware+tiny": dict(
+            targets=rng.permutation(np.repeat(np.arange(6), tiny := [1, 2, 3, 50, 4_944, 195_000])),
+            class_weights=1.0 / np.array(tiny),
+            mode="class_aware",
+        ),
+        "race": dict(weights=rng.random(n), replacement=False, num_samples=150_000),  # a whole sort
+        "race+topk": dict(weights=rng.random(n), replacement=False, num_samples=20_000),  # the smallest keys
     }
 
 
-@pytest.mark.parametrize("kind", ["items", "segments", "segments+order"])
+_CPU_KINDS = list(_cpu_draw_kinds())
+_PATHS = {"class_aware+order": "class_aware", "class_aware+tiny": "class_aware", "race+topk": "race"}
+
+
+@pytest.mark.parametrize("kind", _CPU_KINDS)
 def test_cpu_epochs_leave_torchs_thread_pool_alone(kind):
     """An epoch on the CPU (draws and Python ints) never gives torch an op above its grain size,
     so torch's threads cannot stall it on a busy machine (numpy does the per-draw work)."""
-    s = BalancedSampler(**_cpu_draw_kinds()[kind], num_samples=300_000, seed=1)
-    assert draw_path(s) == kind
+    kw = {"num_samples": 300_000, **_cpu_draw_kinds()[kind]}
+    s = BalancedSampler(**kw, seed=1)
+    assert draw_path(s) == _PATHS.get(kind, kind)
     with _BigOps() as mode:
         got = list(s)
-    assert len(got) == 300_000
+    assert len(got) == kw["num_samples"]
+    assert mode.big == []
+    # the batch form: batches straddle the pieces, the carried part is joined without torch.cat
+    b = BalancedBatchSampler(**kw, batch_size=100, seed=1)
+    with _BigOps() as mode:
+        batches = list(b)
+    assert [len(x) for x in batches] == [100] * (kw["num_samples"] // 100)
     assert mode.big == []
     with _BigOps() as mode:  # the tables: only the total, torch's sum (the table's exact figures)
         dmod.ItemsDraw(torch.rand(100_000, dtype=torch.float64, generator=gen(1)), dmod.Where(torch.device("cpu")))
     assert {name for name, _ in mode.big} == {"aten::sum"}
 
 
-@pytest.mark.parametrize("kind", ["items", "segments", "segments+order"])
+def test_cpu_targets_check_and_order_leave_torchs_thread_pool_alone():
+    """Building from scattered targets: the targets' range check and the stable argsort into
+    class order run in numpy, not as one torch op over every target."""
+    t = torch.from_numpy(np.random.default_rng(3).integers(0, 5, 100_000))
+    with _BigOps() as mode:
+        assert smod.check_targets(t, 5) is not None
+    assert mode.big == []
+    for m in ("weighted", "class_aware"):
+        with _BigOps() as mode:
+            s = BalancedSampler(targets=t, class_weights=[1.0, 2.0, 3.0, 4.0, 5.0], mode=m, seed=0)
+        assert draw_path(s) == {"weighted": "segments+order", "class_aware": "class_aware"}[m]
+        assert s._built.draw.order is not None
+        assert torch.equal(s._built.draw.order, torch.argsort(t, stable=True))
+        assert not [name for name, _ in mode.big if "sort" in name or "aminmax" in name]
+
+
+@pytest.mark.parametrize("kind", _CPU_KINDS)
 @pytest.mark.parametrize("second_uniform", [False, True])
 def test_cpu_numpy_draws_are_the_torch_kernels_numbers(kind, second_uniform, monkeypatch):
     """The numpy path on the CPU gives exactly what torch's kernels (the GPU path) give there."""
     if second_uniform:  # tables above this size draw the acceptance test's uniform separately
         monkeypatch.setattr(dmod, "_FRAC_LIMIT", 3)
     monkeypatch.setattr(dmod, "_CPU_BLOCK", 29)
+    monkeypatch.setattr(dmod, "_PERM_LOOP_MIN", 4000)  # class-aware: randperm and hash-key permutations
+    kw = {"num_samples": 3000, **_cpu_draw_kinds()[kind]}
     streams = []
     for numpy_path in (True, False):
         where = dmod.Where(torch.device("cpu"), 97, numpy=numpy_path)  # chunks of 97, blocks of 29
         monkeypatch.setattr(smod, "Where", lambda device, chunk, w=where: w)
-        s = BalancedSampler(**_cpu_draw_kinds()[kind], num_samples=3000, seed=2)
-        assert s._built.draw.table.cpu is numpy_path
+        s = BalancedSampler(**kw, seed=2)
+        assert draw_path(s) == _PATHS.get(kind, kind)
+        if hasattr(s._built.draw, "table"):
+            assert s._built.draw.table.cpu is numpy_path
         s.set_epoch(3)
         streams.append(list(s))
-    assert streams[0] == streams[1]
+        # a later rank's slice: the chunks before it are skipped (class-aware: counted)
+        d = DistributedBalancedSampler(**kw, num_replicas=3, rank=2, seed=2)
+        d.set_epoch(1)
+        streams.append(list(d))
+    assert streams[0] == streams[2]
+    assert streams[1] == streams[3]
 
 
 # ------------------------------------------------------------------ the law with replacement

@@ -96,6 +96,16 @@ def mix64(z: torch.Tensor) -> torch.Tensor:
     return z ^ ((z >> 31) & ((1 << 33) - 1))
 
 
+def mix64_np(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` on an int64 numpy array (the same numbers; numpy wraps silently on arrays)."""
+    z = z ^ ((z >> 30) & ((1 << 34) - 1))
+    z *= _MIX1
+    z ^= (z >> 27) & ((1 << 37) - 1)
+    z *= _MIX2
+    z ^= (z >> 31) & ((1 << 33) - 1)
+    return z
+
+
 def keyed_generator(device: torch.device, key: EpochKey, *parts: int) -> torch.Generator:
     """A fresh generator on ``device`` seeded from the epoch key and ``parts``."""
     g = torch.Generator(device=device)
@@ -447,6 +457,23 @@ class _ClassAwareState:
     cur: torch.Tensor | None = None  # current permutation of every class, laid out as the classes
 
 
+@dataclass
+class _ClassAwareStateNp:
+    """:class:`_ClassAwareState` for the CPU draws, in numpy arrays."""
+
+    perm_seed: int
+    pos: np.ndarray
+    cur_q: np.ndarray
+    cur: np.ndarray | None = None
+
+
+def _stable_argsort_small(x: np.ndarray, bound: int) -> np.ndarray:
+    """``argsort(x, stable)`` for ints in ``[0, bound)``: a radix sort when they fit 16 bits."""
+    if bound <= 1 << 16:
+        x = x.astype(np.uint16)
+    return np.argsort(x, kind="stable")
+
+
 class ClassAwareDraw(_Chunked):
     """Classes by their mass, images inside a class from a cycle of keyed permutations.
 
@@ -465,9 +492,20 @@ class ClassAwareDraw(_Chunked):
         self.gstart = starts.to(dev)
         self.order = None if order is None else order.to(dev)
         self.perm_dtype = torch.int32 if self.n < (1 << 31) else torch.int64
+        self.cpu = self.table.cpu  # numpy, single-threaded (see Where): the same numbers
+        if self.cpu:
+            self.ncls_np = _np(self.ncls).astype(np.int64)
+            self.gstart_np = _np(self.gstart).astype(np.int64)
+            self.order_np = None if self.order is None else _np(self.order)
 
-    def start(self, key: EpochKey) -> _ClassAwareState:
+    def start(self, key: EpochKey) -> _ClassAwareState | _ClassAwareStateNp:
         dev = self.where.device
+        if self.cpu:
+            return _ClassAwareStateNp(
+                perm_seed=mix_seed(key[0], key[1], _TAG_PERM),
+                pos=np.zeros(self.K, dtype=np.int64),
+                cur_q=np.full(self.K, -1, dtype=np.int64),
+            )
         return _ClassAwareState(
             perm_seed=mix_seed(key[0], key[1], _TAG_PERM),
             pos=torch.zeros(self.K, dtype=torch.int64, device=dev),
@@ -475,8 +513,106 @@ class ClassAwareDraw(_Chunked):
         )
 
     def skip(self, k: int, g: torch.Generator, state: object) -> None:
+        if isinstance(state, _ClassAwareStateNp):
+            state.pos += np.bincount(self.table.sample_np(k, g), minlength=self.K)
+            return
         assert isinstance(state, _ClassAwareState)
         state.pos += torch.bincount(self.table.sample(k, g), minlength=self.K)
+
+    def _permutations_np(
+        self, bc: np.ndarray, bq: np.ndarray, bsz: np.ndarray, boff: np.ndarray, E: int, perm_seed: int
+    ) -> np.ndarray:
+        """:meth:`_permutations` in numpy (the same permutations: large classes from the same
+        ``torch.randperm``, small ones by the same keys; a stable sort's order is unique)."""
+        out = np.empty(E, dtype=np.int64)
+        big = bsz >= _PERM_LOOP_MIN
+        if big.any():
+            ib = np.flatnonzero(big)
+            for c, q, o, n in zip(*(x.take(ib).tolist() for x in (bc, bq, boff, bsz)), strict=False):
+                gp = torch.Generator()
+                gp.manual_seed(mix_seed(perm_seed, c, q))
+                out[o : o + n] = torch.randperm(n, generator=gp).numpy()
+            small = np.flatnonzero(~big)
+            if small.size == 0:
+                return out
+            bc, bq, bsz, boff = (x.take(small) for x in (bc, bq, bsz, boff))
+        Bs = bc.size
+        eb = np.repeat(np.arange(Bs, dtype=np.int64), bsz)
+        ei = np.arange(eb.size, dtype=np.int64)
+        ei -= (np.cumsum(bsz) - bsz).take(eb)
+        hb = mix64_np(mix64_np(bc * _GOLDEN + perm_seed) + bq * _GOLDEN)
+        keys = hb.take(eb)
+        keys += (ei + 1) * _GOLDEN
+        o = np.argsort(mix64_np(keys), kind="stable")
+        del keys
+        o = o.take(_stable_argsort_small(eb.take(o), Bs))
+        # o now lists each block's elements, block after block, in key order
+        out[boff.take(eb) + ei] = ei.take(o)
+        return out
+
+    def _draw_np(self, k: int, g: torch.Generator, state: _ClassAwareStateNp) -> torch.Tensor:
+        """:meth:`draw` on the CPU, with numpy: the same classes (torch's uniforms), the same
+        permutations and the same integer arithmetic, so the same draws."""
+        cls = self.table.sample_np(k, g)
+        K, ncls, gstart = self.K, self.ncls_np, self.gstart_np
+        pos, cur_q = state.pos, state.cur_q
+        m = np.bincount(cls, minlength=K)
+        si = _stable_argsort_small(cls, K)
+        sv = cls.take(si)
+        del cls
+        first = np.cumsum(m) - m
+        nn = ncls.take(sv)  # > 0: a class with no images has no mass
+        s = (pos - first).take(sv)
+        s += np.arange(k, dtype=np.int64)
+        q = s // nn
+        r = s - q * nn
+        del s, nn
+        nsafe = np.maximum(ncls, 1)
+        qa = pos // nsafe
+        qb = (pos + m - 1) // nsafe
+        gen_from = np.where(cur_q == qa, qa + 1, qa)
+        nb = np.where(m > 0, np.maximum(qb - gen_from + 1, 0), 0)
+        B = int(nb.sum())
+        if state.cur is None:
+            state.cur = np.zeros(self.n, dtype=np.int32 if self.perm_dtype == torch.int32 else np.int64)
+        cur = state.cur
+        gsv = gstart.take(sv)
+        gsv_r = gsv + r
+        if B:
+            bfirst = np.cumsum(nb) - nb
+            bc = np.repeat(np.arange(K, dtype=np.int64), nb)
+            bq = gen_from.take(bc) + (np.arange(B, dtype=np.int64) - bfirst.take(bc))
+            bsz = ncls.take(bc)
+            boff = np.cumsum(bsz) - bsz
+            E = int(bsz.sum())
+            newflat = self._permutations_np(bc, bq, bsz, boff, E, state.perm_seed)
+            cached = q == cur_q.take(sv)
+            bidx = np.clip((bfirst - gen_from).take(sv) + q, 0, B - 1)
+            pnew = np.clip(boff.take(bidx) + r, 0, E - 1)
+            val = np.where(cached, cur.take(gsv_r), newflat.take(pnew))
+            del cached, bidx, pnew
+            # keep each touched class's last permutation for the next chunk
+            cu = np.flatnonzero(nb > 0)
+            lb = bfirst.take(cu) + nb.take(cu) - 1
+            lsz = ncls.take(cu)
+            if cu.size <= 256:  # few classes: a slice copy each
+                for d0, s0, n in zip(gstart.take(cu).tolist(), boff.take(lb).tolist(), lsz.tolist(), strict=True):
+                    cur[d0 : d0 + n] = newflat[s0 : s0 + n]
+            else:
+                ce = np.repeat(np.arange(cu.size, dtype=np.int64), lsz)
+                ci = np.arange(ce.size, dtype=np.int64)
+                ci -= (np.cumsum(lsz) - lsz).take(ce)
+                cur[gstart.take(cu).take(ce) + ci] = newflat.take(boff.take(lb).take(ce) + ci)
+            cur_q[cu] = qb.take(cu)
+        else:
+            val = cur.take(gsv_r).astype(np.int64)
+        del gsv_r
+        pos += m
+        out = np.empty(k, dtype=np.int64)
+        out[si] = gsv + val
+        if self.order_np is not None:
+            out = self.order_np.take(out)
+        return torch.from_numpy(out)
 
     def _permutations(
         self, bc: torch.Tensor, bq: torch.Tensor, bsz: torch.Tensor, boff: torch.Tensor, E: int, perm_seed: int
@@ -518,6 +654,8 @@ class ClassAwareDraw(_Chunked):
         """One chunk.  Class ``c``'s draws in the epoch walk through the concatenation of its
         permutations ``q = 0, 1, ...``; ``state`` holds each class's position in that stream and
         its current permutation (a cache: the content is a function of ``(perm_seed, c, q)``)."""
+        if isinstance(state, _ClassAwareStateNp):
+            return self._draw_np(k, g, state)
         assert isinstance(state, _ClassAwareState)
         dev = self.where.device
         cls = self.table.sample(k, g)
@@ -611,6 +749,8 @@ class RaceDraw(_WholeEpoch):
         self.weights = weights  # float64 on the CPU, validated; moved to the device per epoch
 
     def epoch(self, key: EpochKey, length: int) -> torch.Tensor:
+        if self.where.cpu_numpy:
+            return torch.from_numpy(self._epoch_np(key, length))
         w = self.weights.to(self.where.device, self.where.fdtype)
         g = keyed_generator(self.where.device, key, _TAG_NOREPL)
         keys = torch.empty_like(w).exponential_(generator=g).div_(w)  # zero weight -> inf
@@ -620,6 +760,31 @@ class RaceDraw(_WholeEpoch):
         else:
             idx = torch.topk(keys, length, largest=False, sorted=True).indices
         return idx.contiguous()
+
+    def _epoch_np(self, key: EpochKey, length: int) -> np.ndarray:
+        """On the CPU, with numpy (single-threaded, see :class:`Where`): the same keys (torch's
+        exponentials over the same weights) and their ``length`` smallest in increasing order,
+        ties by index as torch's stable sort: the same epoch."""
+        g = keyed_generator(self.where.device, key, _TAG_NOREPL)
+        keys = torch.empty(self.weights.numel(), dtype=torch.float64).exponential_(generator=g).numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(keys, _np(self.weights), out=keys)  # zero weight -> inf
+        n = keys.size
+        if length < n:  # the smallest ``length``: below the length-th key, then the first of its ties
+            kth = np.partition(keys, length - 1)[length - 1]
+            sel = np.flatnonzero(keys < kth)
+            if sel.size < length:
+                tie = np.flatnonzero(keys == kth)[: length - sel.size]
+                sel = np.concatenate([sel, tie])
+                sel.sort()
+            ks = keys.take(sel)
+        else:
+            sel, ks = None, keys
+        o = np.argsort(ks)  # quicksort; then stable (ties by index) only if there are ties
+        s = ks.take(o)
+        if (s[1:] == s[:-1]).any():
+            o = np.argsort(ks, kind="stable")
+        return o if sel is None else sel.take(o)
 
 
 class StratifiedDraw(_WholeEpoch):

@@ -182,7 +182,7 @@ def _make_draw(
             return SegmentsDraw(
                 starts, run_lens, run_lens.to(torch.float64) * cw.index_select(0, run_cls), None, where
             ), n
-        order = torch.argsort(t, stable=True)  # scattered classes: through a stable argsort
+        order = _stable_argsort(t)  # scattered classes: through a stable argsort
         return SegmentsDraw(torch.cumsum(counts, 0) - counts, counts, cmass, order, where), n
     K = cw.numel()
     if runs is not None and runs[0].numel() == int(torch.count_nonzero(counts)):
@@ -190,8 +190,17 @@ def _make_draw(
         gstart = torch.zeros(K, dtype=torch.int64)
         gstart[runs[2]] = runs[0]
         return ClassAwareDraw(counts, gstart, cmass, None, where), n
-    order = torch.argsort(t, stable=True)
+    order = _stable_argsort(t)
     return ClassAwareDraw(counts, torch.cumsum(counts, 0) - counts, cmass, order, where), n
+
+
+def _stable_argsort(t: torch.Tensor) -> torch.Tensor:
+    """``torch.argsort(t, stable=True)`` of CPU int64 class indices, in numpy (single-threaded:
+    torch's intra-op threads stall on a busy machine); a stable sort's order is unique."""
+    v = t.numpy()
+    if v.size and int(v.max()) < (1 << 16):  # a radix sort on 16-bit keys
+        v = v.astype(np.uint16)
+    return torch.from_numpy(np.argsort(v, kind="stable"))
 
 
 # ------------------------------------------------------------------------ iteration
@@ -242,11 +251,19 @@ def _pieces(chunks: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]
 
 
 def _batches(chunks: Iterator[torch.Tensor], B: int, drop_last: bool) -> Iterator[list[int]]:
-    carry = None
+    # a batch straddling two pieces is completed as a Python list: no torch.cat of the pieces
+    # (above torch's grain size it runs on the intra-op threads, which stall on a busy machine)
+    carry: list[int] = []
     for c in chunks:
         c = c.cpu()
-        if carry is not None:
-            c = torch.cat([carry, c])
+        if carry:
+            need = B - len(carry)
+            carry += c[:need].tolist()
+            if len(carry) < B:
+                continue
+            yield carry
+            carry = []
+            c = c[need:]
         full = (c.numel() // B) * B
         if full:
             # one flat tolist, then list slices (C-level pointer copies): a little faster
@@ -254,9 +271,9 @@ def _batches(chunks: Iterator[torch.Tensor], B: int, drop_last: bool) -> Iterato
             flat = c[:full].tolist()
             yield from map(flat.__getitem__, map(slice, range(0, full, B), range(B, full + B, B)))
             del flat
-        carry = c[full:] if full < c.numel() else None
-    if carry is not None and not drop_last:
-        yield carry.tolist()
+        carry = c[full:].tolist()
+    if carry and not drop_last:
+        yield carry
 
 
 # -------------------------------------------------------------------------- samplers

@@ -114,7 +114,8 @@ def check_targets(x: torch.Tensor, num_classes: int) -> torch.Tensor:
             i = int(bad.nonzero()[0, 0])
             raise WeightsError(f"targets[{i}] = {t[i].item()!r} is not an integer class index")
     t = t.to(torch.int64)
-    lo, hi = (int(v) for v in torch.aminmax(t))
+    tv = t.numpy()  # numpy's min and max: single-threaded (torch.aminmax stalls on a busy machine)
+    lo, hi = int(tv.min()), int(tv.max())
     if lo < 0:
         i = int((t < 0).nonzero()[0, 0])
         raise WeightsError(f"targets[{i}] = {int(t[i])} is a negative class index")
