@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import DEMO_DATASET
+from .cli_tables import add_table_args, table_options
 from .core.errors import BalanceError, SettingsError
 from .core.names import escape_name, escape_text
 from .core.options import Mode, SchemeName
@@ -41,6 +42,7 @@ SUBCOMMANDS = ("inspect", "export", "simulate", "verify", "check")
 INT64_MAX = 2**63 - 1
 # torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
 SEED_RANGE = (-(2**63), 2**64 - 1)
+TABLE_FILES = (".parquet", ".pq", ".arrow", ".feather", ".ipc")  # core.tables.TABLE_EXTENSIONS (pyarrow loads lazily)
 
 
 def _say(text: str, stream: TextIO | None = None) -> None:
@@ -71,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
             default="inverse",
             help=", ".join(s.syntax + (" (default)" if s == "inverse" else "") for s in SchemeName),
         )
+        add_table_args(p)  # Parquet/Arrow tables, Hugging Face folders, WebDataset shards
 
     def usable_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -120,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a weights file written by export")
     p.add_argument("root", nargs="?", help="the dataset folder, or a .csv manifest")
     p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
+    add_table_args(p)
 
     p = sub.add_parser(
         "check",
@@ -128,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
     p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_table_args(p)
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     return parser
 
@@ -176,6 +181,11 @@ def load_dataset(args: argparse.Namespace) -> DatasetIndex:
         open_fn = open_dataset
     else:
         raise SettingsError("give a dataset folder (ROOT) or --manifest CSV")
+    from .core.tables import is_columnar
+
+    extra = table_options(args)  # a table's columns: open_dataset reads it (and refuses them for others)
+    if extra or is_columnar(source):
+        open_fn = open_dataset
     with _progress_bar("scanning", " class") as bar:
 
         def progress(p: ScanProgress) -> None:
@@ -183,7 +193,7 @@ def load_dataset(args: argparse.Namespace) -> DatasetIndex:
             bar.set_postfix_str(f"{p.files_found:,} images", refresh=False)
             bar.update(p.classes_done - bar.n)
 
-        return open_fn(source, progress=progress)
+        return open_fn(source, progress=progress, **extra)
 
 
 def _weights_for(index: DatasetIndex, scheme_text: str, check: CheckResult | None = None) -> tuple[Scheme, Any]:
@@ -484,7 +494,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _run_gui(path: str | None) -> int:
-    if path is not None and not (os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".csv"))):
+    if path is not None and not (
+        os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith((".csv", *TABLE_FILES)))
+    ):
         what = "no such file or folder" if not os.path.exists(path) else "not a dataset folder or a .csv manifest"
         print(f"balance-gui: error: {path}: {what}", file=sys.stderr)
         return 2

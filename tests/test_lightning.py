@@ -103,3 +103,34 @@ def test_accelerate_shards_batches_of_one_generator_synchronised_draw():
 
 def _g() -> torch.Generator:
     return torch.Generator().manual_seed(11)
+
+
+def test_lightning_sets_the_epoch_of_samplers_passed_as_batch_sampler():
+    """Lightning calls set_epoch only on dataloader.sampler and dataloader.batch_sampler.sampler:
+    the batch forms expose a ``sampler`` that passes it on, so with use_distributed_sampler=False a
+    DistributedBalancedSampler as ``batch_sampler=`` gets a new epoch each epoch (it repeated
+    epoch 0), and a BalancedBatchSampler follows Lightning's epoch number (as after a resume)."""
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+
+    from balance_gui.core.sampler import BalancedBatchSampler
+
+    t = np.arange(200) % 4
+    kw = dict(targets=t, class_weights=[1.0, 2.0, 3.0, 4.0], batch_size=8)
+    for make in (
+        lambda: DistributedBalancedSampler(**kw, num_replicas=2, rank=1, seed=3),
+        lambda: BalancedBatchSampler(**kw, seed=3),
+    ):
+        dl = DataLoader(list(range(200)), batch_sampler=make(), collate_fn=list)
+        epochs = []
+        for epoch in (5, 6):
+            _set_sampler_epoch(dl, epoch)
+            epochs.append(list(dl))
+            ref = make()
+            ref.set_epoch(epoch)
+            assert epochs[-1] == list(ref)  # the epoch Lightning set
+        assert epochs[0] != epochs[1]
+        assert len(epochs[0]) == len(dl.batch_sampler) > 0
+    # the index form is itself what Lightning calls: no ``sampler`` attribute there
+    assert not hasattr(
+        DistributedBalancedSampler(targets=t, class_weights=[1.0] * 4, num_replicas=2, rank=0), "sampler"
+    )

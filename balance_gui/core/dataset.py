@@ -403,7 +403,13 @@ def scan_manifest(
 
 
 def open_dataset(path: str | os.PathLike[str], **kwargs: Any) -> DatasetIndex:
-    """A folder is scanned as an ImageFolder; a ``.csv`` file is read as a manifest."""
+    """A folder is scanned as an ImageFolder; a ``.csv`` file is read as a manifest; a Parquet/Arrow
+    table, a Hugging Face dataset folder or WebDataset shards by ``core.tables.open_columnar``."""
+    from .tables import open_columnar  # pyarrow loads only for those sources
+
+    columnar = open_columnar(path, **kwargs)
+    if columnar is not None:
+        return columnar
     if os.fspath(path).lower().endswith(".csv") and not os.path.isdir(path):
         return scan_manifest(path, **kwargs)
     return scan_image_folder(path, **kwargs)

@@ -239,6 +239,18 @@ class _Live(Cursor):
         self.finished = True
 
 
+class _EpochHook:
+    """``batch_sampler.sampler`` of a sampler in batch form: Lightning calls ``set_epoch`` only on
+    ``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``, never on a batch sampler
+    itself; this passes it on to the owner."""
+
+    def __init__(self, owner: EpochKeys) -> None:
+        self._owner = owner
+
+    def set_epoch(self, epoch: int) -> None:
+        self._owner.set_epoch(epoch)
+
+
 def _pieces(chunks: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
     """The chunks, on the CPU, as views of at most ``size`` draws: Python lists of ints are made
     (and freed) this many at a time, whatever the chunk size."""
@@ -507,6 +519,17 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
             # Items flow in C (chain -> list iterator): no Python frame per index.
             return itertools.chain.from_iterable(self._lists(live))
         return self._batch_lists(live)
+
+    @property
+    def sampler(self) -> _EpochHook:
+        """In batch form, an object whose ``set_epoch`` sets this sampler's epoch: Lightning calls
+        ``set_epoch`` on ``dataloader.batch_sampler.sampler``, never on the batch sampler itself, so
+        passed as ``batch_sampler=`` the sampler follows Lightning's epochs (a distributed one with
+        ``use_distributed_sampler=False`` would otherwise repeat epoch 0). Absent in the index form
+        (passed as ``sampler=``, the sampler itself is what Lightning calls)."""
+        if getattr(self, "batch_size", None) is None:
+            raise AttributeError("sampler: only the batch form has one (for Lightning's set_epoch)")
+        return _EpochHook(self)
 
     # ------------------------------------------------------------------ state
 

@@ -586,8 +586,9 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def choose_manifest(self) -> None:
+        manifests = "Manifests (*.csv *.parquet *.pq *.arrow *.feather *.ipc)"  # core.tables.TABLE_EXTENSIONS
         start = os.path.dirname(self._recent()[0]) if self._recent() else os.path.expanduser("~")
-        path, _ = QFileDialog.getOpenFileName(self, "Open CSV manifest", start, "CSV manifest (*.csv)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open manifest", start, manifests)
         if path:
             self.open_path(path)
 
