@@ -114,7 +114,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
     err = _fails(capsys, ["inspect", good, "--label-column", "class"])
     assert "no column 'class'" in err and "'path', 'label'" in err
 
-    nulls = _write(str(tmp_path / "n.parquet"), pa.table({"path": ["a", "b", "c", "d"], "label": ["x", None, "y", None]}))
+    with_nulls = pa.table({"path": ["a", "b", "c", "d"], "label": ["x", None, "y", None]})
+    nulls = _write(str(tmp_path / "n.parquet"), with_nulls)
     err = _fails(capsys, ["inspect", nulls])
     assert "2 row(s) have no label" in err and "row 1" in err and "--drop-null" in err
 
@@ -136,6 +137,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
 
     csv_file = _csv(str(tmp_path / "m.csv"), ["a"], ["x"])
     assert "--label-column do(es) not apply" in _fails(capsys, ["inspect", csv_file, "--label-column", "y"])
+
+    bom = _write(str(tmp_path / "bom.parquet"), pa.table({"path": ["a", "b"], "label": ["cat", "\ufeffcat"]}))
+    err = _fails(capsys, ["inspect", bom])
+    assert "row 1: label" in err and "U+FEFF" in err
 
     blank = _write(str(tmp_path / "b.parquet"), pa.table({"path": ["a", "b"], "label": ["x", " "]}))
     assert "row 1: the label is empty" in _fails(capsys, ["inspect", blank])

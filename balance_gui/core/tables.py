@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dataset import DatasetIndex, ProgressCallback, ScanProgress, _lookalike_names, _readonly, visible
+from .dataset import DatasetIndex, ProgressCallback, ScanProgress, _readonly
 from .errors import BalanceError, Cancelled, DatasetError, DatasetNotFoundError, SettingsError
 from .names import quoted
 
@@ -168,6 +169,34 @@ def _missing_column(part: TablePart, schema: pa.Schema, name: str, option: str) 
     )
 
 
+def visible(name: str) -> str:
+    """``name`` quoted as messages show it, its invisible characters (Unicode Cf) as ``\\uXXXX``."""
+    text = quoted(name)
+    if text.isascii():
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) == "Cf" else ch for ch in text)
+
+
+def lookalike_labels(names: Sequence[str]) -> tuple[str, list[str]] | None:
+    """Why some of ``names`` print like another label, and which: a label holding invisible characters
+    (a byte-order mark, zero-width spaces, bidi controls), or labels that differ only in their Unicode
+    form (NFC and NFD of the same text). None when every label prints as itself."""
+    forms: dict[str, list[str]] = {}
+    for name in names:
+        if name.isascii():
+            continue
+        where = [i for i, ch in enumerate(name) if unicodedata.category(ch) == "Cf"]
+        if where:
+            codes = ", ".join(sorted({f"U+{ord(name[i]):04X}" for i in where}))
+            return f"label {visible(name)} holds invisible character(s) ({codes} at position {where[0]})", [name]
+        forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    for group in forms.values():
+        if len(group) > 1:
+            shown = " and ".join(visible(n) for n in group[:3])
+            return f"labels {shown} differ only in their Unicode form (NFC/NFD): they print alike", group
+    return None
+
+
 def _narrowest(num_classes: int) -> type[np.signedinteger]:
     for dtype in (np.int8, np.int16, np.int32):
         if num_classes <= int(np.iinfo(dtype).max) + 1:
@@ -258,12 +287,10 @@ class LabelCoder:
         blank = [c for c in classes if not c.strip()]
         if blank:
             raise DatasetError(f"{self.source}, row {row_of(blank[0])}: the label is empty or blank")
-        lookalikes = _lookalike_names(classes, "label")
-        if lookalikes:
-            message, names = lookalikes[0]
-            row = min(row_of(n) for n in names)
-            more = "" if len(lookalikes) == 1 else f" (and {len(lookalikes) - 1} more such label(s))"
-            raise DatasetError(f"{self.source}, row {row}: {message}{more}; fix the label")
+        lookalike = lookalike_labels(classes)
+        if lookalike is not None:
+            message, names = lookalike
+            raise DatasetError(f"{self.source}, row {min(row_of(n) for n in names)}: {message}; fix the label")
 
 
 def _kind_words(kind: str) -> str:
@@ -398,6 +425,7 @@ class TableIndex(DatasetIndex):
     dropped_rows: int = 0
     label_column: str = DEFAULT_LABEL_COLUMN
     path_column: str = DEFAULT_PATH_COLUMN
+    source_file: str = ""  # the table (or folder) the index was read from, absolute
     _loader: PathLoader | None = field(default=None, repr=False)
 
     def _load_paths(self) -> None:

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import ProgressCallback, ScanProgress, _lookalike_names, _make_index, visible
+from .dataset import ProgressCallback, ScanProgress, _make_index
 from .errors import Cancelled, DatasetError, DatasetNotFoundError, SettingsError
 from .names import quoted
+from .tables import lookalike_labels, visible
 
 DEFAULT_LABEL_MEMBER = "cls"
 _BRACE = re.compile(r"\{([^{}]*)\}")
@@ -125,13 +126,13 @@ def read_webdataset(
         targets = np.fromiter((position[int(lab)] for lab in labels), dtype=np.int64, count=len(labels))
     else:
         classes = sorted(set(labels))
-        lookalikes = _lookalike_names(classes, "label")
-        if lookalikes:
-            message, names = lookalikes[0]
+        lookalike = lookalike_labels(classes)
+        if lookalike is not None:
+            message, names = lookalike
             raise DatasetError(f"{text}: {message} (in {visible(paths[labels.index(names[0])])}); fix the label")
         position_s = {c: k for k, c in enumerate(classes)}
         targets = np.fromiter((position_s[lab] for lab in labels), dtype=np.int64, count=len(labels))
-    return _make_index(root, classes, targets, paths, source="webdataset", source_file=os.path.abspath(text))
+    return _make_index(root, classes, targets, paths, source="webdataset")
 
 
 def _samples(shard: str, ext: str, cancel: threading.Event | None) -> list[tuple[str, str | None]]:
