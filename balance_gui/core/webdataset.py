@@ -162,6 +162,14 @@ def _samples(shard: str, ext: str, cancel: threading.Event | None) -> list[tuple
                     label = raw.decode("utf-8", "surrogateescape").strip()
                     if not label:
                         raise DatasetError(f"{shard}: {visible(member.name)} is empty: no class label")
+            end = archive.offset
+        if not shard.lower().endswith((".gz", ".tgz")):  # a cut at a member boundary reads as a short tar
+            with open(shard, "rb") as fh:
+                fh.seek(end)
+                if fh.read(512) != bytes(512):
+                    raise DatasetError(
+                        f"{shard}: not a readable tar shard (truncated?): no end-of-archive block after byte {end:,}"
+                    )
     except (tarfile.TarError, zlib.error, OSError) as e:
         raise DatasetError(f"{shard}: not a readable tar shard (truncated or not a tar?): {e}") from e
     except EOFError as e:
