@@ -76,7 +76,7 @@ def _what(part: TablePart) -> str:
 class _Opened:
     """A part opened for reading: its schema, its row count when known, and its batches."""
 
-    def __init__(self, part: TablePart) -> None:
+    def __init__(self, part: TablePart, labels: str | None = None) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -85,7 +85,12 @@ class _Opened:
         self._reader: Any = None
         with _reading(part):
             if part.kind == "parquet":
+                # The label column as Parquet stores it, dictionary-encoded: its strings are never
+                # decoded one per row, nor hashed again (a plain column comes back as it is).
                 self._parquet = pq.ParquetFile(part.path)
+                names = self._parquet.schema_arrow.names
+                if labels in names and _column_kind(self._parquet.schema_arrow.field(labels).type) == "str":
+                    self._parquet = pq.ParquetFile(part.path, read_dictionary=[labels])
                 self.schema: pa.Schema = self._parquet.schema_arrow
                 self.num_rows: int | None = self._parquet.metadata.num_rows
             else:
@@ -478,7 +483,7 @@ def index_from_parts(
 
     start_time = time.perf_counter()
     coder = LabelCoder(source, label_column, class_names)
-    opened_parts = [_Opened(p) for p in parts]
+    opened_parts = [_Opened(p, label_column) for p in parts]
     total = sum(o.num_rows or 0 for o in opened_parts)
     nulls = dropped = rows = 0
     first_null = -1
