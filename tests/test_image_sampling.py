@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from balance_gui.core.annotations import read_coco
-from balance_gui.core.errors import SettingsError
+from balance_gui.core.errors import SettingsError, WeightsError
 from balance_gui.core.image_sampling import simulate_image_level
 from balance_gui.core.repeat_factors import repeat_factors, scheme_image_weights
 
@@ -57,3 +57,16 @@ def test_rfs_refuses_weighted_options(idx):
         simulate_image_level(idx, "rfs:0.1", num_samples=10)
     with pytest.raises(SettingsError, match="epochs must be"):
         simulate_image_level(idx, "inverse", epochs=0)
+
+
+def test_given_image_weights_replace_the_schemes(idx):
+    """The GUI's custom class weights reach the run as per-image weights: the draws follow them."""
+    w = np.zeros(len(idx))
+    w[idx.images_of(3)] = 1.0  # only images of class 3 can be drawn
+    run = simulate_image_level(idx, "inverse", epochs=2, seed=1, image_weights=w)
+    assert run.image_uses[w == 0].sum() == 0
+    assert run.sampled.images[3] == run.sampled.draws  # every image drawn carries class 3
+    same = simulate_image_level(idx, "inverse", epochs=2, seed=1, image_weights=scheme_image_weights(idx, "inverse"))
+    np.testing.assert_array_equal(same.image_uses, simulate_image_level(idx, "inverse", epochs=2, seed=1).image_uses)
+    with pytest.raises(WeightsError, match="image_weights must be 150 finite values"):
+        simulate_image_level(idx, "inverse", image_weights=np.ones(3))

@@ -185,3 +185,11 @@ def test_cooccurrence_against_a_dense_count(gen):
     assert top[0][2] == off.max() and [t[2] for t in top] == sorted((t[2] for t in top), reverse=True)
     c = int(np.argmax(idx.counts))
     np.testing.assert_allclose(co.share_with(c), np.where(np.arange(idx.num_classes) == c, 0, dense[c]) / dense[c, c])
+
+
+def test_cooccurrence_submatrix_is_the_dense_matrix_of_the_chosen_classes(gen):
+    co = cooccurrence(gen[1])
+    pick = np.array([5, 0, 11, 2])
+    np.testing.assert_array_equal(co.submatrix(pick), co.dense()[np.ix_(pick, pick)])
+    with pytest.raises(SettingsError, match="distinct indices"):
+        co.submatrix([1, 1])

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .annotations import MultiLabelIndex
-from .errors import SettingsError
+from .errors import SettingsError, WeightsError
 from .repeat_factors import (
     DEFAULT_REDUCTION,
     ClassLevel,
@@ -48,8 +49,11 @@ def simulate_image_level(
     replacement: bool = True,
     seed: int = 0,
     device: str = "cpu",
+    image_weights: ArrayLike | None = None,
 ) -> ImageLevelRun:
     """Draw ``epochs`` epochs and count, per class, the images carrying it and its instances.
+    ``image_weights`` (per image, file order) replaces the scheme's: custom class weights, as the
+    GUI's table edits make them (under ``rfs:T`` they are the repeat factors).
     (The samplers, and torch, are imported here: the figures alone stay torch-free.)"""
     from .repeat_factor_sampler import RepeatFactorSampler
     from .sampler import BalancedSampler
@@ -57,7 +61,12 @@ def simulate_image_level(
     s = parse_scheme(scheme)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise SettingsError(f"epochs must be an int >= 1, got {epochs!r}")
-    w = scheme_image_weights(index, s, DEFAULT_REDUCTION)
+    if image_weights is None:
+        w = scheme_image_weights(index, s, DEFAULT_REDUCTION)
+    else:
+        w = np.asarray(image_weights, dtype=np.float64)
+        if w.shape != (len(index),) or not np.all(np.isfinite(w) & (w >= 0)):
+            raise WeightsError(f"image_weights must be {len(index)} finite values >= 0, got shape {w.shape}")
     uses = np.zeros(len(index), dtype=np.int64)
     if s.name == "rfs":
         if num_samples is not None or not replacement:

@@ -209,6 +209,22 @@ class Cooccurrence:
         m[np.arange(self.num_classes), np.arange(self.num_classes)] = self.counts
         return m
 
+    def submatrix(self, classes: ArrayLike) -> np.ndarray:
+        """The symmetric matrix of the given classes only (in the order given), counts on the
+        diagonal: a heat map of the top classes of a file with thousands, never C x C."""
+        sel = np.asarray(classes, dtype=np.int64).ravel()
+        if sel.size and (sel.min() < 0 or sel.max() >= self.num_classes or np.unique(sel).size != sel.size):
+            raise SettingsError(f"classes must be distinct indices in [0, {self.num_classes})")
+        pos = np.full(self.num_classes, -1, dtype=np.int64)
+        pos[sel] = np.arange(sel.size)
+        m = np.zeros((sel.size, sel.size), dtype=np.int64)
+        pa, pb = pos[self.a], pos[self.b]
+        keep = (pa >= 0) & (pb >= 0)
+        m[pa[keep], pb[keep]] = self.images[keep]
+        m[pb[keep], pa[keep]] = self.images[keep]
+        m[np.arange(sel.size), np.arange(sel.size)] = self.counts[sel]
+        return m
+
     def share_with(self, c: int) -> np.ndarray:
         """Per class d: the share of class c's images that also carry d (0 when c has none)."""
         row = np.zeros(self.num_classes, dtype=np.float64)

@@ -50,11 +50,26 @@ COLUMNS = (
         "Seen distinct / epoch",
         "Distinct images of the class drawn so far in the current epoch of the run",
     ),
+    # multi-label data (COCO/LVIS, path,labels) only: a sampler picks images, each with several classes
+    ("instances", "Instances", "Annotations of the class (a COCO file), labels of it (a manifest)"),
+    (
+        "expected_images",
+        "Exp. images / epoch",
+        "Expected images carrying the class in one epoch of image-level sampling: "
+        "k sum_i w_i [c in i] / sum w (rfs: sum_i r_i [c in i])",
+    ),
+    (
+        "expected_instances",
+        "Exp. instances / epoch",
+        "Expected instances of the class in one epoch: k sum_i w_i n_ic / sum w (rfs: sum_i r_i n_ic)",
+    ),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 COL = {key: i for i, key in enumerate(COLUMN_KEYS)}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value of a cell
 _OPTIONAL = frozenset({"usable", "observed_distinct"})  # blank until a check / a run fills them
+SINGLE_LABEL_ONLY = ("usable", "expected_share", "expected_uses", "expected_distinct", "observed_distinct")
+MULTI_LABEL_ONLY = ("instances", "expected_images", "expected_instances")
 
 
 class ClassTableModel(QAbstractTableModel):
@@ -81,7 +96,8 @@ class ClassTableModel(QAbstractTableModel):
     @property
     def _classes(self) -> tuple[str, ...]:
         index = self.session.index
-        return tuple(index.classes) if index is not None and self.session.figures is not None else ()
+        ready = self.session.figures is not None or self.session.image_figures is not None
+        return tuple(index.classes) if index is not None and ready else ()
 
     @property
     def _usable(self) -> np.ndarray | None:
@@ -95,6 +111,10 @@ class ClassTableModel(QAbstractTableModel):
 
     def _col(self, key: str) -> np.ndarray:
         f = self.session.figures
+        if f is None:  # multi-label data: the image-level figures
+            return self._multilabel_col(key)
+        if key in MULTI_LABEL_ONLY:
+            return np.full(len(f.counts), np.nan)
         if key == "index":
             return np.arange(len(f.counts), dtype=np.int64)
         return {
@@ -105,6 +125,20 @@ class ClassTableModel(QAbstractTableModel):
             "expected_uses": f.expected_uses_per_image,
             "expected_distinct": f.expected_distinct,
         }[key]
+
+    def _multilabel_col(self, key: str) -> np.ndarray:
+        s = self.session
+        index, g = s.index, s.image_figures
+        counts = np.asarray(index.counts)
+        return {
+            "index": np.arange(len(counts), dtype=np.int64),
+            "count": counts,
+            "share": counts / max(len(index), 1),  # an image may carry several classes: shares sum above 1
+            "weight": s.class_weights,
+            "instances": np.asarray(index.instances),
+            "expected_images": g.images,
+            "expected_instances": g.instances,
+        }.get(key, np.full(len(counts), np.nan))
 
     def reset(self) -> None:
         """New classes (or none): rebuild the rows."""
@@ -177,7 +211,7 @@ class ClassTableModel(QAbstractTableModel):
             values = self._optional(key)
             return None if values is None else int(values[class_index])
         value = self._col(key)[class_index]
-        return int(value) if key in ("index", "count") else float(value)
+        return int(value) if key in ("index", "count", "instances") else float(value)
 
     def copy_text(self, key: str, class_index: int) -> str:
         """Cell text for TSV: full precision, no thousands separators or percent signs."""
@@ -245,8 +279,10 @@ class ClassTableModel(QAbstractTableModel):
         v = self._col(key)[c]
         if key in ("index",):
             return str(int(v))
-        if key == "count":
+        if key in ("count", "instances"):
             return f"{int(v):,}"
+        if key in ("expected_images", "expected_instances"):
+            return f"{v:,.1f}"
         if key in ("share", "expected_share"):
             return f"{100 * v:.2f}%"
         if key == "weight":
@@ -289,7 +325,7 @@ class ClassTableModel(QAbstractTableModel):
 
     def _sorted_perm(self) -> np.ndarray:
         n = len(self._classes)
-        if self._sort is None or n == 0 or self.session.figures is None:
+        if self._sort is None or n == 0:
             return np.arange(n, dtype=np.int64)
         column, order = self._sort
         key = COLUMN_KEYS[column]
@@ -403,4 +439,13 @@ def _tsv_cell(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
-__all__ = ["ClassTableModel", "ClassTableView", "COLUMNS", "COLUMN_KEYS", "COL", "SORT_ROLE"]
+__all__ = [
+    "ClassTableModel",
+    "ClassTableView",
+    "COLUMNS",
+    "COLUMN_KEYS",
+    "COL",
+    "MULTI_LABEL_ONLY",
+    "SINGLE_LABEL_ONLY",
+    "SORT_ROLE",
+]

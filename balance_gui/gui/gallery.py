@@ -248,6 +248,9 @@ class GalleryModel(QAbstractListModel):
         if hit is not None:
             _, width, height, error = hit
             lines.append(f"cannot decode: {error}" if error else f"{width} \N{MULTIPLICATION SIGN} {height} px")
+        if self._index is not None and hasattr(self._index, "labels"):  # multi-label: the image's classes
+            names = [self._index.classes[c] for c in self._index.labels(int(self._samples[row]))]
+            lines.append("labels: " + ", ".join(names))
         if self._draws is not None:
             lines.append(f"drawn {int(self._draws[row]):,} times in the run's last epoch")
         return "\n".join(lines)
@@ -380,7 +383,10 @@ class GalleryPanel(QWidget):
         index = self._index
         if index is None:
             return
-        samples = np.flatnonzero(np.asarray(index.targets) == self._class_idx)
+        if hasattr(index, "images_of"):  # a MultiLabelIndex: images carry several classes
+            samples = index.images_of(self._class_idx)
+        else:
+            samples = np.flatnonzero(np.asarray(index.targets) == self._class_idx)
         draws = None
         if self._draw_counts is not None:
             if self.sort.currentText() == SORT_MOST_DRAWN:

@@ -36,12 +36,14 @@ from PySide6.QtWidgets import (
 )
 
 from balance_gui import DEMO_DATASET, __version__
+from balance_gui.core.annotations import AnnotationProgress
 from balance_gui.core.errors import BalanceError, Cancelled
 from balance_gui.core.expected import class_figures, fit_line, step_figures
 from balance_gui.core.weights import Scheme, class_weights, dataset_figures
 
 from . import workers
-from .class_table import COL, ClassTableModel, ClassTableView
+from .class_table import COL, MULTI_LABEL_ONLY, SINGLE_LABEL_ONLY, ClassTableModel, ClassTableView
+from .cooccurrence_view import CooccurrenceView
 from .coverage import CoverageView
 from .export_dialogs import UseInTrainingDialog, ask_plot_path, ask_weights_path, export_plot, training_snippet
 from .gallery import GalleryPanel
@@ -49,6 +51,7 @@ from .help import HELP_HTML
 from .histogram import HistogramView
 from .image_check import CheckJob, ProblemsPanel, make_check_job
 from .jobs import JobRunner
+from .multilabel_plots import MultiLabelPlots
 from .sampler_panel import SamplerPanel
 from .scheme_picker import SchemePicker
 from .session import RunState, Session
@@ -212,6 +215,8 @@ class MainWindow(QMainWindow):
         self.table = ClassTableView(self.table_model)
         self.table.setObjectName("class_table")
         self.table.setColumnHidden(COL["usable"], True)
+        for key in MULTI_LABEL_ONLY:
+            self.table.setColumnHidden(COL[key], True)
         self.coverage = CoverageView()
         self.search = QLineEdit()
         self.search.setObjectName("class_search")
@@ -232,13 +237,21 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel()
         self.problems.setObjectName("problems")
         self.tabs.addTab(self.problems, "Problems")
+        self.cooccurrence = CooccurrenceView()
+        self.cooccurrence.setObjectName("cooccurrence")
+        self.tabs.addTab(self.cooccurrence, "Co-occurrence")
+        # multi-label data (COCO/LVIS, path,labels) shows these plots in place of the histogram
+        self.multilabel_plots = MultiLabelPlots()
+        self.multilabel_plots.setVisible(False)
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.histogram)
+        right.addWidget(self.multilabel_plots)
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setSizes([520, 330])
+        right.setStretchFactor(1, 3)
+        right.setStretchFactor(2, 2)
+        right.setSizes([520, 520, 330])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
         splitter.addWidget(right)
@@ -278,11 +291,11 @@ class MainWindow(QMainWindow):
             "Open an ImageFolder dataset (one sub-folder per class)",
         )
         self.open_manifest_action = self._action(
-            "Open &Manifest (CSV)…",
+            "Open &Manifest or Annotations…",
             self.choose_manifest,
             QKeySequence("Ctrl+Shift+O"),
             sp.SP_FileIcon,
-            "Open a CSV manifest with a path,label header",
+            "Open a CSV manifest (path,label or multi-label path,labels) or a COCO/LVIS instances JSON",
         )
         self.demo_action = self._action("Open &Demo Dataset", self.open_demo, tip="The bundled demo dataset")
         self.export_action = self._action(
@@ -586,9 +599,15 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def choose_manifest(self) -> None:
-        manifests = "Manifests (*.csv *.parquet *.pq *.arrow *.feather *.ipc)"  # core.tables.TABLE_EXTENSIONS
         start = os.path.dirname(self._recent()[0]) if self._recent() else os.path.expanduser("~")
-        path, _ = QFileDialog.getOpenFileName(self, "Open manifest", start, manifests)
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open manifest or annotations",
+            start,
+            "Manifests, tables and COCO/LVIS annotations (*.csv *.json *.parquet *.pq *.arrow *.feather *.ipc);;"
+            "CSV manifest (*.csv);;Parquet/Arrow table (*.parquet *.pq *.arrow *.feather *.ipc);;"
+            "COCO/LVIS instances (*.json)",
+        )
         if path:
             self.open_path(path)
 
@@ -655,6 +674,13 @@ class MainWindow(QMainWindow):
         if job is None or job.latest is None:
             return
         p = job.latest
+        if isinstance(p, AnnotationProgress):  # a COCO .json or path,labels manifest
+            self.scan_progress.setRange(0, max(p.bytes_total, 1) // 1024)
+            self.scan_progress.setValue(p.bytes_read // 1024)
+            self.show_status(
+                f"Reading annotations: {p.images:,} images, {p.annotations:,} annotations, {p.elapsed_s:.1f} s"
+            )
+            return
         if p.classes_total:
             self.scan_progress.setRange(0, p.classes_total)
             self.scan_progress.setValue(p.classes_done)
@@ -703,6 +729,9 @@ class MainWindow(QMainWindow):
     def check_images(self) -> None:
         """Decode and hash every image of the dataset in a worker (progress and cancel in the status bar)."""
         if self._closed or self.index is None:
+            return
+        if self.session.multilabel:
+            self.show_status("The image check works on folders and path,label manifests, not yet on annotation files")
             return
         if self.session.state is not RunState.IDLE:
             self.show_status("Stop the run before checking images: its result can change the weights")
@@ -817,7 +846,22 @@ class MainWindow(QMainWindow):
         self.datasetLoaded.emit(index)
 
     def _dataset_changed(self, index: Any) -> None:
+        multi = self.session.multilabel
+        self.histogram.setVisible(not multi)
+        self.multilabel_plots.setVisible(multi)
+        for key in SINGLE_LABEL_ONLY:
+            if key != "usable":  # shown once a check is attached
+                self.table.setColumnHidden(COL[key], multi)
+        for key in MULTI_LABEL_ONLY:
+            self.table.setColumnHidden(COL[key], not multi)
+        if multi:
+            self.multilabel_plots.set_dataset(index)
+            self.cooccurrence.set_dataset(index)
+        else:
+            self.cooccurrence.clear()
         self.summary.set_dataset(index, dataset_figures(index.counts))
+        if multi:  # N is the file's images (its class counts overlap: an image carries several classes)
+            self.summary.values["num_samples"].setText(f"{len(index):,} ({index.num_annotations:,} annotations)")
         self.histogram.set_dataset(index.classes, index.counts)
         self.coverage.set_dataset(index.classes, index.counts)
         self.coverage.set_order(self.histogram.order)
@@ -842,6 +886,18 @@ class MainWindow(QMainWindow):
 
     def _weights_changed(self) -> None:
         s = self.session
+        if s.index is not None and s.image_figures is not None:  # multi-label data: image-level figures
+            if self.scheme_picker.scheme().name != s.scheme.name or s.scheme.name == "custom":
+                self.scheme_picker.set_scheme(s.scheme)
+            self.table_model.refresh()
+            self.multilabel_plots.set_expected(s.image_figures)
+            self.scheme_picker.set_hint(
+                "Image-level sampling: an image's weight is the max of its classes' weights "
+                "(rfs:T: its repeat factor, 1 without annotations)"
+            )
+            if s.figures_note:
+                self.show_status(s.figures_note)
+            return
         if s.index is None or s.figures is None:
             return
         if self.scheme_picker.scheme().name != s.scheme.name or s.scheme.name == "custom":
@@ -931,6 +987,9 @@ class MainWindow(QMainWindow):
         self._pending_step = None
         s.clear_step()
         _freeze_long_lived_objects()
+        if s.multilabel:
+            self._start_image_level_run(settings)
+            return
         weights = s.run_weights()
         params = settings.simulate_kwargs()
         if "sample_weights" in weights:  # weights on usable images: excluded files weigh 0
@@ -948,6 +1007,30 @@ class MainWindow(QMainWindow):
             on_finished=self._run_finished,
             on_paused=lambda: self.session.set_state(RunState.PAUSED),
             on_resumed=lambda: self.session.set_state(RunState.RUNNING),
+        )
+        s.set_state(RunState.RUNNING)
+
+    def _start_image_level_run(self, settings: Any) -> None:
+        """Multi-label data: the core's image-level run (repeat-factor epochs for rfs:T, else draws
+        by image weight), shown when it ends against the expected images and instances per class."""
+        s = self.session
+        rfs = s.scheme.name == "rfs"
+        params = {
+            "epochs": settings.epochs,
+            "num_samples": None if rfs else settings.num_samples,
+            "replacement": True if rfs else settings.replacement,
+            "seed": settings.seed,
+            "device": settings.device,
+        }
+        worker = workers.make_image_level_worker(s.index, s.scheme, s.image_weights, params)
+        self.sampler.set_progress(0, settings.total_draws, "sampling images…")
+        self.show_status(f"Sampling images of {s.index.num_classes:,} classes, {settings.epochs} epoch(s)…")
+        self._redraw_timer.start()
+        self.runs.start(
+            worker,
+            on_done=self._on_step,
+            on_exception=self._run_failed,
+            on_finished=self._run_finished,
         )
         s.set_state(RunState.RUNNING)
 
@@ -996,6 +1079,15 @@ class MainWindow(QMainWindow):
         step = self.last_step
         if self._run_error is not None:
             self.runEnded.emit("failed")
+        elif self.session.multilabel:
+            if step is not None:
+                self.show_status(
+                    f"Run finished: {step.epochs} epoch(s), {step.sampled.draws:,.1f} images per epoch "
+                    f"(expected {step.expected.draws:,.1f})"
+                )
+            self.runEnded.emit("stopped" if self._stop_requested else "finished")
+            if not self._stop_requested:
+                self.runFinished.emit(step)
         elif self._stop_requested:
             done = step.draws_done if step is not None else 0
             self.show_status(f"Run stopped after {done:,} draws")
@@ -1011,6 +1103,15 @@ class MainWindow(QMainWindow):
 
     def _step_changed(self, step: Any) -> None:
         if self.index is None:
+            return
+        if self.session.multilabel:
+            self.multilabel_plots.set_sampled(step)
+            if step is None:
+                self.gallery.set_draw_counts(None)
+                if self.session.state is RunState.IDLE:
+                    self.sampler.set_progress(0, self.session.settings.total_draws, "idle")
+            else:
+                self.sampler.set_progress(1, 1, "done")
             return
         if step is None:  # no run results: every run view back to the plan
             total = self.session.settings.total_draws
@@ -1057,6 +1158,8 @@ class MainWindow(QMainWindow):
         step = self.last_step
         if step is None:
             return ""
+        if self.session.multilabel:
+            return self.multilabel_plots.figures_label.text()
         fit = fit_line(step.fit) if step.fit is not None else ""
         return f"{step.draws_done:,} draws ({step.mode}); {fit}; TV distance {step.tv_distance:.4f}"
 
@@ -1135,7 +1238,8 @@ class MainWindow(QMainWindow):
         try:
             self.histogram.set_export_caption(self._plot_caption())
             try:
-                export_plot(self.histogram.graphics, path)
+                graphics = self.multilabel_plots.graphics if self.session.multilabel else self.histogram.graphics
+                export_plot(graphics, path)
             finally:
                 self.histogram.set_export_caption(None)
         except Exception as e:  # noqa: BLE001  (the boundary: report_exception sorts user errors from bugs)
@@ -1187,7 +1291,8 @@ class MainWindow(QMainWindow):
         for action in (self.export_action, self.export_png_action, self.export_svg_action):
             action.setEnabled(has_data)
         self.start_action.setEnabled(has_data and not running and not self.checks.busy)
-        self.check_action.setEnabled(has_data and not running)
+        # the image check indexes single-label data (core.images.check_images takes a DatasetIndex)
+        self.check_action.setEnabled(has_data and not running and not self.session.multilabel)
         self.pause_action.setEnabled(running)
         self.pause_action.setText("&Resume" if self.session.state is RunState.PAUSED else "&Pause")
         self.stop_action.setEnabled(running)
@@ -1203,7 +1308,7 @@ class MainWindow(QMainWindow):
             url = QUrl(url)
             if url.isLocalFile():
                 path = url.toLocalFile()
-                if os.path.isdir(path) or path.lower().endswith(".csv"):
+                if os.path.isdir(path) or path.lower().endswith((".csv", ".json")):
                     return path
         return None
 

@@ -13,6 +13,12 @@ would show numbers that belong to neither. Attaching an image check's result or 
 With a check attached and ``use_usable`` on, the class weights and every expected figure are
 computed on the usable counts (``core.images.usable_weights``): corrupt files and duplicate
 copies get weight 0, in the run and in the exported file.
+
+The index is a single-label ``DatasetIndex`` (a folder or ``path,label`` manifest) or a
+``MultiLabelIndex`` (a COCO/LVIS instances JSON or a ``path,labels`` manifest). For the latter a
+sampler picks images, not classes: the session also holds the per-image weights (the max of the
+image's class weights; the repeat factors under ``rfs:T``) and ``image_figures``, the core's
+expected images and instances per class and epoch; ``figures`` (single-label draws) is None.
 """
 
 from __future__ import annotations
@@ -24,10 +30,19 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from balance_gui.core.annotations import MultiLabelIndex
 from balance_gui.core.errors import BalanceError, SettingsError
 from balance_gui.core.expected import ClassFigures, class_figures
 from balance_gui.core.images import CheckResult
 from balance_gui.core.options import Device, Implementation, Mode
+from balance_gui.core.repeat_factors import (
+    ClassLevel,
+    class_repeat_factors,
+    expected_repeat_factor_epoch,
+    expected_with_replacement,
+    expected_without_replacement,
+    image_weights,
+)
 from balance_gui.core.weights import Scheme, class_weights
 
 
@@ -73,6 +88,8 @@ class Session(QObject):
         self._scheme = Scheme("inverse")
         self._weights: np.ndarray | None = None
         self._figures: ClassFigures | None = None
+        self._image_weights: np.ndarray | None = None
+        self._image_figures: ClassLevel | None = None
         self._figures_note = ""
         self._settings = RunSettings()
         self._state = RunState.IDLE
@@ -101,6 +118,21 @@ class Session(QObject):
     def figures(self) -> ClassFigures | None:
         """The core's expected figures for the weights and the run settings."""
         return self._figures
+
+    @property
+    def multilabel(self) -> bool:
+        """The dataset is a COCO/LVIS file or a ``path,labels`` manifest: images carry several classes."""
+        return isinstance(self._index, MultiLabelIndex)
+
+    @property
+    def image_weights(self) -> np.ndarray | None:
+        """Per image (multi-label data only): the weight the image-level sampler draws it by."""
+        return self._image_weights
+
+    @property
+    def image_figures(self) -> ClassLevel | None:
+        """Multi-label data: the core's expected images and instances per class in one epoch."""
+        return self._image_figures
 
     @property
     def figures_note(self) -> str:
@@ -179,6 +211,8 @@ class Session(QObject):
     def export_kwargs(self) -> dict[str, Any]:
         """The weights arguments of ``core.weightsfile.export_weights``: ``class_w``, and ``excluded``
         (the per-sample mask of files that get weight 0) when the weights are on the usable images."""
+        if self.multilabel:
+            return {"image_weights": self._image_weights}
         kwargs: dict[str, Any] = {"class_w": self._weights}
         excluded = self.excluded
         if excluded is not None:
@@ -312,17 +346,26 @@ class Session(QObject):
     def _apply(self, scheme: Scheme) -> None:
         counts = self.counts
         assert counts is not None  # weights are applied only with a dataset
-        w = class_weights(counts, scheme, self._index.classes)
+        if self.multilabel and scheme.name == "rfs":  # f_c is the share of ALL the file's images
+            assert scheme.param is not None
+            w = class_repeat_factors(counts, len(self._index), scheme.param)
+        else:
+            w = class_weights(counts, scheme, self._index.classes)
         w.setflags(write=False)
         self._scheme = scheme
         self._weights = w
         self._refresh_figures()
 
     def _refresh_figures(self) -> None:
+        self._image_weights = self._image_figures = None
         if self._index is None or self._weights is None:
             self._figures = None
             return
         s = self._settings
+        if self.multilabel:
+            self._figures = None
+            self._refresh_image_figures()
+            return
         counts = self.counts
         assert counts is not None
         try:
@@ -331,4 +374,26 @@ class Session(QObject):
         except SettingsError as e:
             # e.g. more draws without replacement than images with a weight: the run will refuse too
             self._figures = class_figures(counts, self._weights, s.num_samples)
+            self._figures_note = f"{e}; figures shown with replacement"
+
+    def _refresh_image_figures(self) -> None:
+        """Multi-label data: per-image weights and the expected figures per class, from the core."""
+        s, index = self._settings, self._index
+        rfs = self._scheme.name == "rfs"
+        assert self._weights is not None
+        # rfs: an image without annotations repeats once (detectron2); else the reduction's default
+        w = image_weights(index, self._weights, "max", empty_weight=1.0 if rfs else None)
+        w.setflags(write=False)
+        self._image_weights = w
+        self._figures_note = ""
+        if rfs:
+            self._image_figures = expected_repeat_factor_epoch(index, w)
+            return
+        try:
+            if s.replacement:
+                self._image_figures = expected_with_replacement(index, w, s.num_samples)
+            else:
+                self._image_figures = expected_without_replacement(index, w, s.num_samples)
+        except SettingsError as e:
+            self._image_figures = expected_with_replacement(index, w, s.num_samples)
             self._figures_note = f"{e}; figures shown with replacement"

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from superqt.utils import FunctionWorker, GeneratorWorker
 
+from balance_gui.core.annotations import AnnotationProgress, is_multilabel_manifest, open_annotations
 from balance_gui.core.dataset import ScanProgress, open_dataset
 
 # Longest gap between two steps a simulation worker hands to the GUI thread: the GUI
@@ -61,16 +62,24 @@ class ProgressJob(Generic[Progress]):
 
 
 @dataclass(kw_only=True)
-class ScanJob(ProgressJob[ScanProgress]):
+class ScanJob(ProgressJob[ScanProgress | AnnotationProgress]):
     """A running scan of ``path``."""
 
     path: str
 
 
+def is_annotation_path(path: str) -> bool:
+    """A COCO/LVIS instances ``.json`` or a ``path,labels`` CSV manifest (multi-label data)."""
+    low = path.lower()
+    return os.path.isfile(path) and (low.endswith(".json") or (low.endswith(".csv") and is_multilabel_manifest(path)))
+
+
 def make_scan_job(path: str) -> ScanJob:
-    """A scan of ``path`` (folder or .csv manifest), not started yet."""
+    """A scan of ``path`` (folder or .csv manifest; a COCO .json or ``path,labels`` .csv is read
+    with ``core.annotations.open_annotations``, its progress an AnnotationProgress), not started yet."""
     job = ScanJob(path=path, worker=None)  # type: ignore[arg-type]
-    job.worker = FunctionWorker(open_dataset, path, progress=job._progress, cancel=job.cancel)
+    read = open_annotations if is_annotation_path(path) else open_dataset
+    job.worker = FunctionWorker(read, path, progress=job._progress, cancel=job.cancel)
     return job
 
 
@@ -118,6 +127,19 @@ def make_simulation_worker(
     from the generator; ``quit()`` stops the run and closes the generator.
     """
     return ClosingGeneratorWorker(_simulation_steps, targets, class_w, dict(params), interval_s)
+
+
+def _image_level_run(index: Any, scheme: Any, image_weights: Any, params: dict[str, Any]) -> Any:
+    from balance_gui.core.image_sampling import simulate_image_level  # imports torch: only in a worker
+
+    leave_a_core_to_the_gui()
+    return simulate_image_level(index, scheme, image_weights=image_weights, **params)
+
+
+def make_image_level_worker(index: Any, scheme: Any, image_weights: Any, params: dict[str, Any]) -> FunctionWorker:
+    """A worker that runs ``core.image_sampling.simulate_image_level`` on a multi-label index
+    (``params``: epochs, num_samples, replacement, seed, device); its result is an ImageLevelRun."""
+    return FunctionWorker(_image_level_run, index, scheme, image_weights, dict(params))
 
 
 def _export(path: str, index: Any, scheme: Any, weights: dict[str, Any]) -> str:

@@ -1,0 +1,133 @@
+"""The window on multi-label data: a COCO instances JSON (real images composed from the demo shapes)
+and a path,labels manifest open; the table, plots, co-occurrence map, run and gallery show the
+core's figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from balance_gui.core.annotations import read_coco
+from balance_gui.core.image_sampling import simulate_image_level
+from balance_gui.core.repeat_factors import cooccurrence, expected_repeat_factor_epoch, repeat_factors
+from balance_gui.core.weights import Scheme
+from balance_gui.gui.class_table import COL
+
+from .conftest import open_and_wait
+
+pytestmark = pytest.mark.timeout(120)
+
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
+TILE = 24
+# (category id, name); ids non-contiguous and listed unsorted, as COCO files have them
+CATEGORIES = [(30, "triangle"), (7, "circle"), (12, "square")]
+# per image: the category ids of its boxes (one tile each)
+LAYOUT = [[7, 7, 12], [7], [7, 30], [12], [7, 12], [], [7], [30, 7, 7, 7]]
+
+
+@pytest.fixture
+def coco_file(tmp_path):
+    """A small COCO file whose images are real PNGs composed from the demo's shape images."""
+    tiles = {name: sorted((DEMO / name).glob("*.jpg")) for _, name in CATEGORIES if (DEMO / name).is_dir()}
+    demo_shapes = sorted(p for p in DEMO.iterdir() if p.is_dir())
+    name_of = {cid: name for cid, name in CATEGORIES}
+    (tmp_path / "images").mkdir()
+    images, annotations = [], []
+    for i, cats in enumerate(LAYOUT):
+        canvas = Image.new("RGB", (2 * TILE, 2 * TILE), (0, 0, 0))
+        for slot, cid in enumerate(cats):
+            folder = tiles.get(name_of[cid]) or sorted(demo_shapes[slot % len(demo_shapes)].glob("*.jpg"))
+            with Image.open(folder[i % len(folder)]) as src:
+                canvas.paste(src.convert("RGB").resize((TILE, TILE)), ((slot % 2) * TILE, (slot // 2) * TILE))
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": 100 + i, "category_id": cid, "bbox": [0, 0, TILE, TILE]}
+            )
+        canvas.save(tmp_path / "images" / f"img{i}.png")
+        images.append({"id": 100 + i, "file_name": f"images/img{i}.png", "width": 2 * TILE, "height": 2 * TILE})
+    path = tmp_path / "instances.json"
+    path.write_text(
+        json.dumps(
+            {
+                "images": images[::-1],
+                "annotations": annotations,
+                "categories": [{"id": c, "name": n} for c, n in CATEGORIES],
+            }
+        )
+    )
+    return path
+
+
+def test_coco_file_opens_with_images_instances_and_expected_figures(qtbot, window, coco_file):
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    index = read_coco(coco_file)
+    s = window.session
+    assert s.multilabel and s.figures is None
+    assert window.index.classes == ("circle", "square", "triangle")  # by ascending category id 7, 12, 30
+    model = window.table_model
+    np.testing.assert_array_equal(model.column_values("count"), [6, 3, 2])  # images carrying the class
+    np.testing.assert_array_equal(model.column_values("instances"), [9, 3, 2])  # its boxes
+    assert not window.table.isColumnHidden(COL["instances"])
+    assert window.table.isColumnHidden(COL["expected_share"])
+    assert window.summary.values["num_samples"].text() == "8 (14 annotations)"  # N: the file's images
+    assert window.multilabel_plots.isVisibleTo(window) and not window.histogram.isVisibleTo(window)
+    # rfs:T: the expected figures are the core's repeat-factor epoch on the core's repeat factors
+    assert window.set_scheme(Scheme("rfs", 0.5))
+    exp = expected_repeat_factor_epoch(index, repeat_factors(index, 0.5))
+    np.testing.assert_allclose(model.column_values("expected_images"), exp.images, rtol=1e-12)
+    np.testing.assert_allclose(model.column_values("expected_instances"), exp.instances, rtol=1e-12)
+    np.testing.assert_allclose(window.multilabel_plots.expected_marks_by_class(), exp.images, rtol=1e-12)
+    np.testing.assert_allclose(s.image_weights, repeat_factors(index, 0.5), rtol=1e-12)
+    # the co-occurrence tab holds the core's matrix (largest class first)
+    co = window.cooccurrence
+    np.testing.assert_array_equal(co.matrix, cooccurrence(index).dense()[np.ix_(co.shown, co.shown)])
+    assert co.matrix[0, 1] == 2 and "circle + square: 2 images together" in co.cell_text(0, 1)
+
+
+def test_run_plots_sampled_images_and_instances_against_expected(qtbot, window, coco_file):
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    assert window.set_scheme(Scheme("rfs", 0.5))
+    window.sampler.epochs.setValue(40)
+    window.sampler.seed.setValue(3)
+    with qtbot.waitSignal(window.runFinished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.sampler.start_button, Qt.MouseButton.LeftButton)
+    run = blocker.args[0]
+    direct = simulate_image_level(read_coco(coco_file), "rfs:0.5", epochs=40, seed=3)
+    np.testing.assert_allclose(run.sampled.images, direct.sampled.images)
+    images, instances = window.multilabel_plots.sampled_heights_by_class()
+    np.testing.assert_allclose(images, direct.sampled.images)
+    np.testing.assert_allclose(instances, direct.sampled.instances)
+    np.testing.assert_allclose(
+        window.multilabel_plots.sampled_images.expected[np.argsort(window.multilabel_plots.order)],
+        direct.expected.images,
+    )
+
+
+def test_gallery_shows_a_class_with_the_other_labels(qtbot, window, coco_file):
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    index = window.index
+    square = index.classes.index("square")
+    window.select_class(square)
+    model = window.gallery.model
+    assert model.rowCount() == 3
+    rows = {model.data(model.index(r, 0), Qt.ItemDataRole.ToolTipRole) for r in range(model.rowCount())}
+    # file order of the JSON (images listed in reverse): img4 (circle, square), img3, img0 (circle, square)
+    paths = [Path(model.path(r)).name for r in range(model.rowCount())]
+    assert paths == ["img4.png", "img3.png", "img0.png"]
+    assert sum("labels: circle, square" in t for t in rows) == 2
+    assert sum("labels: square" in t and "circle" not in t for t in rows) == 1
+
+
+def test_multilabel_manifest_opens(qtbot, window, tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("path,labels\na.png,dog;cat\nb.png,dog\nc.png,\n")
+    assert open_and_wait(qtbot, window, manifest) == "ok"
+    assert window.session.multilabel
+    np.testing.assert_array_equal(window.table_model.column_values("count"), [1, 2])  # cat, dog
+    assert not window.check_action.isEnabled()  # the image check takes single-label data only
