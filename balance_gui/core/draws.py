@@ -543,7 +543,10 @@ class ClassAwareDraw(_Chunked):
         hb = mix64_np(mix64_np(bc * _GOLDEN + perm_seed) + bq * _GOLDEN)
         keys = hb.take(eb)
         keys += (ei + 1) * _GOLDEN
-        o = np.argsort(mix64_np(keys), kind="stable")
+        # keys are distinct inside a block, so any sort by key followed by a stable sort by
+        # block gives each block its one key order (torch: two stable sorts; here numpy's
+        # quicksort, then a radix sort on the block)
+        o = np.argsort(mix64_np(keys))
         del keys
         o = o.take(_stable_argsort_small(eb.take(o), Bs))
         # o now lists each block's elements, block after block, in key order
