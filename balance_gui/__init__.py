@@ -40,6 +40,7 @@ _EXPORTS = {
     "make_weights_for_balanced_classes": "weights",
     "export_weights": "weightsfile",
     "load_weights": "weightsfile",
+    "load_sampler": "training",
     "check_images": "images",
     "CheckResult": "images",
     "usable_weights": "images",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
     from .core.sampler import PKBatchSampler as PKBatchSampler
     from .core.simulate import SimulationStep as SimulationStep
     from .core.simulate import simulate as simulate
+    from .core.training import load_sampler as load_sampler
     from .core.weights import Scheme as Scheme
     from .core.weights import class_weights as class_weights
     from .core.weights import dataset_figures as dataset_figures

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from .core.annotations import AnnotationProgress, MultiLabelIndex, is_multilabel_manifest, open_annotations
@@ -165,6 +166,49 @@ def cmd_inspect_annotations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_annotations(args: argparse.Namespace) -> int:
+    """``export ANNOT.json -o FILE --scheme S``: one weight per image, in the file's order."""
+    from .cli import _say
+    from .core.annotation_weights import export_image_weights
+
+    if args.usable:
+        raise SettingsError("--usable (the image check) does not work on annotation files yet")
+    if os.path.exists(args.output) and os.path.samefile(args.output, args.root):
+        raise SettingsError(f"--output {args.output} is the annotation file itself: choose another output file")
+    index = load_annotations(args.root, getattr(args, "image_root", None), getattr(args, "skip_crowd", False))
+    scheme = parse_scheme(args.scheme)
+    weights = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
+    export_image_weights(args.output, index, weights, scheme)
+    how = "repeat factor" if scheme.name == "rfs" else f"{DEFAULT_REDUCTION} of its classes' weights"
+    _say(
+        f"wrote {escape_name(args.output)}: {len(index):,} image weights ({index.num_classes} classes), scheme "
+        f"{scheme}, image weight = {how}",
+        sys.stderr,
+    )
+    return 0
+
+
+def cmd_verify_annotations(args: argparse.Namespace) -> int:
+    """``verify FILE ANNOT.json``: 0 when the per-image weights belong to the file, 2 when not, 1 for
+    a ``.npy`` (only its length can be checked)."""
+    from .cli import _say
+    from .core.annotation_weights import verify_image_weights
+
+    index = load_annotations(args.root, getattr(args, "image_root", None), getattr(args, "skip_crowd", False))
+    info = verify_image_weights(args.file, index)
+    shown, root = escape_name(args.file), escape_name(index.file)
+    drawable = int((info["sample_weights"] > 0).sum())
+    if not info["identified"]:
+        _say(
+            f"{shown}: only its length could be checked: {len(index):,} weights for the {len(index):,} images of "
+            f"{root}; a .npy holds no image ids or file names (export .pt, .csv or .json for that)"
+        )
+        return 1
+    ids = "same image ids and " if index.image_ids is not None else ""
+    _say(f"{shown} matches {root}: {len(index):,} images, {ids}same files, same order; {drawable:,} can be drawn")
+    return 0
+
+
 def simulation_report(index: MultiLabelIndex, run: ImageLevelRun) -> dict[str, Any]:
     """``simulate --json`` for an annotation file: expected and sampled figures per class, per epoch."""
     return {
@@ -244,7 +288,9 @@ def cmd_simulate_annotations(args: argparse.Namespace) -> int:
 
 __all__ = [
     "annotation_report",
+    "cmd_export_annotations",
     "cmd_inspect_annotations",
+    "cmd_verify_annotations",
     "cmd_simulate_annotations",
     "format_annotation_report",
     "is_annotation_file",

@@ -27,6 +27,7 @@ from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_
 from .expected import distinct_with_replacement as expected_distinct
 from .options import Mode
 from .sampler import CHUNK_SIZE, BalancedSampler
+from .training import build_sampler
 
 __all__ = [
     "SimulationStep",
@@ -162,7 +163,8 @@ def simulate(
         gen = torch.Generator()
         gen.manual_seed(int(seed))
         sampler = _settings_checked(
-            BalancedSampler,
+            build_sampler,  # the one builder of the app's sampler (core.training)
+            labels=t,  # per-sample weights draw by class in the class-aware and stratified modes
             num_samples=num_samples,
             replacement=replacement,
             generator=gen,

@@ -143,6 +143,10 @@ def make_image_level_worker(index: Any, scheme: Any, image_weights: Any, params:
 
 
 def _export(path: str, index: Any, scheme: Any, weights: dict[str, Any]) -> str:
+    if "image_weights" in weights:  # multi-label data: one weight per image, in the file's order
+        from balance_gui.core.annotation_weights import export_image_weights
+
+        return export_image_weights(path, index, weights["image_weights"], scheme)
     from balance_gui.core.weightsfile import export_weights
 
     return export_weights(path, index, scheme=scheme, **weights)

@@ -1,0 +1,304 @@
+"""Weights files of detection and multi-label data: one weight per IMAGE (float64), in the order of
+the annotation file's ``images`` list (a ``path,labels`` manifest: its rows), with the image ids
+(COCO) and the file names, fingerprinted like every weights file.
+
+* ``.pt``: a dict ``kind="image_weights"``, ``format_version``, ``weights`` (float64 tensor),
+  ``image_ids`` (int64 tensor, COCO; absent for a manifest), ``files``, ``classes``, ``scheme``,
+  ``annotations`` (the annotation file's name), ``root``, ``fingerprint``;
+* ``.json``: the same fields as JSON (weights written by ``repr``: float64 read back exactly);
+* ``.csv``: header ``file,image_id,weight,fingerprint``, one row per image (``image_id`` empty for
+  a manifest), then a trailer row whose last field is ``kind=image_weights format_version=1
+  sha256=...`` over every row; a field that a spreadsheet would read as a formula is quoted with
+  ``'`` as the single-label CSV does;
+* ``.npy``: the float64 weights alone (only its length can be checked).
+
+The fingerprint is sha256 over every field but itself (weights as ``float.hex``), so an edited
+file is refused on load. :func:`verify_image_weights` checks the file against an index: the
+number of images, the image ids, and the file names, and says what differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from .annotations import MultiLabelIndex, is_multilabel_manifest, open_annotations
+from .atomic import atomic_write
+from .errors import WeightsFileError
+
+KIND = "image_weights"
+VERSION = 1
+FORMATS = (".pt", ".csv", ".json", ".npy")
+CSV_HEADER = ["file", "image_id", "weight", "fingerprint"]
+_TRAILER = re.compile(r"kind=image_weights format_version=(\d{1,9}) sha256=([0-9a-f]{64})")
+_FORMULA_START = "=+-@\t\r"
+
+
+def _fmt(path: str | os.PathLike[str]) -> str:
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        raise WeightsFileError(f"{os.fspath(path)}: unknown weights format {ext!r} (use .pt, .csv, .json or .npy)")
+    return ext
+
+
+def _quote(cell: str) -> str:
+    return "'" + cell if cell[:1] in _FORMULA_START or (cell.startswith("'") and cell[1:2] in _FORMULA_START) else cell
+
+
+def _unquote(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:2] in (*_FORMULA_START, "'") else cell
+
+
+def _fingerprint(record: dict[str, Any]) -> str:
+    rest = {k: v for k, v in record.items() if k != "fingerprint"}
+    rest["weights"] = [float(w).hex() for w in rest["weights"]]
+    if rest.get("image_ids") is not None:
+        rest["image_ids"] = [int(i) for i in rest["image_ids"]]
+    text = json.dumps(rest, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _csv_fingerprint(version: int, rows: list[list[str]]) -> str:
+    h = hashlib.sha256(f"balance-gui image_weights csv format_version={version}\n".encode())
+    h.update("".join("\0".join(r) + "\n" for r in rows).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def export_image_weights(path: str | os.PathLike[str], index: MultiLabelIndex, weights: Any, scheme: Any) -> str:
+    """Write per-image ``weights`` (file order of ``index``) to ``path``; the extension picks the format."""
+    fmt = _fmt(path)
+    w = np.array(weights, dtype=np.float64).ravel()
+    if w.shape != (len(index),):
+        raise WeightsFileError(f"{len(w)} weights for the {len(index)} images of {index.file}")
+    if not np.all(np.isfinite(w) & (w >= 0)):
+        raise WeightsFileError("image weights must be finite and >= 0")
+    if index.file and os.path.exists(path) and os.path.samefile(path, index.file):
+        raise WeightsFileError(f"cannot write {os.fspath(path)}: it is the annotation file the weights are for")
+    files = index.relative_paths()
+    ids = None if index.image_ids is None else [int(i) for i in index.image_ids]
+    record: dict[str, Any] = {
+        "kind": KIND,
+        "format_version": VERSION,
+        "scheme": str(scheme),
+        "annotations": os.path.basename(index.file),
+        "root": os.path.abspath(index.root),
+        "classes": list(index.classes),
+        "files": files,
+        "image_ids": ids,
+        "weights": w.tolist(),
+    }
+    record["fingerprint"] = _fingerprint(record)
+    if fmt == ".pt":
+        import torch
+
+        pt = dict(record)
+        pt["weights"] = torch.from_numpy(w.copy())
+        pt["image_ids"] = None if ids is None else torch.tensor(ids, dtype=torch.int64)
+        buffer = io.BytesIO()
+        torch.save(pt, buffer)
+        atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
+    elif fmt == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, w, allow_pickle=False)
+        atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
+    elif fmt == ".json":
+        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
+    else:
+        rows = [[f, "" if ids is None else str(ids[i]), repr(float(w[i]))] for i, f in enumerate(files)]
+        trailer = f"kind={KIND} format_version={VERSION} sha256={_csv_fingerprint(VERSION, rows)}"
+
+        def write(fh: Any) -> None:
+            text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+            out = csv.writer(text)
+            out.writerow(CSV_HEADER)
+            out.writerows([_quote(r[0]), r[1], r[2], ""] for r in rows)
+            out.writerow(["", "", "", trailer])
+            text.flush()
+            text.detach()
+
+        atomic_write(path, write)
+    return os.fspath(path)
+
+
+def _bad(path: str, why: str) -> WeightsFileError:
+    return WeightsFileError(f"{path}: {why}")
+
+
+def _read_pt(path: str) -> dict[str, Any] | None:
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001  (a truncated or foreign file)
+        raise _bad(path, f"not a readable .pt weights file ({type(e).__name__})") from e
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        return None
+    rec = dict(data)
+    if not isinstance(rec.get("weights"), torch.Tensor) or rec["weights"].dtype != torch.float64:
+        raise _bad(path, "its weights are not a float64 tensor")
+    rec["weights"] = rec["weights"].numpy().tolist()
+    if isinstance(rec.get("image_ids"), torch.Tensor):
+        rec["image_ids"] = rec["image_ids"].tolist()
+    return rec
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            data = json.load(fh)
+    except (ValueError, RecursionError) as e:
+        raise _bad(path, f"not valid JSON ({e})") from e
+    return data if isinstance(data, dict) and data.get("kind") == KIND else None
+
+
+def _read_csv(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except csv.Error as e:
+        raise _bad(path, f"not a valid CSV file ({e})") from e
+    if not rows or rows[0] != CSV_HEADER:
+        return None
+    if len(rows) < 2 or not (m := _TRAILER.fullmatch(rows[-1][-1] if rows[-1] else "")):
+        raise _bad(path, "no fingerprint row at the end: the file was cut or edited")
+    body = rows[1:-1]
+    if any(len(r) != 4 for r in body):
+        raise _bad(path, "a row does not have the 4 fields file,image_id,weight,fingerprint")
+    plain = [[_unquote(r[0]), r[1], r[2]] for r in body]
+    if int(m.group(1)) != VERSION:
+        raise _bad(path, f"format version {m.group(1)} is not one this version reads ({VERSION})")
+    if _csv_fingerprint(VERSION, plain) != m.group(2):
+        raise _bad(path, "fingerprint mismatch: the file was edited after export")
+    try:
+        weights = [float(r[2]) for r in plain]
+        ids = None if all(r[1] == "" for r in plain) else [int(r[1]) for r in plain]
+    except ValueError as e:
+        raise _bad(path, f"a weight or image id is not a number ({e})") from e
+    return {
+        "kind": KIND,
+        "format_version": VERSION,
+        "files": [r[0] for r in plain],
+        "image_ids": ids,
+        "weights": weights,
+        "fingerprint": m.group(2),
+        "_csv": True,
+    }
+
+
+def read_image_weights_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The file's record (``weights`` as a float64 array), or None when it is not an image-weights
+    file (a class-level weights file of a single-label dataset). A ``.npy`` is read as bare weights
+    (``files`` None). Raises WeightsFileError for an edited or unreadable image-weights file."""
+    fmt = _fmt(path)
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise WeightsFileError(f"weights file not found: {p}")
+    if fmt == ".npy":
+        try:
+            w = np.load(p, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001
+            raise _bad(p, f"not a readable .npy file ({type(e).__name__})") from e
+        if w.ndim != 1 or w.dtype != np.float64:
+            raise _bad(p, f"expected a 1-D float64 array, got {w.dtype} of shape {w.shape}")
+        return {"format": fmt, "weights": w, "files": None, "image_ids": None}
+    rec = {".pt": _read_pt, ".json": _read_json, ".csv": _read_csv}[fmt](p)
+    if rec is None:
+        return None
+    if not rec.pop("_csv", False):
+        if rec.get("format_version") != VERSION:
+            raise _bad(p, f"format version {rec.get('format_version')!r} is not one this version reads ({VERSION})")
+        try:
+            expected = _fingerprint(rec)
+        except (KeyError, TypeError, ValueError) as e:
+            raise _bad(p, f"a field is missing or malformed ({e})") from e
+        if rec.get("fingerprint") != expected:
+            raise _bad(p, "fingerprint mismatch: the file was edited after export")
+    w = np.asarray(rec["weights"], dtype=np.float64)
+    if w.ndim != 1 or not np.all(np.isfinite(w) & (w >= 0)):
+        raise _bad(p, "weights must be finite and >= 0")
+    if rec.get("files") is not None and len(rec["files"]) != w.size:
+        raise _bad(p, f"{len(rec['files'])} files for {w.size} weights")
+    rec["weights"] = w
+    rec["format"] = fmt
+    return rec
+
+
+def _first_difference(a: list[Any], b: list[Any]) -> int:
+    return next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+
+
+def verify_image_weights(path: str | os.PathLike[str], index: MultiLabelIndex) -> dict[str, Any]:
+    """Read ``path`` and check it belongs to ``index``: as many weights as images, the same image
+    ids (COCO) and the same files, in the same order. Returns the record with ``sample_weights``."""
+    p = os.fspath(path)
+    rec = read_image_weights_file(p)
+    if rec is None:
+        raise WeightsFileError(
+            f"{p} holds class-level weights of a single-label dataset, not per-image weights of {index.file}"
+        )
+    w = rec["weights"]
+    if w.size != len(index):
+        raise WeightsFileError(f"{p} holds {w.size:,} image weights, but {index.file} lists {len(index):,} images")
+    ids = rec.get("image_ids")
+    bare = rec.get("files") is None  # a .npy: the weights alone
+    if not bare and (index.image_ids is not None or ids is not None):
+        mine = None if index.image_ids is None else [int(i) for i in index.image_ids]
+        if ids is None or mine is None:
+            raise WeightsFileError(f"{p}: one of the file and {index.file} has image ids and the other has none")
+        if list(ids) != mine:
+            i = _first_difference(list(ids), mine)
+            raise WeightsFileError(
+                f"{p} does not match {index.file}: image {i} has id {ids[i]} in the weights file, {mine[i]} in the "
+                "annotations (another file, or its images reordered)"
+            )
+    files = rec.get("files")
+    if files is not None and list(files) != index.relative_paths():
+        i = _first_difference(list(files), index.relative_paths())
+        raise WeightsFileError(
+            f"{p} does not match {index.file}: image {i} is {files[i]!r} in the weights file, "
+            f"{index.relative_path(i)!r} in the annotations"
+        )
+    rec["sample_weights"] = w
+    rec["identified"] = files is not None
+    return rec
+
+
+def _as_index(dataset: Any) -> MultiLabelIndex | None:
+    if isinstance(dataset, MultiLabelIndex):
+        return dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        p = os.fspath(dataset)
+        low = p.lower()
+        if os.path.isfile(p) and (low.endswith(".json") or (low.endswith(".csv") and is_multilabel_manifest(p))):
+            return open_annotations(p)
+    return None
+
+
+def image_weights_hook(path: str | os.PathLike[str], dataset: Any) -> dict[str, Any] | None:
+    """For ``weightsfile.load_weights`` / ``verify_weights_file``: when ``dataset`` is an annotation
+    file (or its index), or ``path`` an image-weights file, the checked record; else None (the
+    single-label path goes on)."""
+    index = _as_index(dataset)
+    if index is not None:
+        return verify_image_weights(path, index)
+    if dataset is None and _fmt(path) != ".npy":
+        return read_image_weights_file(path)
+    return None
+
+
+__all__ = [
+    "CSV_HEADER",
+    "KIND",
+    "export_image_weights",
+    "image_weights_hook",
+    "read_image_weights_file",
+    "verify_image_weights",
+]
