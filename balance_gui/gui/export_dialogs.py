@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from balance_gui.core.options import FileFormat
+from balance_gui.core.training_code import training_snippet as training_snippet  # the lines live in the core
 
 # The core's list of weights-file formats, as file-dialog filters.
 WEIGHT_FORMATS = tuple((str(f), f"{f.label} (*{f})") for f in FileFormat)
@@ -137,74 +138,6 @@ def export_plot(graphics: Any, path: str, scale: float = 2.0) -> str:
     if not os.path.isfile(path):
         raise OSError(f"the plot could not be written to {path}")
     return path
-
-
-def training_snippet(
-    weights_path: str,
-    dataset_root: str,
-    source: str = "folder",
-    num_samples: int | None = None,
-    replacement: bool = True,
-    batch_size: int | None = None,
-    seed: int = 0,
-    mode: str = "weighted",
-    loader_batch_size: int = 64,
-) -> str:
-    """Python lines that load an exported weights file into a DataLoader, with the run's settings.
-
-    The dataset is ``ImageFolder(..., allow_empty=True)``: the app keeps empty classes (so the
-    class indices match torchvision's), and so must the loader. ``batch_size`` (the sampler
-    panel's) draws whole batches with ``BalancedBatchSampler``; ``mode`` other than weighted
-    draws per class, so the sampler gets the targets and class weights."""
-    weights_path = os.path.abspath(weights_path)
-    dataset_root = os.path.abspath(dataset_root)
-    samples = "len(weights)" if num_samples is None else str(int(num_samples))
-    if source == "manifest":
-        dataset_lines = [
-            "# Your Dataset over the manifest's rows, in the manifest's order, e.g. a",
-            "# torchvision DatasetFolder-like class reading path,label rows, with a .targets list.",
-            "dataset = ...",
-            f"weights = load_weights({weights_path!r})  # one weight per row",
-        ]
-    else:
-        dataset_lines = [
-            f"dataset = datasets.ImageFolder({dataset_root!r}, transform=transforms.ToTensor(), allow_empty=True)",
-            f"weights = load_weights({weights_path!r}, dataset)  # checks it matches the dataset",
-        ]
-    common = [f"num_samples={samples}", f"replacement={bool(replacement)}", "generator=generator"]
-    if mode == "weighted":
-        source_args = ["weights"]
-    else:
-        dataset_lines += [
-            "targets = torch.as_tensor(dataset.targets)",
-            "class_weights = torch.zeros(len(dataset.classes), dtype=torch.float64).scatter_(0, targets, weights)",
-        ]
-        source_args = ["targets=targets", "class_weights=class_weights", f"mode={mode!r}"]
-    if batch_size:
-        sampler_lines = [
-            f"sampler = BalancedBatchSampler({', '.join(source_args + common)}, batch_size={int(batch_size)})",
-            "loader = DataLoader(dataset, batch_sampler=sampler, num_workers=4)",
-        ]
-        cls = "BalancedBatchSampler"
-    else:
-        sampler_lines = [
-            f"sampler = BalancedSampler({', '.join(source_args + common)})",
-            f"loader = DataLoader(dataset, batch_size={int(loader_batch_size)}, sampler=sampler, num_workers=4)",
-        ]
-        cls = "BalancedSampler"
-    lines = [
-        "import torch",
-        "from torch.utils.data import DataLoader",
-        "from torchvision import datasets, transforms",
-        "",
-        f"from balance_gui.core.sampler import {cls}",
-        "from balance_gui.core.weightsfile import load_weights",
-        "",
-        *dataset_lines,
-        f"generator = torch.Generator().manual_seed({int(seed)})  # the app's seed: the same draws",
-        *sampler_lines,
-    ]
-    return "\n".join(lines) + "\n"
 
 
 class UseInTrainingDialog(QDialog):

@@ -990,9 +990,12 @@ class MainWindow(QMainWindow):
         if s.multilabel:
             self._start_image_level_run(settings)
             return
-        weights = s.run_weights()
+        from balance_gui.core.training import run_weights  # imports torch: only when a run starts
+
+        # The core's one reading of the weights (excluded files weigh 0), as load_sampler reads the exported file
+        weights = run_weights(s.index.targets, s.class_weights, s.excluded)
         params = settings.simulate_kwargs()
-        if "sample_weights" in weights:  # weights on usable images: excluded files weigh 0
+        if "sample_weights" in weights:
             params["sample_weights"] = weights["sample_weights"]
         worker = workers.make_simulation_worker(s.index.targets, weights.get("class_weights"), params)
         self.sampler.set_progress(0, settings.total_draws, "starting…")
@@ -1262,6 +1265,8 @@ class MainWindow(QMainWindow):
         st = self.session.settings
         root = self.index.root if self.index is not None else "path/to/dataset"
         source = self.index.source if self.index is not None else "folder"
+        if source == "manifest":  # the lines open the manifest itself
+            root = self.index.source_file or root
         weights = self.last_export or os.path.join(os.getcwd(), "weights.pt")
         return training_snippet(
             weights,
@@ -1272,6 +1277,7 @@ class MainWindow(QMainWindow):
             batch_size=st.batch_size,
             seed=st.seed,
             mode=st.mode,
+            device=st.device,
         )
 
     def show_training_dialog(self) -> UseInTrainingDialog:
