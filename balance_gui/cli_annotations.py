@@ -16,6 +16,9 @@ import os
 import sys
 from typing import Any
 
+import numpy as np
+
+from .core.annotation_check import as_check_index, usable_counts, usable_image_weights
 from .core.annotations import AnnotationProgress, MultiLabelIndex, is_multilabel_manifest, open_annotations
 from .core.errors import SettingsError
 from .core.image_sampling import ImageLevelRun
@@ -41,10 +44,17 @@ def is_annotation_file(path: str) -> bool:
     return low.endswith(".json") or (low.endswith(".csv") and is_multilabel_manifest(path))
 
 
-def annotation_report(index: MultiLabelIndex, scheme_text: str, draws: int | None = None) -> dict[str, Any]:
-    """Everything ``inspect`` shows for an annotation file, JSON-ready (names escaped)."""
+def annotation_report(
+    index: MultiLabelIndex, scheme_text: str, draws: int | None = None, usable: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Everything ``inspect`` shows for an annotation file, JSON-ready (names escaped). With
+    ``usable`` (one bool per image, from the image check) the weights and expected figures are those
+    of the usable images: their class counts, and weight 0 for the others."""
     scheme = parse_scheme(scheme_text)
-    w_img = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
+    if usable is not None:
+        class_w_usable, w_img = usable_image_weights(index, scheme, usable)
+    else:
+        w_img = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
     if scheme.name == "rfs":
         assert scheme.param is not None
         class_w = class_repeat_factors(index.counts, len(index), scheme.param)
@@ -56,6 +66,9 @@ def annotation_report(index: MultiLabelIndex, scheme_text: str, draws: int | Non
         class_w = class_weights(index.counts, scheme, index.classes)
         fig = expected_with_replacement(index, w_img, len(index) if draws is None else draws)
         how = f"{int(fig.draws):,} draws with replacement, image weight = {DEFAULT_REDUCTION} of its class weights"
+    if usable is not None:
+        class_w = class_w_usable
+        counts_usable = usable_counts(index, usable)
     co = cooccurrence(index)
     ids = index.category_ids
     return {
@@ -74,6 +87,7 @@ def annotation_report(index: MultiLabelIndex, scheme_text: str, draws: int | Non
             "crowd_annotations": index.crowd,
             "crowd_counted": not index.skip_crowd,
             "max_labels_per_image": int(index.labels_per_image.max(initial=0)),
+            **({} if usable is None else {"usable_images": int(np.count_nonzero(usable))}),
         },
         "classes": [
             {
@@ -82,6 +96,7 @@ def annotation_report(index: MultiLabelIndex, scheme_text: str, draws: int | Non
                 **({"category_id": int(ids[c])} if ids is not None else {}),
                 "count": int(index.counts[c]),
                 "instances": int(index.instances[c]),
+                **({} if usable is None else {"usable": int(counts_usable[c])}),
                 "weight": float(class_w[c]),
                 "expected_images": float(fig.images[c]),
                 "expected_instances": float(fig.instances[c]),
@@ -100,7 +115,9 @@ def format_annotation_report(report: dict[str, Any]) -> str:
     from .cli import _table
 
     coco = report["source"] == "coco"
-    header = ("idx", *(("cat.id",) if coco else ()), "class", "images", "instances", "weight", "exp.images")
+    usable = "usable_images" in report["dataset"]
+    header = ("idx", *(("cat.id",) if coco else ()), "class", "images", "instances", *(("usable",) if usable else ()))
+    header += ("weight", "exp.images")
     header += ("exp.instances",)
     rows = [
         (
@@ -109,6 +126,7 @@ def format_annotation_report(report: dict[str, Any]) -> str:
             c["name"],
             f"{c['count']:,}",
             f"{c['instances']:,}",
+            *((f"{c['usable']:,}",) if usable else ()),
             f"{c['weight']:.6g}",
             f"{c['expected_images']:,.1f}",
             f"{c['expected_instances']:,.1f}",
@@ -132,6 +150,11 @@ def format_annotation_report(report: dict[str, Any]) -> str:
         out.append(
             "classes found together most often (images): "
             + ", ".join(f"{p['a']} + {p['b']} ({p['images']:,})" for p in report["top_pairs"])
+        )
+    if usable:
+        out.append(
+            f"usable images: {d['usable_images']:,} of {d['images']:,}; the others (corrupt, missing or duplicate "
+            "copies) get weight 0, and the class weights are those of the usable images"
         )
     out += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(out)
@@ -158,10 +181,13 @@ def load_annotations(path: str, image_root: str | None = None, skip_crowd: bool 
 def cmd_inspect_annotations(args: argparse.Namespace) -> int:
     from .cli import _say
 
-    if args.usable:
-        raise SettingsError("--usable (the image check) does not work on annotation files yet")
     index = load_annotations(args.root, getattr(args, "image_root", None), getattr(args, "skip_crowd", False))
-    report = annotation_report(index, args.scheme, args.draws)
+    usable = None
+    if args.usable:  # the image check on the file's images: corrupt, missing and duplicate files get weight 0
+        from .cli import run_check
+
+        usable = run_check(as_check_index(index), args.workers).usable_mask
+    report = annotation_report(index, args.scheme, args.draws, usable)
     _say(json.dumps(report, indent=2) if args.json else format_annotation_report(report))
     return 0
 

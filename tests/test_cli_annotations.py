@@ -70,8 +70,44 @@ def test_bad_annotation_file_is_one_line_and_exit_2(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "balance-gui inspect: error:" in err
     assert f"points at image id {10**9}, which the 'images' list lacks" in err
-    code, _, err = run(capsys, "inspect", str(p), "--usable")
-    assert code == 2 and "--usable" in err
+
+
+def test_inspect_usable_runs_the_image_check_on_the_files_images(capsys, tmp_path, monkeypatch):
+    """--usable: corrupt, missing and duplicate files get weight 0; class weights are on the usable images."""
+    from PIL import Image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # never the user's real cache
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)]):
+        Image.new("RGB", (16, 16), colour).save(tmp_path / f"ok{i}.png")
+    (tmp_path / "copy.png").write_bytes((tmp_path / "ok0.png").read_bytes())  # a duplicate of ok0
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    files = ["ok0.png", "ok1.png", "ok2.png", "ok3.png", "copy.png", "broken.png", "gone.png"]
+    labels = [[1], [1, 2], [2], [], [1], [2], [1]]  # category ids per image
+    data = {
+        "images": [{"id": i + 1, "file_name": f} for i, f in enumerate(files)],
+        "annotations": [
+            {"id": 10 * i + k, "image_id": i + 1, "category_id": c}
+            for i, cs in enumerate(labels)
+            for k, c in enumerate(cs)
+        ],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+    }
+    p = tmp_path / "instances.json"
+    p.write_text(json.dumps(data))
+    code, out, err = run(capsys, "inspect", str(p), "--usable", "--workers", "1", "--scheme", "rfs:2", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["dataset"]["usable_images"] == 4  # copy.png (ok0's duplicate), broken.png and gone.png out
+    assert [c["count"] for c in report["classes"]] == [4, 3]
+    assert [c["usable"] for c in report["classes"]] == [2, 2]  # a: ok0, ok1; b: ok1, ok2
+    # r_c = max(1, sqrt(T / f_c)) with f_c among the 4 usable images: a 2/4, b 2/4 -> 2.0 each
+    # (on all 7 images a would get sqrt(2 / (4/7)) = 1.87)
+    assert [c["weight"] for c in report["classes"]] == [2.0, 2.0]
+    # the epoch: ok0, ok1, ok2 twice each (r = 2), ok3 once (no labels), the rest never
+    assert [c["expected_images"] for c in report["classes"]] == [4.0, 4.0]
+    code, out, err = run(capsys, "inspect", str(p), "--usable", "--workers", "1")
+    assert code == 0, err
+    assert "usable images: 4 of 7" in out
 
 
 def test_image_root_and_skip_crowd_options(capsys, tmp_path):

@@ -10,6 +10,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
+from .numbers import percent
+
 # Column keys, titles and tooltips, in display order.
 _ROOT = QModelIndex()  # the invisible root: Qt's default parent for flat models
 
@@ -284,7 +286,7 @@ class ClassTableModel(QAbstractTableModel):
         if key in ("expected_images", "expected_instances"):
             return f"{v:,.1f}"
         if key in ("share", "expected_share"):
-            return f"{100 * v:.2f}%"
+            return percent(v)  # enough digits: a 1-in-250,000 share reads 0.0004%, not 0.00%
         if key == "weight":
             return f"{v:.4g}"
         if key == "expected_uses":

@@ -13,6 +13,7 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
 from .histogram import AXIS_TEXT, BarSeries, configure_pyqtgraph, make_plot
+from .numbers import percent
 
 COVERAGE_BRUSH = (148, 103, 189)
 
@@ -55,7 +56,10 @@ class CoverageView(QWidget):
         self.expected = None
         self.order = np.arange(len(self.classes), dtype=np.int64)
         self._refresh()
-        self.plot.getViewBox().setLimits(xMin=-1.0, xMax=max(len(self.classes), 1) + 0.0)
+        n = max(len(self.classes), 1)
+        vb = self.plot.getViewBox()
+        vb.setLimits(xMin=-1.0, xMax=n + 0.0)
+        vb.setXRange(-0.6, n - 0.4, padding=0)  # all of the new classes: the old zoom meant other ones
         self.summary.setText("Run the sampler to see how many distinct images each class gets.")
 
     def set_order(self, order: Any) -> None:
@@ -75,7 +79,7 @@ class CoverageView(QWidget):
         self._refresh()
         n = int(self.counts.sum())
         seen = int(self.seen.sum())
-        self.summary.setText(f"{epoch_text}{seen:,} of {n:,} images seen at least once ({100 * seen / max(n, 1):.1f}%)")
+        self.summary.setText(f"{epoch_text}{seen:,} of {n:,} images seen at least once ({percent(seen / max(n, 1))})")
 
     def clear_run(self) -> None:
         self.seen = np.zeros(len(self.classes), dtype=np.int64)
@@ -101,7 +105,7 @@ class CoverageView(QWidget):
         seen = int(self.seen[c])
         lines = [
             f"<b>{escape(self.classes[c], quote=False)}</b> (index {c})",
-            f"seen {seen:,} of {n:,} images ({100 * seen / max(n, 1):.1f}%)",
+            f"seen {seen:,} of {n:,} images ({percent(seen / max(n, 1))})",
         ]
         if self.expected is not None:
             lines.append(f"expected distinct so far: {self.expected[c]:,.1f}")

@@ -1,6 +1,10 @@
-"""The help page: what each figure means, and the shortcuts."""
+"""The help page: what each figure means, and the shortcuts, in a dialog that scrolls."""
 
 from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 HELP_HTML = """
 <h3>The figures</h3>
@@ -47,3 +51,32 @@ weights it started with, and the plots would otherwise mix two schemes.</p>
 <tr><td>Ctrl+Q</td><td>Quit</td></tr>
 </table>
 """
+
+
+class HelpDialog(QDialog):
+    """The help text in a scrolling browser, sized to fit the screen (a message box grows with its
+    text and ran off a 1280x800 screen); non-modal, closed with the window."""
+
+    def __init__(self, parent: QWidget | None, title: str, html: str = HELP_HTML) -> None:
+        super().__init__(parent)
+        self.setObjectName("help_box")
+        self.setWindowTitle(title)
+        self.setModal(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        layout = QVBoxLayout(self)
+        self.browser = QTextBrowser()
+        self.browser.setObjectName("help_text")
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setHtml(html)
+        layout.addWidget(self.browser, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout.addWidget(buttons)
+        self._html = html
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry()
+        self.resize(min(760, int(avail.width() * 0.9)), min(720, int(avail.height() * 0.85)))
+
+    def text(self) -> str:
+        """The page's HTML (as QMessageBox.text gave it)."""
+        return self._html

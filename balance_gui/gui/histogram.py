@@ -21,6 +21,8 @@ from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
+from .numbers import percent
+
 LOG_FLOOR = math.log10(0.5)  # log-scale bars start at 0.5, so a count of 1 shows and 0 does not
 
 BAR_BRUSH = (70, 130, 180)  # steel blue: the dataset
@@ -69,7 +71,14 @@ class ClassAxis(pg.AxisItem):
         self.rotated = upright == 1 < flat  # turned only when that names every class in view
         stride = upright if self.rotated else flat
         start = math.ceil(lo / stride) * stride
-        return [(float(stride), [float(v) for v in range(start, hi + 1, stride)])]
+        ticks = list(range(start, hi + 1, stride))
+        # the first and last class in view are always named (the ends of the axis say where the
+        # classes start and stop); a regular tick too close to one of them gives way
+        if not ticks or ticks[0] != lo:
+            ticks = [lo] + [v for v in ticks if v - lo >= stride]
+        if ticks[-1] != hi:
+            ticks = [v for v in ticks if hi - v >= stride] + [hi]
+        return [(float(stride), [float(v) for v in ticks])]
 
     def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
         n = len(self.names)
@@ -321,6 +330,7 @@ class HistogramView(QWidget):
 
     orderChanged = Signal(object)
     classClicked = Signal(int)  # a class index, from a click on its bar
+    viewOptionsChanged = Signal(bool, bool)  # sorted, log scale: set by a new dataset, not by the user
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -400,16 +410,21 @@ class HistogramView(QWidget):
         self._sampled_is_run = False
         self._raw_expected = None
         self._expected_shares = np.zeros(n)
-        self.selected = None
-        if n > LARGE_CLASSES:
-            nonzero = self.counts[self.counts > 0]
-            spread = nonzero.max() / nonzero.min() if nonzero.size else 1.0
-            for check, on in ((self.sort_check, True), (self.log_check, bool(spread >= 100))):
-                check.blockSignals(True)
-                check.setChecked(on)
-                check.blockSignals(False)
-            for plot in (self.raw_plot, self.sampled_plot):
-                plot.getAxis("left").setLogMode(self.log)
+        self.select_class(None)  # the mark belonged to a class of the previous dataset
+        # A large dataset opens sorted (a rank/frequency curve), on a log scale when its counts span
+        # two decades; any other opens in class order on a linear scale: a choice made for the
+        # previous dataset does not carry over. viewOptionsChanged tells the menu's check marks.
+        nonzero = self.counts[self.counts > 0]
+        spread = nonzero.max() / nonzero.min() if nonzero.size else 1.0
+        large = n > LARGE_CLASSES
+        for check, on in ((self.sort_check, large), (self.log_check, large and bool(spread >= 100))):
+            check.blockSignals(True)
+            check.setChecked(on)
+            check.blockSignals(False)
+        for plot in (self.raw_plot, self.sampled_plot):
+            plot.getAxis("left").setLogMode(self.log)
+        self.raw_plot.setTitle("Dataset: images per class", color=AXIS_TEXT, size="10pt")
+        self.raw_plot.setLabel("left", "images", color=AXIS_TEXT)
         self.order = self._compute_order()
         self._update_ticks()
         self.raw.update(self.counts[self.order], None, self.log)
@@ -418,6 +433,26 @@ class HistogramView(QWidget):
             plot.getViewBox().setLimits(xMin=-1.0, xMax=max(n, 1) + 0.0)
         self.reset_zoom()
         self.orderChanged.emit(self.order)
+        self.viewOptionsChanged.emit(self.sort_check.isChecked(), self.log)
+
+    def set_counts(self, counts: Any, usable: bool = False) -> None:
+        """Other counts for the same classes ("Weights on usable images": the usable counts), kept
+        in the zoom and order the user set; the dataset plot's title says which counts it shows."""
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.raw_plot.setTitle(
+            "Dataset: usable images per class" if usable else "Dataset: images per class", color=AXIS_TEXT, size="10pt"
+        )
+        self.raw_plot.setLabel("left", "usable images" if usable else "images", color=AXIS_TEXT)
+        if self._raw_expected is not None:  # marks in image units: share x the images shown
+            self._raw_expected = self._expected_shares * float(self.counts.sum())
+        if self.sort_check.isChecked():
+            self._order_changed()
+        else:
+            self._refresh_all()
+
+    @property
+    def raw_title(self) -> str:
+        return str(self.raw_plot.titleLabel.text)
 
     def set_scheme_figures(self, expected_shares: Any, draws_per_epoch: int) -> None:
         """The expected shares of an epoch's draws. The dataset plot's marks show them in image
@@ -488,19 +523,19 @@ class HistogramView(QWidget):
         total = max(int(self.counts.sum()), 1)
         lines = [
             f"<b>{escape(self.classes[c], quote=False)}</b> (index {c})",
-            f"images: {n:,} ({100 * n / total:.2f}%)",
+            f"images: {n:,} ({percent(n / total)})",
         ]
         weights = self.weights_source()
         if weights is not None and len(weights) == len(self.classes):
             lines.append(f"weight: {weights[c]:.4g}")
         if len(self._expected_shares) == len(self.classes):
-            lines.append(f"expected sampled share: {100 * self._expected_shares[c]:.2f}%")
+            lines.append(f"expected sampled share: {percent(self._expected_shares[c])}")
         if self._raw_expected is not None and not sampled:
             lines.append(f"expected draws per epoch: {self._expected_shares[c] * self._draws_per_epoch:,.1f}")
         if sampled:
             drawn = int(self._sampled[c])
             all_drawn = int(self._sampled.sum())
-            share = f" ({100 * drawn / all_drawn:.2f}%)" if all_drawn else ""
+            share = f" ({percent(drawn / all_drawn)})" if all_drawn else ""
             lines.append(f"drawn: {drawn:,}{share}")
             if self._sampled_expected is not None:
                 label = "expected" if self._sampled_is_run else "expected in the planned run"

@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QFileDialog,
     QLabel,
     QLineEdit,
@@ -47,11 +48,12 @@ from .cooccurrence_view import CooccurrenceView
 from .coverage import CoverageView
 from .export_dialogs import UseInTrainingDialog, ask_plot_path, ask_weights_path, export_plot, training_snippet
 from .gallery import GalleryPanel
-from .help import HELP_HTML
+from .help import HelpDialog
 from .histogram import HistogramView
 from .image_check import CheckJob, ProblemsPanel, make_check_job
 from .jobs import JobRunner
 from .multilabel_plots import MultiLabelPlots
+from .numbers import percent
 from .sampler_panel import SamplerPanel
 from .scheme_picker import SchemePicker
 from .session import RunState, Session
@@ -122,8 +124,10 @@ class MainWindow(QMainWindow):
         self._stop_requested = False
         self._run_error: BaseException | None = None
         self._pending_step: Any = None
-        self._message_boxes: list[QMessageBox] = []
+        self._message_boxes: list[QDialog] = []
         self._training_dialog: UseInTrainingDialog | None = None
+        self._counts_usable = False  # the views show the usable counts
+        self._default_draws = 0  # draws per epoch the window set itself (N, or N usable)
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -456,6 +460,7 @@ class MainWindow(QMainWindow):
         self.histogram.orderChanged.connect(self.coverage.set_order)
         self.histogram.sort_check.toggled.connect(self.sort_action.setChecked)
         self.histogram.log_check.toggled.connect(self.log_action.setChecked)
+        self.histogram.viewOptionsChanged.connect(self._view_options_changed)
         self.histogram.raw_plot.getViewBox().sigXRangeChanged.connect(self._sync_coverage_range)
 
     # ------------------------------------------------------------------ linked selection and search
@@ -506,6 +511,11 @@ class MainWindow(QMainWindow):
         self.show_status(f"No class name contains {text!r}")
         return None
 
+    def _view_options_changed(self, sort: bool, log: bool) -> None:
+        """The View menu's check marks follow what a new dataset set (sorted and log at 10,000 classes)."""
+        self.sort_action.setChecked(sort)
+        self.log_action.setChecked(log)
+
     def _sync_coverage_range(self, _vb: Any, x_range: Any) -> None:
         self.coverage.plot.getViewBox().setXRange(*x_range, padding=0)
 
@@ -553,8 +563,13 @@ class MainWindow(QMainWindow):
             "exact weighted sampler for PyTorch.",
         )
 
-    def show_help(self) -> QMessageBox:
-        return self._info_box("help_box", f"{APP_NAME} help", HELP_HTML)
+    def show_help(self) -> HelpDialog:
+        """The help in a dialog that scrolls: it fits a 1280x800 screen."""
+        box = HelpDialog(self, f"{APP_NAME} help")
+        box.finished.connect(lambda *_: self._message_boxes.remove(box) if box in self._message_boxes else None)
+        self._message_boxes.append(box)
+        box.show()
+        return box
 
     def _info_box(self, name: str, title: str, html: str) -> QMessageBox:
         """A non-blocking rich-text box, closed with the window."""
@@ -619,6 +634,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        if not self._may_discard_jobs(path):
+            return
         job = workers.make_scan_job(path)
         self._scan_job = job
         self.scans.start(
@@ -634,6 +651,25 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(True)
         self.show_status(f"Scanning {path} …")
         self._redraw_timer.start()
+
+    def _may_discard_jobs(self, path: str) -> bool:
+        """Opening another dataset stops a run or an image check of this one: ask first."""
+        jobs = (("a sampler run", self.runs), ("an image check", self.checks))
+        going = [what for what, runner in jobs if runner.busy]
+        if not going:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Open another dataset?",
+            f"{' and '.join(going).capitalize()} of the open dataset is going. Opening "
+            f"{os.path.basename(path) or path} stops it and discards its results. Open anyway?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Open:
+            self.show_status(f"Kept the open dataset: {' and '.join(going)} goes on")
+            return False
+        return True
 
     def cancel_scan(self) -> None:
         if self.scans.busy:
@@ -823,6 +859,34 @@ class MainWindow(QMainWindow):
         self.usable_check.setChecked(s.use_usable)
         self.usable_check.blockSignals(False)
         self.usable_check.setEnabled(s.check is not None and s.state is RunState.IDLE)
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        """Every view of the counts follows "Weights on usable images": the summary, the dataset plot
+        and its title, the default draws per epoch (N usable, not N files) and the status bar."""
+        s = self.session
+        if s.index is None or s.multilabel:
+            return
+        usable = s.use_usable
+        counts = s.counts
+        assert counts is not None
+        if usable == self._counts_usable:
+            return
+        self._counts_usable = usable
+        self.summary.set_usable(s.index, counts if usable else None)
+        self.histogram.set_counts(counts, usable=usable)
+        n = int(counts.sum())
+        if self.sampler.num_samples.value() == self._default_draws:  # still the default: N follows the counts
+            self._default_draws = n
+            self.sampler.set_dataset_size(n)
+            self._settings_edited()
+        if usable:
+            self.show_status(
+                f"Weights on usable images: {n:,} of {len(s.index):,} images, "
+                f"{len(s.index) - n:,} excluded (corrupt files and duplicate copies get weight 0)"
+            )
+        else:
+            self.show_status(f"Weights on all {len(s.index):,} images")
 
     def _usable_toggled(self, on: bool) -> None:
         try:
@@ -841,6 +905,8 @@ class MainWindow(QMainWindow):
         self._pending_step = None
         self._stop_timer_if_idle()
         self.sampler.set_dataset_size(len(index))
+        self._default_draws = self.sampler.num_samples.value()
+        self._counts_usable = False  # a new dataset has no check: its own counts
         self.session.set_dataset(index, settings=self.sampler.settings())
         self._add_recent(opened_path or index.root)
         self.datasetLoaded.emit(index)
@@ -867,6 +933,7 @@ class MainWindow(QMainWindow):
         self.coverage.set_order(self.histogram.order)
         self.table_model.reset()
         self.gallery.clear()
+        self.search.clear()  # a name searched in the previous dataset
         self.scheme_picker.set_scheme(self.session.scheme)
         name = os.path.basename(os.path.normpath(index.root)) or index.root
         self.setWindowTitle(f"{name} — {APP_NAME}")
@@ -929,40 +996,44 @@ class MainWindow(QMainWindow):
             self.show_status(str(e))
 
     def _scheme_hint(self) -> str:
-        """Make visible that only relative weights matter: inverse and balanced give the same shares."""
+        """The chosen scheme's own example (the largest class: its weight, its share of the images and
+        of the draws), that only relative weights matter, and when the weights have no effect at all."""
+        s = self.session
         index = self.index
-        counts = self.session.counts  # the usable counts with "Weights on usable images"
-        assert counts is not None  # a hint is asked for only with a dataset open
-        inv = class_weights(counts, "inverse")
-        bal = class_weights(counts, "balanced")
-        shares_inv = class_figures(counts, inv).expected_shares
-        shares_bal = class_figures(counts, bal).expected_shares
-        same = np.allclose(shares_inv, shares_bal, rtol=1e-12, atol=0)
+        counts = s.counts  # the usable counts with "Weights on usable images"
+        assert counts is not None and s.class_weights is not None  # asked for only with a dataset open
+        w = s.class_weights
+        cur = s.figures.expected_shares if s.figures is not None else class_figures(counts, w).expected_shares
+        total = max(int(counts.sum()), 1)
         c = int(np.argmax(counts))
-        name = index.classes[c]
         example = (
-            f"e.g. {name!r}: inverse weight {inv[c]:.4g}, balanced weight {bal[c]:.4g} "
-            f"→ both {100 * shares_inv[c]:.2f}% of draws"
+            f"e.g. {index.classes[c]!r}: {int(counts[c]):,} of {total:,} images ({percent(counts[c] / total)}), "
+            f"{s.scheme} weight {w[c]:.4g} → {percent(cur[c])} of draws"
         )
-        if self.scheme.name in ("inverse", "balanced"):
-            other = "balanced" if self.scheme.name == "inverse" else "inverse"
-            head = f"Same sampled shares as {other}" if same else f"Shares differ from {other}"
+        st = s.settings
+        drawable = int(counts[w > 0].sum())
+        if not st.replacement and st.mode == "weighted" and st.num_samples >= drawable:
             return (
-                f"{head}: balanced = inverse / C (C = {index.num_classes}), and only relative weights "
-                f"matter; {example}."
+                f"Weights have no effect here: without replacement, {st.num_samples:,} draws per epoch take every "
+                f"one of the {drawable:,} images with a weight exactly once; the weights only change the order "
+                f"({example}). Draw fewer, or with replacement, to see the scheme."
             )
-        cur = self.session.figures.expected_shares if self.session.figures is not None else shares_inv
+        if s.scheme.name in ("inverse", "balanced"):
+            other = "balanced" if s.scheme.name == "inverse" else "inverse"
+            return (
+                f"Same sampled shares as {other}: balanced = inverse / C (C = {index.num_classes:,}), and only "
+                f"relative weights matter; {example}."
+            )
         twins = [
-            s
-            for s, w in (("inverse", inv), ("none", class_weights(counts, "none")))
-            if np.allclose(cur, class_figures(counts, w).expected_shares, rtol=1e-9, atol=1e-15)
+            name
+            for name in ("inverse", "none")
+            if np.allclose(
+                cur, class_figures(counts, class_weights(counts, name)).expected_shares, rtol=1e-9, atol=1e-15
+            )
         ]
-        if twins:
-            return f"Gives the same sampled shares as {' and '.join(twins)}: only relative weights matter."
-        return (
-            "Only relative weights matter: scaling every weight by one constant changes nothing "
-            f"(inverse and balanced give the same shares; {example})."
-        )
+        if twins and s.scheme.name != "none":
+            return f"Gives the same sampled shares as {' and '.join(twins)}: only relative weights matter; {example}."
+        return f"Only relative weights matter: scaling every weight by one constant changes nothing; {example}."
 
     # ================================================================== sampler
     @property
@@ -1131,7 +1202,7 @@ class MainWindow(QMainWindow):
         self.sampler.set_progress(step.draws_done, step.total_draws)
         epochs = max(self.session.settings.epochs, 1)
         if step.distinct_seen is not None:
-            label = f"Epoch {step.epoch + 1} of {epochs}: " if epochs > 1 else ""
+            label = f"Epoch {step.epoch + 1:,} of {epochs:,}: " if epochs > 1 else ""
             self.coverage.set_coverage(step.distinct_seen, step_figures(step, self.index.counts), label)
             self.table_model.refresh_observed()
 
@@ -1204,21 +1275,26 @@ class MainWindow(QMainWindow):
         """Write the current weights to ``path`` in a worker (the format follows the extension)."""
         s = self.session
         weights, scheme = s.class_weights, s.scheme  # read-only: the session replaces, never edits, them
+        kwargs = s.export_kwargs()
+        excluded = kwargs.get("excluded")
         self.exports.start(
-            workers.make_export_worker(path, s.index, s.export_kwargs(), scheme),
-            on_done=lambda written: self._exported(written, weights, scheme),
+            workers.make_export_worker(path, s.index, kwargs, scheme),
+            on_done=lambda written: self._exported(written, weights, scheme, excluded),
             on_exception=lambda exc: self.report_exception("Export failed", exc),
         )
         self.show_status(f"Exporting weights to {path} …")
 
-    def _exported(self, path: str, weights: Any, scheme: Any) -> None:
+    def _exported(self, path: str, weights: Any, scheme: Any, excluded: Any = None) -> None:
         if self._closed:
             return
-        self.session.mark_exported(path, weights, scheme)
+        self.session.mark_exported(path, weights, scheme, excluded)
         self.show_status(f"Exported weights to {path}")
         self.weightsExported.emit(path)
 
     def _export_changed(self) -> None:
+        stale = self._stale_text()
+        if stale:
+            self.show_status(stale)
         if self._training_dialog is not None and self._training_dialog.isVisible():
             self._training_dialog.warning.setText(self._stale_text())
             self._training_dialog.warning.setVisible(bool(self._stale_text()))
@@ -1227,8 +1303,14 @@ class MainWindow(QMainWindow):
         s = self.session
         if not s.export_stale:
             return ""
+        name = os.path.basename(s.export_path or "")
+        if s.export_scheme == str(s.scheme) and s.class_weights is not None:
+            return (
+                f"{name} is out of date: it excludes other files than the current weights "
+                f"({'on usable images' if s.use_usable else 'on all images'}): export again to use them."
+            )
         return (
-            f"{os.path.basename(s.export_path or '')} holds the weights of scheme {s.export_scheme}, "
+            f"{name} holds the weights of scheme {s.export_scheme}, "
             f"not the current {s.scheme}: export again to use the current weights."
         )
 
@@ -1257,7 +1339,7 @@ class MainWindow(QMainWindow):
         st = self.session.settings
         title = (
             f"{name}: scheme {self.scheme}, {st.mode}, {'with' if st.replacement else 'without'} replacement, "
-            f"{st.num_samples:,} draws × {st.epochs} epoch(s)"
+            f"{st.num_samples:,} draws × {st.epochs:,} epoch(s)"
         )
         return title, self.stats_line()
 

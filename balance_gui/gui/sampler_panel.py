@@ -64,6 +64,8 @@ class SamplerPanel(QGroupBox):
         self.epochs.setObjectName("epochs")
         self.epochs.setRange(1, 100_000)
         self.epochs.setValue(1)
+        self.epochs.setGroupSeparatorShown(True)
+        self.epochs.setToolTip("How many epochs the run draws; coverage restarts each epoch")
         form.addRow("Epochs", self.epochs)
 
         self.replacement = QCheckBox("with replacement")
@@ -77,6 +79,7 @@ class SamplerPanel(QGroupBox):
         self.batch_size.setRange(0, INT_MAX)
         self.batch_size.setSpecialValueText("none")
         self.batch_size.setValue(0)
+        self.batch_size.setGroupSeparatorShown(True)
         self.batch_size.setToolTip("Draw in batches of this size (none: single indices)")
         form.addRow("Batch size", self.batch_size)
 
@@ -84,6 +87,7 @@ class SamplerPanel(QGroupBox):
         self.seed.setObjectName("seed")
         self.seed.setRange(0, INT_MAX)
         self.seed.setValue(0)
+        self.seed.setToolTip("The random seed: the same seed and settings draw the same indices")
         form.addRow("Seed", self.seed)
 
         self.device = QComboBox()
@@ -97,15 +101,24 @@ class SamplerPanel(QGroupBox):
         form.addRow("Mode", self.mode)
         self.implementation = _choice_combo("implementation", IMPLEMENTATIONS)
         form.addRow("Sampler", self.implementation)
+        self._base_tips = {
+            self.replacement: self.replacement.toolTip(),
+            self.mode: "How a draw picks an image: " + "; ".join(f"{label}: {tip}" for _k, label, tip in MODES),
+            self.implementation: "Which sampler runs: "
+            + "; ".join(f"{label}: {tip}" for _k, label, tip in IMPLEMENTATIONS),
+        }
         layout.addWidget(form_host)
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start")
+        self.start_button.setToolTip("Run the sampler with the current scheme and settings (F5)")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setObjectName("pause")
+        self.pause_button.setToolTip("Pause or resume the run (F6)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stop")
+        self.stop_button.setToolTip("Stop the run; its draws so far stay shown (Shift+F5)")
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
         layout.addLayout(buttons)
@@ -115,6 +128,7 @@ class SamplerPanel(QGroupBox):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
+        self.progress.setToolTip("Draws done of the run's total (draws per epoch × epochs)")
         layout.addWidget(self.progress)
 
         for spin in (self.num_samples, self.epochs, self.batch_size, self.seed):
@@ -122,6 +136,11 @@ class SamplerPanel(QGroupBox):
         self.replacement.toggled.connect(self.settingsEdited)
         for combo in (self.device, self.mode, self.implementation):
             combo.currentIndexChanged.connect(self.settingsEdited)
+        self.replacement.toggled.connect(self._sync_constraints)
+        self.mode.currentIndexChanged.connect(self._sync_constraints)
+        self.implementation.currentIndexChanged.connect(self._sync_constraints)
+        self._running = False
+        self._sync_constraints()
         self.start_button.clicked.connect(self.startRequested)
         self.pause_button.clicked.connect(self.pauseRequested)
         self.stop_button.clicked.connect(self.stopRequested)
@@ -176,9 +195,65 @@ class SamplerPanel(QGroupBox):
         assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
         return model
 
+    def _sync_constraints(self, *_: object) -> None:
+        """Settings that cannot work together are not offered: class-aware and stratified draw with
+        replacement, and torch's WeightedRandomSampler only draws by weight. The widget that would
+        break a choice is disabled and its tooltip says why (the core would refuse it at Start)."""
+        weighted = self.mode.currentData() == Mode.WEIGHTED
+        torch_wrs = self.implementation.currentData() == Implementation.TORCH
+        with_replacement = self.replacement.isChecked()
+        mode_label = self.mode.currentText()
+        # the replacement box: fixed on while a class-aware or stratified mode is chosen
+        if weighted:
+            self.replacement.setToolTip(self._base_tips[self.replacement])
+        else:
+            self.replacement.setToolTip(
+                f"{mode_label} draws with replacement (classes are drawn again and again, images cycle "
+                "inside each class): choose the weighted mode to draw without replacement"
+            )
+        self.replacement.setEnabled(weighted and not self._running)
+        # the mode and sampler items that cannot go with the other choices
+        mode_model = self.mode.model()
+        assert isinstance(mode_model, QStandardItemModel)
+        for row, (key, _label, tip) in enumerate(MODES):
+            item = mode_model.item(row)
+            reason = ""
+            if key != Mode.WEIGHTED and not with_replacement:
+                reason = "draws with replacement: tick 'with replacement' first"
+            elif key != Mode.WEIGHTED and torch_wrs:
+                reason = "torch's WeightedRandomSampler has no class-aware mode: choose the balance-gui sampler"
+            item.setEnabled(not reason)
+            item.setToolTip(tip if not reason else f"Not available: {reason}")
+        impl_model = self.implementation.model()
+        assert isinstance(impl_model, QStandardItemModel)
+        for row, (key, _label, tip) in enumerate(IMPLEMENTATIONS):
+            item = impl_model.item(row)
+            reason = "" if key != Implementation.TORCH or weighted else f"it only draws by weight, not {mode_label}"
+            item.setEnabled(not reason)
+            item.setToolTip(tip if not reason else f"Not available: {reason}")
+        unavailable = [
+            f"{self.mode.itemText(r)}: {mode_model.item(r).toolTip()}"
+            for r in range(self.mode.count())
+            if not mode_model.item(r).isEnabled()
+        ]
+        self.mode.setToolTip("\n".join([self._base_tips[self.mode], *unavailable]))
+        unavailable = [
+            f"{self.implementation.itemText(r)}: {impl_model.item(r).toolTip()}"
+            for r in range(self.implementation.count())
+            if not impl_model.item(r).isEnabled()
+        ]
+        self.implementation.setToolTip("\n".join([self._base_tips[self.implementation], *unavailable]))
+
+    def offered(self, combo: QComboBox, key: str) -> bool:
+        """Whether ``combo`` (mode or implementation) offers the choice ``key`` now."""
+        model = combo.model()
+        assert isinstance(model, QStandardItemModel)
+        return model.item(combo.findData(key)).isEnabled()
+
     def set_state(self, state: str, can_start: bool = True) -> None:
         """``idle``, ``running`` or ``paused``."""
         running = state in ("running", "paused")
+        self._running = running
         self.start_button.setEnabled(not running and can_start)
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
@@ -194,6 +269,7 @@ class SamplerPanel(QGroupBox):
             self.implementation,
         ):
             w.setEnabled(not running)
+        self._sync_constraints()
 
     def set_progress(self, done: int, total: int, text: str | None = None) -> None:
         self.progress.setValue(int(1000 * done / total) if total else 0)

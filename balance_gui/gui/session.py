@@ -97,6 +97,7 @@ class Session(QObject):
         self._export_path: str | None = None
         self._export_weights: np.ndarray | None = None
         self._export_scheme = ""
+        self._export_excluded: np.ndarray | None = None
         self._check: CheckResult | None = None
         self._use_usable = False
 
@@ -160,9 +161,13 @@ class Session(QObject):
         """The last exported file no longer holds the current weights."""
         if self._export_path is None or self._export_weights is None or self._weights is None:
             return False
-        return self._export_weights.shape != self._weights.shape or not np.array_equal(
-            self._export_weights, self._weights
-        )
+        if self._export_weights.shape != self._weights.shape or not np.array_equal(self._export_weights, self._weights):
+            return True
+        # the same class weights, but other files excluded ("Weights on usable images" switched)
+        now, then = self.excluded, self._export_excluded
+        if now is None or then is None:
+            return (now is not None and bool(now.any())) or (then is not None and bool(then.any()))
+        return not np.array_equal(now, then)
 
     @property
     def export_scheme(self) -> str:
@@ -335,10 +340,12 @@ class Session(QObject):
         self.exportChanged.emit()
         self.clear_step()
 
-    def mark_exported(self, path: str, weights: np.ndarray, scheme: Scheme) -> None:
-        """``weights`` are the ones the file holds (the export ran on a snapshot)."""
+    def mark_exported(self, path: str, weights: np.ndarray, scheme: Scheme, excluded: np.ndarray | None = None) -> None:
+        """``weights`` are the ones the file holds (the export ran on a snapshot), ``excluded`` the
+        per-sample mask of files it gives weight 0 (None: none)."""
         self._export_path = path
         self._export_weights = weights
+        self._export_excluded = None if excluded is None else np.array(excluded, dtype=bool)
         self._export_scheme = str(scheme)
         self.exportChanged.emit()
 

@@ -69,6 +69,23 @@ class SummaryPanel(QGroupBox):
         self.values["gini"].setText(f"{figures.gini:.3f}")
         self.set_warnings(index.warnings())
 
+    def set_usable(self, index: Any, usable_counts: Any | None) -> None:
+        """ "Weights on usable images": the figures of the usable counts (corrupt files and duplicate
+        copies left out), N written as "527 usable of 533"; None shows the dataset's own counts again."""
+        from balance_gui.core.weights import dataset_figures
+
+        counts = index.counts if usable_counts is None else usable_counts
+        figures = dataset_figures(counts)
+        self.values["num_samples"].setText(
+            f"{figures.num_samples:,}" if usable_counts is None else f"{figures.num_samples:,} usable of {len(index):,}"
+        )
+        self.values["empty_classes"].setText(f"{figures.empty_classes:,}")
+        self.values["tail"].setText(tail_text(counts))
+        ratio = figures.imbalance_ratio
+        self.values["imbalance_ratio"].setText(f"{ratio:,.1f} : 1" if math.isfinite(ratio) else "—")
+        self.values["normalized_entropy"].setText(f"{figures.normalized_entropy:.3f}")
+        self.values["gini"].setText(f"{figures.gini:.3f}")
+
     def set_warnings(self, warnings: list[str]) -> None:
         self._warnings = list(warnings)
         if not warnings:
