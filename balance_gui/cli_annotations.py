@@ -197,13 +197,17 @@ def cmd_export_annotations(args: argparse.Namespace) -> int:
     from .cli import _say
     from .core.annotation_weights import export_image_weights
 
-    if args.usable:
-        raise SettingsError("--usable (the image check) does not work on annotation files yet")
     if os.path.exists(args.output) and os.path.samefile(args.output, args.root):
         raise SettingsError(f"--output {args.output} is the annotation file itself: choose another output file")
     index = load_annotations(args.root, getattr(args, "image_root", None), getattr(args, "skip_crowd", False))
     scheme = parse_scheme(args.scheme)
-    weights = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
+    if args.usable:  # corrupt, missing and duplicate files get weight 0; class weights on the usable images
+        from .cli import run_check
+
+        usable = run_check(as_check_index(index), args.workers).usable_mask
+        weights = usable_image_weights(index, scheme, usable)[1]
+    else:
+        weights = scheme_image_weights(index, scheme, DEFAULT_REDUCTION)
     export_image_weights(args.output, index, weights, scheme)
     how = "repeat factor" if scheme.name == "rfs" else f"{DEFAULT_REDUCTION} of its classes' weights"
     _say(
