@@ -131,3 +131,16 @@ def test_multilabel_manifest_opens(qtbot, window, tmp_path):
     assert window.session.multilabel
     np.testing.assert_array_equal(window.table_model.column_values("count"), [1, 2])  # cat, dog
     assert not window.check_action.isEnabled()  # the image check takes single-label data only
+
+
+def test_export_writes_the_sessions_image_weights(qtbot, window, coco_file, tmp_path):
+    from balance_gui.core.annotation_weights import verify_image_weights
+
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    assert window.set_scheme(Scheme("rfs", 0.5))
+    out = tmp_path / "w.csv"
+    with qtbot.waitSignal(window.weightsExported, timeout=30_000):
+        window.export_weights_to(str(out))
+    got = verify_image_weights(out, read_coco(coco_file))["sample_weights"]
+    np.testing.assert_array_equal(got, repeat_factors(read_coco(coco_file), 0.5))
+    np.testing.assert_array_equal(got, window.session.image_weights)
