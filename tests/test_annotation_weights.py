@@ -104,3 +104,11 @@ def test_other_images_are_refused(tmp_path, coco, ext):
     path.write_text(json.dumps(shorter))
     with pytest.raises(WeightsFileError, match="holds 5 image weights, but .* lists 4 images"):
         verify_image_weights(out, read_coco(path))
+
+
+def test_sniffing_leaves_a_foreign_pt_to_its_own_reader(tmp_path):
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(b"not a torch file at all")
+    assert read_image_weights_file(bad, sniff=True) is None  # weightsfile's reader gives its own message
+    with pytest.raises(WeightsFileError, match="not a readable .pt weights file"):
+        read_image_weights_file(bad)

@@ -193,10 +193,11 @@ def _read_csv(path: str) -> dict[str, Any] | None:
     }
 
 
-def read_image_weights_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def read_image_weights_file(path: str | os.PathLike[str], *, sniff: bool = False) -> dict[str, Any] | None:
     """The file's record (``weights`` as a float64 array), or None when it is not an image-weights
     file (a class-level weights file of a single-label dataset). A ``.npy`` is read as bare weights
-    (``files`` None). Raises WeightsFileError for an edited or unreadable image-weights file."""
+    (``files`` None). Raises WeightsFileError for an edited or unreadable image-weights file; with
+    ``sniff``, a .pt or .json that cannot be parsed at all is None too (its own reader says why)."""
     fmt = _fmt(path)
     p = os.fspath(path)
     if not os.path.isfile(p):
@@ -209,7 +210,12 @@ def read_image_weights_file(path: str | os.PathLike[str]) -> dict[str, Any] | No
         if w.ndim != 1 or w.dtype != np.float64:
             raise _bad(p, f"expected a 1-D float64 array, got {w.dtype} of shape {w.shape}")
         return {"format": fmt, "weights": w, "files": None, "image_ids": None}
-    rec = {".pt": _read_pt, ".json": _read_json, ".csv": _read_csv}[fmt](p)
+    try:
+        rec = {".pt": _read_pt, ".json": _read_json, ".csv": _read_csv}[fmt](p)
+    except WeightsFileError:
+        if sniff and fmt != ".csv":
+            return None
+        raise
     if rec is None:
         return None
     if not rec.pop("_csv", False):
@@ -290,7 +296,7 @@ def image_weights_hook(path: str | os.PathLike[str], dataset: Any) -> dict[str, 
     if index is not None:
         return verify_image_weights(path, index)
     if dataset is None and _fmt(path) != ".npy":
-        return read_image_weights_file(path)
+        return read_image_weights_file(path, sniff=True)
     return None
 
 
