@@ -32,6 +32,14 @@ Cases (targets from the issues):
       as Python ints, list(iter(sampler)), >= 5x faster than list(iter(WRS)) (which is
       torch.multinomial then tolist()).  The first epoch with construction, the class form, and
       the floor of making N Python ints are printed beside them.
+  (i) class-aware (mode="class_aware", mmdetection's ClassAwareSampler: classes by their shares,
+      images cycled through keyed permutations), class form, the sampler built once:
+      list(iter(sampler)) >= 1x list(iter(WRS)).  The epoch's draw against torch.multinomial (the
+      (a) anchor; no target: every class's images are permuted each epoch, a sort of N keys) and
+      the shuffled-targets form are printed beside it.
+  (j) without replacement, distinct per-sample weights, the sampler built once: N / 10 draws and
+      N draws (a whole permutation), each >= 1x torch.multinomial(replacement=False) (the same
+      exponential race), and N draws as Python ints >= 1x list(iter(WRS(replacement=False))).
 """
 
 from __future__ import annotations
@@ -456,6 +464,74 @@ def run_pass(args: argparse.Namespace, memory: bool) -> None:
         t_h_iter / t_ints,
         "(ours / floor)",
         None,
+    )
+
+    # (i) class-aware: classes by their shares, images cycled through keyed permutations
+    s_ca = BalancedSampler(targets=targets, class_weights=cw, mode="class_aware")
+    drain(s_ca)
+    t_ca = best(lambda: drain(s_ca), R)
+    record(
+        "i",
+        "class-aware, epoch draw (built sampler) vs torch.multinomial",
+        fmt_s(t_ca),
+        fmt_s(t_multi),
+        t_multi / t_ca,
+        "-",
+        None,
+    )
+    t_ca_iter = best(lambda: list(iter(s_ca)), R)
+    record(
+        "i",
+        "class-aware, list(iter(ours)) vs list(iter(WRS))",
+        fmt_s(t_ca_iter),
+        fmt_s(t_wrs_class_iter),
+        t_wrs_class_iter / t_ca_iter,
+        ">= 1",
+        t_wrs_class_iter / t_ca_iter >= 1,
+    )
+    del s_ca
+    shuffled = targets[torch.randperm(n, generator=torch.Generator().manual_seed(1))]
+    s_ca = BalancedSampler(targets=shuffled, class_weights=cw, mode="class_aware")
+    del shuffled
+    drain(s_ca)
+    t_ca_shuf = best(lambda: drain(s_ca), R)
+    del s_ca
+    record(
+        "i",
+        "  class-aware, shuffled targets vs class-sorted",
+        fmt_s(t_ca_shuf),
+        fmt_s(t_ca),
+        t_ca_shuf / t_ca,
+        "-",
+        None,
+    )
+
+    # (j) without replacement: the k smallest keys E_i / w_i (torch.multinomial's law)
+    for k_j, label in ((max(1, n // 10), "N/10 draws"), (n, "N draws (a permutation)")):
+        s_r = BalancedSampler(w_items, replacement=False, num_samples=k_j)
+        drain(s_r)
+        t_r = best(lambda s_r=s_r: drain(s_r), R)
+        t_multi_r = best(lambda k_j=k_j: torch.multinomial(w_items, k_j, False), RR)
+        record(
+            "j",
+            f"without replacement, {label} vs torch.multinomial(replacement=False)",
+            fmt_s(t_r),
+            fmt_s(t_multi_r),
+            t_multi_r / t_r,
+            ">= 1",
+            t_multi_r / t_r >= 1,
+        )
+    t_r_iter = best(lambda: list(iter(s_r)), R)
+    t_wrs_r_iter = best(lambda: list(iter(WeightedRandomSampler(w_items, n, replacement=False))), RR)
+    del s_r
+    record(
+        "j",
+        "without replacement, N draws, list(iter(ours)) vs list(iter(WRS))",
+        fmt_s(t_r_iter),
+        fmt_s(t_wrs_r_iter),
+        t_wrs_r_iter / t_r_iter,
+        ">= 1",
+        t_wrs_r_iter / t_r_iter >= 1,
     )
     del w_items
     gc.collect()
