@@ -132,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("root", nargs="?", help="ImageFolder root (one sub-folder per class), or a .csv manifest")
     p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where images are decoded: local processes (default) or a Ray cluster (pip install 'balance-gui[ray]')",
+    )
+    p.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster (default: one for the run)")
     add_table_args(p)
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     return parser
@@ -493,6 +500,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if result.problems else 0
 
 
+def cmd_check_on_engine(args: argparse.Namespace) -> int:
+    """``check --engine``: the local check, or its decoding on Ray (core.ray_engine): same report, same cache."""
+    if args.engine == "local":
+        if args.address is not None:
+            raise SettingsError("--address names a Ray cluster: it needs --engine ray")
+        return cmd_check(args)
+    from .core.ray_engine import ray_checks
+
+    with ray_checks(address=args.address, workers=args.workers):
+        return cmd_check(args)
+
+
 def _run_gui(path: str | None) -> int:
     if path is not None and not (
         os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith((".csv", *TABLE_FILES)))
@@ -523,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": cmd_export,
         "simulate": cmd_simulate,
         "verify": cmd_verify,
-        "check": cmd_check,
+        "check": cmd_check_on_engine,
     }
     try:
         check_arguments(args)
