@@ -202,7 +202,9 @@ def test_new_scheme_clears_finished_run(qtbot, window, small_tree):
     assert window.coverage.fractions().sum() == 0
 
 
-def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, small_tree, tmp_path):
+def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, small_tree, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
     from ..conftest import make_tree
 
     other = make_tree(tmp_path / "other", {"x": 5, "y": 3, "z": 1, "w": 1})
@@ -210,7 +212,12 @@ def test_opening_a_dataset_mid_run_stops_the_run(qtbot, window, small_tree, tmp_
     set_params(window, num_samples=2_000_000_000)
     window.start_run()
     qtbot.waitUntil(lambda: window.last_step is not None, timeout=30_000)
+    asked = []  # the window asks before it discards the run: the user answers Open
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a: asked.append(a) or QMessageBox.StandardButton.Open)
+    )
     assert open_and_wait(qtbot, window, other) == "ok"
+    assert len(asked) == 1
     assert not window.running
     qtbot.waitUntil(lambda: active_threads() == 0, timeout=10_000)
     # the old run's job was cut off: a step it had queued never reaches the session
