@@ -144,7 +144,7 @@ def _cpu_draw_kinds():
             class_weights=1.0 / np.array(tiny),
             mode="class_aware",
         ),
-        "race": dict(weights=rng.random(n), replacement=False, num_samples=150_000),  # a whole sort
+        "race": dict(weights=rng.random(n), replacement=False, num_samples=150_001),  # a whole sort
         "race+topk": dict(weights=rng.random(n), replacement=False, num_samples=20_000),  # the smallest keys
     }
 
@@ -168,7 +168,14 @@ def test_cpu_epochs_leave_torchs_thread_pool_alone(kind):
     b = BalancedBatchSampler(**kw, batch_size=100, seed=1)
     with _BigOps() as mode:
         batches = list(b)
-    assert [len(x) for x in batches] == [100] * (kw["num_samples"] // 100)
+    full, rest = divmod(kw["num_samples"], 100)
+    assert [len(x) for x in batches] == [100] * full + [rest] * (rest > 0)
+    assert mode.big == []
+    # the last rank of a padded distributed epoch (whole-epoch draws wrap around)
+    d = DistributedBalancedSampler(**kw, num_replicas=2, rank=1, seed=1)
+    with _BigOps() as mode:
+        got = list(d)
+    assert len(got) == -(-kw["num_samples"] // 2)
     assert mode.big == []
     with _BigOps() as mode:  # the tables: only the total, torch's sum (the table's exact figures)
         dmod.ItemsDraw(torch.rand(100_000, dtype=torch.float64, generator=gen(1)), dmod.Where(torch.device("cpu")))

@@ -735,7 +735,9 @@ class _WholeEpoch(Draw):
         full = self.epoch(key, length)
         if hi <= length:
             part = full[lo:hi]
-        else:  # distributed padding: wrap around, as DistributedSampler does
+        elif full.device.type == "cpu":  # distributed padding: wrap around, as DistributedSampler does
+            part = torch.from_numpy(_np(full).take(np.arange(lo, hi) % length))  # numpy: see Where
+        else:
             part = full.index_select(0, torch.arange(lo, hi, device=full.device) % length)
         del full
         C = self.where.chunk
