@@ -36,6 +36,10 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background="w", foreground=AXIS_TEXT, antialias=False)
 
 
+# How far past its axis a class name may be drawn (the first and last names sit at the ends).
+_END_NAME_OVERFLOW_PX = 64
+
+
 class ClassAxis(pg.AxisItem):
     """Bottom axis that names the classes at their bars, as many as fit without overlapping:
     every class when zoomed in far enough, every k-th (k = 1, 2, 5, 10, ...) otherwise. Names
@@ -45,6 +49,9 @@ class ClassAxis(pg.AxisItem):
 
     def __init__(self) -> None:
         super().__init__("bottom")
+        # The first and last names sit at the axis' ends, half past them: let a name reach this
+        # many pixels beyond the axis instead of hiding it (pyqtgraph hides any that overflow).
+        self.setStyle(hideOverlappingLabels=_END_NAME_OVERFLOW_PX)
         self.names: list[str] = []  # in display order
         self.rotated = False
         self._inner = False  # inside pyqtgraph's own layout of horizontal text
@@ -73,11 +80,14 @@ class ClassAxis(pg.AxisItem):
         start = math.ceil(lo / stride) * stride
         ticks = list(range(start, hi + 1, stride))
         # the first and last class in view are always named (the ends of the axis say where the
-        # classes start and stop); a regular tick too close to one of them gives way
+        # classes start and stop; their names are drawn inside the axis, see generateDrawSpecs);
+        # a regular tick whose name would touch theirs gives way
+        # (an end name moved inside takes a whole name's width from its tick, a centred one half)
+        room = (metrics.height() + 4 if self.rotated else 1.5 * widest) / px_per_class
         if not ticks or ticks[0] != lo:
-            ticks = [lo] + [v for v in ticks if v - lo >= stride]
+            ticks = [lo] + [v for v in ticks if v - lo >= room]
         if ticks[-1] != hi:
-            ticks = [v for v in ticks if hi - v >= stride] + [hi]
+            ticks = [v for v in ticks if hi - v >= room] + [hi]
         return [(float(stride), [float(v) for v in ticks])]
 
     def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
@@ -90,7 +100,22 @@ class ClassAxis(pg.AxisItem):
 
     def generateDrawSpecs(self, p: Any) -> Any:
         if not self.rotated:
-            return super().generateDrawSpecs(p)
+            specs = super().generateDrawSpecs(p)
+            if specs is None:
+                return None
+            axis_spec, tick_specs, text_specs = specs
+            # names at the ends are moved inside the axis: the first starts at the axis' left
+            # end, the last stops at its right end, so neither runs into the next plot
+            bounds = self.mapRectFromParent(self.geometry())
+            inside = []
+            for rect, flags, text in text_specs:
+                shift = max(0.0, bounds.left() - rect.left()) - max(0.0, rect.right() - bounds.right())
+                inside.append((rect.translated(shift, 0), flags, text))
+            if len(inside) > 2:  # a name that would touch a moved end name gives way to it
+                ends = (inside[0][0], inside[-1][0])
+                middle = [spec for spec in inside[1:-1] if not any(spec[0].intersects(end) for end in ends)]
+                inside = [inside[0], *middle, inside[-1]]
+            return axis_spec, tick_specs, inside
         self._inner = True
         try:
             axis_spec, tick_specs, text_specs = super().generateDrawSpecs(p)

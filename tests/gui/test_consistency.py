@@ -211,3 +211,28 @@ def test_first_and_last_class_names_are_on_the_axis(qtbot, window, tmp_path):
     stride = axis.tickValues(lo, hi, 600)[0][0]
     assert min(np.diff(ticks)) >= stride  # no name overlaps the first or the last
     assert window.summary.values["num_classes"].text() == "1,237"
+
+
+def test_first_and_last_class_names_are_drawn_inside_the_axis_without_overlaps(qtbot, window, tmp_path):
+    # tickValues named the ends, but pyqtgraph hid any name that overflowed the axis: the first and
+    # last (centred on the axis' ends) were never drawn, and the names next to them were dropped.
+    from PySide6.QtGui import QImage, QPainter
+
+    root = make_tree(tmp_path / "names", {f"class_{i:04d}": 3 for i in range(1237)})
+    assert open_and_wait(qtbot, window, root) == "ok"
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    for plot in (window.histogram.raw_plot, window.histogram.sampled_plot):
+        axis = plot.getAxis("bottom")
+        image = QImage(10, 10, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        try:
+            _, _, texts = axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        names = [text for _rect, _flags, text in texts]
+        assert names[0] == axis.names[0] and names[-1] == axis.names[-1]
+        bounds = axis.mapRectFromParent(axis.geometry())
+        rects = [rect for rect, _flags, _text in texts]
+        assert all(bounds.left() - 0.5 <= r.left() and r.right() <= bounds.right() + 0.5 for r in rects)
+        assert not any(a.intersects(b) for a, b in zip(rects, rects[1:], strict=False))
