@@ -42,6 +42,10 @@ SUBCOMMANDS = ("inspect", "export", "simulate", "verify", "check")
 INT64_MAX = 2**63 - 1
 # torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
 SEED_RANGE = (-(2**63), 2**64 - 1)
+# The most draws a simulation makes (core.sampler_inputs.MAX_DRAWS; not imported: torch loads lazily).
+MAX_DRAWS = 2**48
+# An error message quotes at most this much of what it was given (a 100 MB CSV row, say).
+MESSAGE_LIMIT = 2000
 TABLE_FILES = (".parquet", ".pq", ".arrow", ".feather", ".ipc")  # core.tables.TABLE_EXTENSIONS (pyarrow loads lazily)
 
 
@@ -168,8 +172,14 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise SettingsError("--workers sets the image check's processes: it needs --usable")
     if args.command == "simulate":
         # A number of samples must fit torch's int64 and what len() can return (sys.maxsize).
-        _check_int(args.num_samples, "--num-samples", 1, min(INT64_MAX, sys.maxsize))
-        _check_int(args.epochs, "--epochs", 1)
+        # Every size is bounded before any work: at most 2**48 draws in a run (days of drawing).
+        _check_int(args.num_samples, "--num-samples", 1, MAX_DRAWS)
+        _check_int(args.epochs, "--epochs", 1, MAX_DRAWS)
+        if args.num_samples is not None and args.num_samples * args.epochs > MAX_DRAWS:
+            raise SettingsError(
+                f"--num-samples x --epochs is {args.num_samples * args.epochs:,} draws: a run draws at most "
+                f"{MAX_DRAWS:,} (2**48)"
+            )
         _check_int(args.batch_size, "--batch-size", 1)
         _check_int(args.seed, "--seed", *SEED_RANGE)
         if args.mode == "class_aware" and args.no_replacement:
@@ -203,7 +213,9 @@ def load_dataset(args: argparse.Namespace) -> DatasetIndex:
         return open_fn(source, progress=progress, **extra)
 
 
-def _weights_for(index: DatasetIndex, scheme_text: str, check: CheckResult | None = None) -> tuple[Scheme, Any]:
+def _weights_for(
+    index: DatasetIndex, scheme_text: str | Scheme, check: CheckResult | None = None
+) -> tuple[Scheme, Any]:
     """The scheme and its class weights: on the usable counts when ``check`` is given."""
     from .core.images import usable_weights
     from .core.weights import class_weights, parse_scheme
@@ -308,12 +320,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_overwriting_inputs(output: str, inputs: dict[str, str | None]) -> None:
+    """Refuse an output file that is one of the command's inputs (``{what: path}``): the same file
+    by path, symlink or hard link. Checked before any work, so the input is never replaced."""
+    if not os.path.exists(output):
+        return
+    for what, path in inputs.items():
+        if path and os.path.exists(path) and os.path.samefile(output, path):
+            raise SettingsError(
+                f"-o {output} is {what} ({path}): writing the weights there would replace an input of this "
+                "export; choose another output file"
+            )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from .core.weights import parse_scheme
     from .core.weightsfile import export_weights
 
+    scheme_read = parse_scheme(args.scheme)  # a custom weights file is an input too
+    refuse_overwriting_inputs(
+        args.output,
+        {
+            "the manifest": args.manifest or (args.root if args.root and os.path.isfile(args.root) else None),
+            "the custom weights file": scheme_read.source,
+        },
+    )
     index = load_dataset(args)
     check = run_check(index, args.workers) if args.usable else None
-    scheme, class_w = _weights_for(index, args.scheme, check)
+    scheme, class_w = _weights_for(index, scheme_read, check)
     excluded = None if check is None else ~check.usable_mask
     export_weights(args.output, index, class_w, scheme, excluded=excluded)
     summary = (
@@ -564,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(command: str, message: str) -> int:
+    if len(message) > MESSAGE_LIMIT:  # one readable line, whatever a message quotes
+        message = f"{message[:MESSAGE_LIMIT]}... ({len(message) - MESSAGE_LIMIT:,} more characters)"
     _say(f"balance-gui {command}: error: {message}".replace("\n", "\\n"), sys.stderr)
     return 2
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from balance_gui.cli import main
+from balance_gui.core.errors import SettingsError
 from balance_gui.core.weights import class_weights
 
 from .conftest import make_tree
@@ -214,25 +215,32 @@ def test_bad_arguments_are_refused_in_one_line_naming_the_option(capsys, small_t
     assert len(err.strip().splitlines()) == 1 and message in err, err
 
 
-def test_num_samples_at_the_int64_limit_is_accepted_by_the_check():
+def test_num_samples_at_the_draw_limit_is_accepted_by_the_check():
     import argparse
 
     from balance_gui.cli import check_arguments
+    from balance_gui.core.sampler_inputs import MAX_DRAWS
 
     ok = argparse.Namespace(
         command="simulate",
         root="r",
         manifest=None,
-        num_samples=2**63 - 1,
+        num_samples=MAX_DRAWS,
         epochs=1,
         batch_size=None,
         seed=2**64 - 1,
         mode="weighted",
         no_replacement=False,
     )
-    check_arguments(ok)  # the largest values torch takes pass; one more is refused (above)
+    check_arguments(ok)  # the largest values pass; one more is refused
     ok.seed = -(2**63)
     check_arguments(ok)
+    ok.num_samples = MAX_DRAWS + 1
+    with pytest.raises(SettingsError, match="--num-samples must be a whole number from 1 to 281,474,976,710,656"):
+        check_arguments(ok)
+    ok.num_samples, ok.epochs = MAX_DRAWS // 2, 3
+    with pytest.raises(SettingsError, match="--num-samples x --epochs is 422,212,465,065,984 draws"):
+        check_arguments(ok)
 
 
 def test_malformed_command_line_exits_2(capsys, small_tree):

@@ -12,35 +12,49 @@ from typing import BinaryIO
 
 from .errors import WeightsFileError
 
+#: Signals whose default action ends the process (SIGKILL and SIGSTOP cannot be caught; the
+#: faults SIGSEGV, SIGBUS, SIGFPE, SIGILL are not the user's doing): while a temp file exists each
+#: is turned into an exception, the temp file is removed, and the process then dies of the same
+#: signal, as it would have. SIGINT already raises KeyboardInterrupt.
+_ENDING_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGVTALRM", "SIGPROF")
+    if hasattr(signal, name)
+)
+
 
 class _Terminated(BaseException):
-    """SIGTERM arrived while a temp file existed: clean up, then die of SIGTERM as asked."""
+    """An ending signal arrived while a temp file existed: clean up, then die of it as asked."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """Turn SIGTERM into an exception while the temp file exists, as Python already does
-    for SIGINT, so the cleanup below runs. Only the main thread can set handlers, and a
-    handler the program installed itself is left alone."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
-        signal.SIG_DFL,
-        None,
-    ):
+def _signals_unwind() -> Iterator[None]:
+    """Turn every ending signal into an exception while the temp file exists, as Python already
+    does for SIGINT, so the cleanup below runs. Only the main thread can set handlers, and a
+    handler the program installed itself (or SIG_IGN) is left alone."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    taken = [s for s in _ENDING_SIGNALS if signal.getsignal(s) in (signal.SIG_DFL, None)]
 
     def raise_terminated(signum: int, frame: object) -> None:
-        raise _Terminated
+        raise _Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = {s: signal.signal(s, raise_terminated) for s in taken}
     try:
         yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+    except _Terminated as e:
+        signal.signal(e.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), e.signum)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            if signal.getsignal(s) is raise_terminated:
+                signal.signal(s, handler)
 
 
 def _create_beside(path: str) -> tuple[int, str]:
@@ -59,7 +73,8 @@ def _create_beside(path: str) -> tuple[int, str]:
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(fh)`` on a temp file beside ``path``, then rename it over ``path``.
 
-    On any failure, SIGINT and SIGTERM included, the temp file is removed and the old
+    On any failure, SIGINT, SIGTERM, SIGHUP, SIGQUIT and every other signal that ends a process
+    by default included, the temp file is removed and the old
     ``path`` is untouched. A new file gets the umask's permissions; an existing one keeps
     its own. A symlink is written through: its target gets the new content and the link
     stays. A target that exists but is not a regular file (``/dev/full``, a pipe) is
@@ -82,7 +97,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
         if not os.path.isdir(folder):
             raise WeightsFileError(f"cannot write {shown}: folder {folder} does not exist")
         old_mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
-        with _sigterm_unwinds():
+        with _signals_unwind():
             fd, tmp = _create_beside(os.path.abspath(path))
             try:
                 with os.fdopen(fd, "wb") as fh:

@@ -823,6 +823,13 @@ class StratifiedDraw(_WholeEpoch):
         return torch.diff(edges, prepend=edges.new_zeros(1)).long().clamp_(min=0)
 
     def epoch(self, key: EpochKey, length: int) -> torch.Tensor:
+        uses, g = self.uses(key, length)
+        idx = torch.repeat_interleave(torch.arange(uses.numel()), uses, output_size=length)
+        return idx.index_select(0, torch.randperm(length, generator=g)).to(self.where.device)
+
+    def uses(self, key: EpochKey, length: int) -> tuple[torch.Tensor, torch.Generator]:
+        """How many times the epoch draws each item (int64, summing to ``length``: O(n), not
+        O(length)), and the generator the epoch's shuffle continues from."""
         g = torch.Generator()  # on the CPU: O(n) work, independent of the draw device
         g.manual_seed(mix_seed(key[0], key[1], _TAG_STRATIFIED))
         m = self.class_draws(length, g)
@@ -836,5 +843,4 @@ class StratifiedDraw(_WholeEpoch):
         rank = torch.empty_like(o)
         rank.index_copy_(0, o, torch.arange(o.numel()) - (torch.cumsum(n, 0) - n).index_select(0, self.groups[o]))
         uses = base.index_select(0, self.groups) + (rank < extra.index_select(0, self.groups)).long()
-        idx = torch.repeat_interleave(torch.arange(uses.numel()), uses, output_size=length)
-        return idx.index_select(0, torch.randperm(length, generator=g)).to(self.where.device)
+        return uses, g

@@ -56,6 +56,7 @@ from .sampler_inputs import (
     check_1d,
     check_generator,
     check_int,
+    check_num_samples,
     check_targets,
     check_weights,
     resolve_device,
@@ -436,7 +437,7 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
             self.class_weights = as_float64(self.class_weights, "class_weights")
             check_1d(self.targets, "targets")
             check_1d(self.class_weights, "class_weights")
-        k = check_int(self._requested(), "num_samples", low=1)
+        k = check_num_samples(self._requested(), whole_epoch=self.mode == "stratified" or not self.replacement)
         where = Where(self.device, int(CHUNK_SIZE))
         draw, n = _make_draw(self.weights, self.targets, self.class_weights, k, self.replacement, self.mode, where)
         self._built = _Built(draw, n, self._signature())

@@ -22,11 +22,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from .draws import StratifiedDraw, mix_seed
 from .errors import BalanceError, SettingsError, WeightsError
 from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_figures
 from .expected import distinct_with_replacement as expected_distinct
 from .options import Mode
 from .sampler import CHUNK_SIZE, BalancedSampler
+from .sampler_inputs import (
+    MAX_DRAWS,
+    WHOLE_EPOCH_BYTES_PER_DRAW,
+    as_float64,
+    check_num_samples,
+    check_targets,
+    max_whole_epoch_draws,
+    memory_bytes,
+    to_tensor,
+)
 from .training import build_sampler
 
 __all__ = [
@@ -84,16 +95,41 @@ def chi_square_test(observed_counts: ArrayLike, expected_shares: ArrayLike) -> t
 
 
 def _as_int_targets(targets: Any) -> torch.Tensor:
-    t = targets.detach().cpu() if isinstance(targets, torch.Tensor) else torch.as_tensor(np.array(targets))
+    """Class indices as int64, each reported as given when it is not one (never as what a cast made
+    of it), and no larger than the per-class figures the machine can hold."""
+    if isinstance(targets, torch.Tensor):
+        t = targets.detach().cpu()
+    else:
+        a = np.asarray(targets)
+        if a.dtype == object:  # Python ints beyond int64 among others
+            for i, v in enumerate(a.reshape(-1)):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 2**63:
+                    raise WeightsError(f"targets[{i}] = {_clip(repr(v))} is not a class index (0 to 2**63 - 1)")
+            a = a.astype(np.int64)
+        t = to_tensor(a, "targets")
     if t.dim() != 1 or t.numel() == 0:
         raise WeightsError(f"targets must be a non-empty 1-D sequence of class indices, got shape {tuple(t.shape)}")
     if t.dtype.is_floating_point or t.is_complex():
         raise WeightsError(f"targets must be integer class indices, got dtype {t.dtype}")
-    t = t.to(torch.int64)
-    if int(t.min()) < 0:
-        i = int((t < 0).nonzero()[0, 0])
-        raise WeightsError(f"targets[{i}] = {int(t[i])} is a negative class index")
-    return t
+    limit = _max_classes()
+    big = t.to(torch.float64) >= limit  # before any cast: uint64 values stay what they are
+    if bool(big.any()):
+        i = int(big.nonzero()[0, 0])
+        raise SettingsError(
+            f"targets[{i}] = {t[i].item()}: simulate keeps figures for every class 0..max(targets), and so many "
+            f"classes are more than this machine's memory holds (at most {limit:,} here)"
+        )
+    return check_targets(t, limit)
+
+
+def _max_classes() -> int:
+    """The most classes a simulation keeps figures for: a few int64 and float64 arrays per class and
+    per step (about 128 bytes a class), within this machine's memory."""
+    return max(1 << 20, (memory_bytes() or 1 << 36) // 128)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 def simulate(
@@ -149,8 +185,7 @@ def simulate(
     if sample_weights is None and class_weights is None:
         sample_weights = torch.ones(n, dtype=torch.float64)
     if sample_weights is not None:
-        sw = sample_weights.detach().cpu() if isinstance(sample_weights, torch.Tensor) else sample_weights
-        sw = torch.as_tensor(np.asarray(sw), dtype=torch.float64)
+        sw = as_float64(sample_weights, "sample_weights").detach().cpu()
         if sw.dim() != 1 or sw.numel() != n:
             raise WeightsError(
                 f"sample_weights must be 1-D with one weight per target ({n}), got shape {tuple(sw.shape)}"
@@ -162,10 +197,13 @@ def simulate(
     if implementation == "balanced":
         gen = torch.Generator()
         gen.manual_seed(int(seed))
+        # A stratified epoch is drawn whole by the sampler (O(k) memory); here only its counts matter,
+        # so it is streamed chunk by chunk (below) and the sampler is built for one draw, to check the rest.
+        streamed = str(mode) == "stratified"
         sampler = _settings_checked(
             build_sampler,  # the one builder of the app's sampler (core.training)
             labels=t,  # per-sample weights draw by class in the class-aware and stratified modes
-            num_samples=num_samples,
+            num_samples=1 if streamed else num_samples,
             replacement=replacement,
             generator=gen,
             device=device,
@@ -173,13 +211,24 @@ def simulate(
             batch_size=batch_size,
             **kw,
         )
-        per_epoch = sampler._draws_per_epoch()
         dev = sampler.device
-        expect = _Expected(t, K, kw, per_epoch, mode, replacement)
+        if streamed:
+            per_epoch = check_num_samples(n if num_samples is None else num_samples)
+            draw = sampler._ensure_built().draw
+            assert isinstance(draw, StratifiedDraw)
 
-        def epoch_chunks(e: int) -> Iterator[torch.Tensor]:
-            sampler.set_epoch(e)
-            return sampler.iter_chunks()
+            def epoch_chunks(e: int) -> Iterator[torch.Tensor]:
+                key = sampler._next_key()  # as the sampler's own epoch would: one draw from the generator
+                return stratified_chunks(draw, key, per_epoch, draw.where.chunk, dev)
+        else:
+            per_epoch = sampler._draws_per_epoch()
+
+            def epoch_chunks(e: int) -> Iterator[torch.Tensor]:
+                sampler.set_epoch(e)
+                return sampler.iter_chunks()
+
+        _check_total(per_epoch, epochs)
+        expect = _Expected(t, K, kw, per_epoch, mode, replacement)
     else:
         if mode != "weighted":
             raise SettingsError(
@@ -191,6 +240,13 @@ def simulate(
         per_epoch = _settings_checked(
             BalancedSampler, num_samples=num_samples, replacement=replacement, mode=mode, **kw
         ).num_samples
+        if per_epoch > max_whole_epoch_draws() * WHOLE_EPOCH_BYTES_PER_DRAW // _WRS_BYTES_PER_DRAW:
+            raise SettingsError(
+                f"num_samples={per_epoch:,} is too many for torch's WeightedRandomSampler, which draws the whole "
+                f"epoch at once and lists it as Python ints (about {_WRS_BYTES_PER_DRAW} bytes a draw): more than "
+                "this machine's memory; use implementation='balanced'"
+            )
+        _check_total(per_epoch, epochs)
         if sample_weights is not None:
             w = kw["weights"]
         else:
@@ -217,6 +273,73 @@ def simulate(
                 yield torch.tensor(block, dtype=torch.int64)
 
     return _run(epoch_chunks, t.to(dev), K, n, per_epoch, epochs, expect, chunk_size, track_images, dev)
+
+
+def _check_total(per_epoch: int, epochs: int) -> None:
+    """A run draws at most MAX_DRAWS in all: its cumulative counts stay far inside int64."""
+    if per_epoch * epochs > MAX_DRAWS:
+        raise SettingsError(
+            f"{per_epoch:,} draws per epoch x {epochs:,} epochs = {per_epoch * epochs:,} draws: a simulation draws "
+            f"at most 2**48 = {MAX_DRAWS:,} in all (that already takes days); use fewer epochs or draws"
+        )
+
+
+# torch's WeightedRandomSampler holds an epoch as an int64 tensor, then as a list of Python ints.
+_WRS_BYTES_PER_DRAW = 48
+# Part of the streamed stratified order's key (the sampler's tags, in core.draws, are 1 to 4).
+_TAG_STREAM = 0x5354
+
+
+def stratified_chunks(
+    draw: StratifiedDraw, key: tuple[int, int], length: int, chunk: int, device: torch.device | str = "cpu"
+) -> Iterator[torch.Tensor]:
+    """The stratified epoch of ``draw`` for ``key``, as int64 tensors of at most ``chunk`` draws,
+    in O(n + chunk) memory whatever ``length`` (the sampler draws it whole: O(length)).
+
+    The epoch holds exactly the sampler's draws (the same uses of every item, from
+    ``StratifiedDraw.uses``); their order has the law of the sampler's shuffle, a uniformly random
+    permutation, though not its realisation: each chunk is a uniformly random subset of the draws
+    left (chosen as distinct positions in them laid end to end), in random order."""
+    uses, _ = draw.uses(key, length)
+    counts = uses.numpy()
+    items = np.flatnonzero(counts)
+    left = counts[items].astype(np.int64)
+    rng = np.random.default_rng(mix_seed(key[0], key[1], _TAG_STREAM))
+    remaining = int(length)
+    while remaining > 0:
+        c = min(chunk, remaining)
+        take = left if c == remaining else _subset_counts(rng, left, c, remaining)
+        out = np.repeat(items, take)
+        rng.shuffle(out)
+        left = left - take
+        remaining -= c
+        yield torch.from_numpy(out).to(device)
+
+
+def _subset_counts(rng: np.random.Generator, left: np.ndarray, c: int, total: int) -> np.ndarray:
+    """Per item, how many of its ``left`` copies a uniformly random ``c``-subset of all ``total``
+    copies holds: a multivariate hypergeometric draw. numpy's (exact) serves totals below 1e9, its
+    limit; above, ``c`` is at most a thousandth of the total, and the subset is ``c`` distinct
+    uniform positions in the copies laid end to end (exact too)."""
+    if total < _NUMPY_HYPERGEOMETRIC_LIMIT:
+        return rng.multivariate_hypergeometric(left, c)
+    positions = _distinct_integers(rng, total, c)
+    return np.bincount(np.searchsorted(np.cumsum(left), positions, side="right"), minlength=left.size)
+
+
+_NUMPY_HYPERGEOMETRIC_LIMIT = 10**9
+
+
+def _distinct_integers(rng: np.random.Generator, high: int, m: int) -> np.ndarray:
+    """``m`` distinct integers, uniformly among the ``m``-subsets of ``[0, high)`` (for ``m`` much
+    smaller than ``high``): uniform draws until ``m`` distinct values are seen, a set that favours
+    no value. Sorted."""
+    out = np.sort(rng.integers(0, high, m))
+    while True:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+        if out.size == m:
+            return out
+        out = np.sort(np.concatenate([out, rng.integers(0, high, m - out.size)]))
 
 
 def _settings_checked(make: Callable[..., BalancedSampler], **kwargs: Any) -> BalancedSampler:

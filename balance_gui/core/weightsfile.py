@@ -29,6 +29,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -56,14 +57,25 @@ FORMAT_VERSION = 2
 #: the false "modified after export" its fingerprint check would give). A .csv keeps version 2: its
 #: rows are unchanged, weight 0 marks the excluded ones, and any reader draws them never.
 EXCLUDED_VERSION = 3
-READ_VERSION = EXCLUDED_VERSION
+#: Version 4, for a .csv only: a path or class cell that a spreadsheet would run as a formula (it starts
+#: with = + - @, a tab or a carriage return, after any single quotes) is written with one more single
+#: quote in front, as OWASP recommends, and the reader takes it off. Files without such a cell stay
+#: version 2; an older reader refuses a version-4 file ("upgrade") instead of reading "'=x" as a name.
+CSV_QUOTED_VERSION = 4
+READ_VERSION = CSV_QUOTED_VERSION
+#: The newest version of each format (a .pt or .json never has version 4).
+_NEWEST = {".pt": EXCLUDED_VERSION, ".json": EXCLUDED_VERSION, ".csv": CSV_QUOTED_VERSION}
 FORMATS = (".pt", ".csv", ".json", ".npy")
 #: Formats that name their classes, so that a file can be told apart from another dataset's.
 IDENTIFIED_FORMATS = (".pt", ".csv", ".json")
 CSV_HEADER = ["path", "class", "class_index", "weight", "fingerprint"]
 _CSV_V1_HEADER = CSV_HEADER[:4]
 _CSV_TRAILER = re.compile(r"format_version=(\d{1,9}) sha256=([0-9a-f]{64})")
+_FORMULA_START = "=+-@\t\r"  # OWASP: a cell starting so is a formula to Excel, LibreOffice, Sheets
+_QUOTED_FORMULA = re.compile("'*[" + re.escape(_FORMULA_START) + "]")
+_QUOTED_LIMIT = 200  # characters of a bad field an error message quotes
 _INT64_MAX = int(np.iinfo(np.int64).max)
+_PT_OPTIONAL_KEYS = ("excluded", "fingerprint")
 _PT_KEYS = (
     "weights",
     "targets",
@@ -130,6 +142,12 @@ def export_weights(
     """
     index = as_dataset_index(index)  # a torchvision ImageFolder is read as the index it describes
     fmt = _format_of(path)
+    source = getattr(index, "source_file", "")
+    if source and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+        raise WeightsFileError(
+            f"cannot write {os.fspath(path)}: it is the manifest this dataset was read from, and the weights "
+            "would replace it; choose another output file"
+        )
     mask = _excluded_mask(excluded, len(index))
     usable = index.counts if mask is None else np.bincount(index.targets[~mask], minlength=index.num_classes)
     class_w = fit_class_weights(validate_class_weights(class_w, index.classes, counts=usable), usable)
@@ -201,18 +219,38 @@ def _excluded_mask(excluded: np.ndarray | None, num_samples: int) -> np.ndarray 
     return mask.copy() if mask.any() else None
 
 
+def quote_formula(cell: str) -> str:
+    """``cell`` as a .csv holds it: one single quote more in front when it starts, after any single
+    quotes, with a character that makes a spreadsheet run it as a formula (OWASP's CSV injection
+    advice). :func:`unquote_formula` undoes it, so every name round-trips."""
+    return "'" + cell if cell[:1] in _FORMULA_START or (cell[:1] == "'" and _QUOTED_FORMULA.match(cell)) else cell
+
+
+def unquote_formula(cell: str) -> str:
+    """The name a version-4 .csv cell holds (see :func:`quote_formula`)."""
+    return cell[1:] if cell[:1] == "'" and _QUOTED_FORMULA.match(cell, 1) else cell
+
+
 def _write_csv(fh: Any, index: DatasetIndex, per_sample: np.ndarray) -> None:
-    classes = index.classes
+    classes = [quote_formula(c) for c in index.classes]
+    paths = index.relative_paths()
+    quoted_any = classes != list(index.classes)
+    for i, p in enumerate(paths):
+        if p[:1] in _FORMULA_START or p[:1] == "'":
+            q = quote_formula(p)
+            quoted_any |= q != p
+            paths[i] = q
+    version = CSV_QUOTED_VERSION if quoted_any else FORMAT_VERSION
     rows = [
         (p, classes[t], str(t), repr(w))
-        for p, t, w in zip(index.relative_paths(), index.targets.tolist(), per_sample.tolist(), strict=True)
+        for p, t, w in zip(paths, index.targets.tolist(), per_sample.tolist(), strict=True)
     ]
-    fingerprint = _csv_fingerprint(FORMAT_VERSION, rows)
+    fingerprint = _csv_fingerprint(version, rows)
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
     writer = csv.writer(text)
     writer.writerow(CSV_HEADER)
     writer.writerows((*r, "") for r in rows[:-1])
-    writer.writerow((*rows[-1], f"format_version={FORMAT_VERSION} sha256={fingerprint}"))
+    writer.writerow((*rows[-1], f"format_version={version} sha256={fingerprint}"))
     text.flush()
     text.detach()
 
@@ -319,14 +357,15 @@ def _validate_sample_weights(w: np.ndarray) -> None:
             raise WeightsError("the weights sum to more than float64 holds: scale them down")
 
 
-def _check_version(path: str, version: object) -> None:
+def _check_version(path: str, version: object, fmt: str) -> None:
     """Refuse a version this reader does not know, as numpy's ``_check_version`` does."""
     if isinstance(version, bool) or not isinstance(version, int):
-        raise WeightsFileError(f"{path}: format_version must be an integer, found {version!r}")
-    if version > READ_VERSION:
+        raise WeightsFileError(f"{path}: format_version must be an integer, found {_clip(repr(version))}")
+    newest = min(READ_VERSION, _NEWEST[fmt])
+    if version > newest:
         raise WeightsFileError(
             f"{path} has format_version {version}, newer than this balance-gui reads "
-            f"(up to {READ_VERSION}): upgrade balance-gui"
+            f"(up to {newest}): upgrade balance-gui"
         )
     if version < 1:
         raise WeightsFileError(f"{path}: unknown format_version {version}")
@@ -372,7 +411,11 @@ def _read_pt(path: str) -> dict[str, Any]:
     missing = [k for k in _PT_KEYS if k not in record]
     if missing:
         raise WeightsFileError(f"{path} lacks the key(s) {', '.join(missing)}")
-    _check_version(path, record["format_version"])
+    unknown = [k for k in record if k not in _PT_KEYS and k not in _PT_OPTIONAL_KEYS]
+    if unknown:  # the fingerprint covers the known keys only: anything else could be changed unseen
+        shown = ", ".join(_clip(repr(k), 60) for k in unknown[:5])
+        raise WeightsFileError(f"{path} holds key(s) a balance-gui weights record has not: {shown} (edited file?)")
+    _check_version(path, record["format_version"], ".pt")
     weights, targets, class_w = record["weights"], record["targets"], record["class_weights"]
     for key, t in (("weights", weights), ("targets", targets), ("class_weights", class_w)):
         if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.device.type != "cpu":
@@ -415,6 +458,18 @@ def _read_pt(path: str) -> dict[str, Any]:
         "root": record["root"],
         "excluded": excluded_np,
     }
+
+
+def _clip(text: str, limit: int = _QUOTED_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were left out."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def _shown_row(row: Sequence[str] | None) -> str:
+    """A CSV row as an error message quotes it: at most its first fields, clipped."""
+    if row is None or len(row) <= 5:
+        return _clip(repr(row))
+    return f"{_clip(repr(list(row[:5])))} and {len(row) - 5:,} more fields"
 
 
 def _check_excluded_version(path: str, version: int, has_excluded: bool) -> None:
@@ -466,13 +521,28 @@ def _read_npy(path: str) -> dict[str, Any]:
     return {"weights": w.astype(np.float64)}
 
 
+def _unique_keys(path: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json`` object hook that refuses a key given twice (json keeps the last one silently,
+    so two readers may disagree on what the file says)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise WeightsFileError(f"{path}: the key {quoted(_clip(key, 60))} is given twice (edited file?)")
+            out[key] = value
+        return out
+
+    return hook
+
+
 def _read_json(path: str) -> dict[str, Any]:
     with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-        record = json.load(fh)
+        record = json.load(fh, object_pairs_hook=_unique_keys(path))
     keys = ("classes", "counts", "class_weights")
     if not isinstance(record, dict) or any(k not in record for k in (*keys, "format_version")):
         raise WeightsFileError(f"{path}: expected a JSON object with format_version, {', '.join(keys)}")
-    _check_version(path, record["format_version"])
+    _check_version(path, record["format_version"], ".json")
     classes, counts, class_w = (record[k] for k in keys)
     if not _is_str_list(classes):
         raise WeightsFileError(f"{path}: 'classes' must be a list of class names, found {type(classes).__name__}")
@@ -486,6 +556,16 @@ def _read_json(path: str) -> dict[str, Any]:
         raise WeightsFileError(f"{path}: 'class_weights' must be a list of numbers")
     if not (len(classes) == len(counts) == len(class_w)):
         raise WeightsFileError(f"{path}: classes, counts and class_weights differ in length")
+    for name, w in zip(classes, class_w, strict=True):
+        try:
+            finite = math.isfinite(w)
+        except OverflowError:  # an integer of hundreds of digits
+            finite = False
+        if not finite:
+            raise WeightsFileError(
+                f"{path}: class {quoted(name)} has weight {_clip(repr(w))}: "
+                "not a finite float64 (at most about 1.8e308)"
+            )
     _check_fingerprint(path, record.get("fingerprint"), _json_fingerprint(record))
     counts_np = np.asarray(counts, dtype=np.int64)
     has_excluded = "usable_counts" in record or "excluded" in record
@@ -507,6 +587,9 @@ def _read_json(path: str) -> dict[str, Any]:
             raise WeightsFileError(f"{path}: for every class, usable_counts + excluded must equal counts")
         if not any(excluded):
             raise WeightsFileError(f"{path}: 'excluded' is present but excludes nothing")
+        if not any(u > 0 and w > 0 for u, w in zip(usable, class_w, strict=True)):
+            what = "every sample" if not any(usable) else "every sample of the classes with weight"
+            raise WeightsFileError(f"{path}: 'excluded' leaves out {what}: nothing could ever be drawn")
         usable_np = np.asarray(usable, dtype=np.int64)
     return {
         "classes": classes,
@@ -526,7 +609,7 @@ def _read_csv(path: str) -> dict[str, Any]:
         if header == _CSV_V1_HEADER:
             raise _no_fingerprint(path)
         if header != CSV_HEADER:
-            raise WeightsFileError(f"{path}: header must be {','.join(CSV_HEADER)}, found {header!r}")
+            raise WeightsFileError(f"{path}: header must be {','.join(CSV_HEADER)}, found {_shown_row(header)}")
         for line_no, row in enumerate(reader, start=2):
             if trailer is not None:
                 raise WeightsFileError(f"{path}, line {line_no}: rows follow the fingerprint (edited file?)")
@@ -543,8 +626,10 @@ def _read_csv(path: str) -> dict[str, Any]:
     if found is None:
         raise WeightsFileError(f"{path}, line {trailer[0]}: the fingerprint field is not 'format_version=N sha256=HEX'")
     version = int(found.group(1))
-    _check_version(path, version)
+    _check_version(path, version, ".csv")
     _check_fingerprint(path, found.group(2), _csv_fingerprint(version, rows))
+    if version >= CSV_QUOTED_VERSION:  # cells a spreadsheet would run carry one more quote: take it off
+        rows = [(unquote_formula(p), unquote_formula(c), i, w) for p, c, i, w in rows]
     targets, weights = [], []
     names: dict[int, str] = {}
     for line_no, (_, name, index_text, weight_text) in enumerate(rows, start=2):
@@ -552,7 +637,8 @@ def _read_csv(path: str) -> dict[str, Any]:
             t, w = int(index_text), float(weight_text)
         except ValueError:
             raise WeightsFileError(
-                f"{path}, line {line_no}: class_index and weight must be numbers, got {index_text!r}, {weight_text!r}"
+                f"{path}, line {line_no}: class_index and weight must be numbers, "
+                f"got {_clip(repr(index_text))}, {_clip(repr(weight_text))}"
             ) from None
         if not 0 <= t <= _INT64_MAX:
             raise WeightsFileError(f"{path}, line {line_no}: class_index must be a whole number >= 0, got {t}")
