@@ -266,6 +266,11 @@ def load_weights(path: str | os.PathLike, dataset: Any = None) -> torch.Tensor:
     saying what differs. A ``.json`` file holds per-class weights: it returns
     those, or per-sample weights when ``dataset`` is given.
     """
+    from .annotation_weights import image_weights_hook  # per-image weights of COCO / path,labels data
+
+    hooked = image_weights_hook(path, dataset)
+    if hooked is not None:
+        return torch.from_numpy(hooked["weights"])
     if dataset is None:
         info = read_weights_file(path)
         return torch.from_numpy(info["weights"] if info["format"] != ".json" else info["class_weights"])
@@ -283,7 +288,12 @@ def verify_weights_file(path: str | os.PathLike[str], dataset: Any) -> dict[str,
     what :func:`read_weights_file` returns plus ``sample_weights`` (one per sample of
     ``dataset``; None for a ``.json`` that excludes samples, as it names none). Only formats
     in :data:`IDENTIFIED_FORMATS` can show they belong to the dataset: for a ``.npy`` only the
-    length is checked. ``num_excluded`` says how many samples the file leaves out."""
+    length is checked. ``num_excluded`` says how many samples the file leaves out. A COCO or
+    ``path,labels`` dataset is checked by ``annotation_weights.verify_image_weights``."""
+    from .annotation_weights import image_weights_hook
+
+    if dataset is not None and (hooked := image_weights_hook(path, dataset)) is not None:
+        return hooked
     info = read_weights_file(path)
     view = _dataset_view(dataset)
     check_matches(info, view, path)
