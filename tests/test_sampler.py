@@ -182,6 +182,25 @@ def test_cpu_epochs_leave_torchs_thread_pool_alone(kind):
     assert {name for name, _ in mode.big} == {"aten::sum"}
 
 
+@pytest.mark.parametrize("kind", ["continuous", "few values", "near ties", "all inf", "subnormal"])
+def test_order_by_key_is_a_stable_argsort(kind):
+    """Without replacement the epoch is the keys' order, ties by index: the packed int64 sort
+    equals a stable argsort, also where keys share their leading bits or are equal."""
+    r = np.random.default_rng(len(kind))
+    for n in (0, 1, 2, 3, 17, 1000, 5000):
+        if kind == "continuous":
+            k = r.exponential(size=n) / r.random(n)
+        elif kind == "few values":
+            k = r.choice([0.0, 1.0, 1.0 + 2**-52, 2.0, np.inf], size=n)
+        elif kind == "near ties":  # distinct keys sharing their leading bits
+            k = np.nextafter(1.0, 2.0) ** r.integers(0, 4000, n)
+        elif kind == "all inf":
+            k = np.full(n, np.inf)
+        else:
+            k = r.choice([0.0, 5e-324, 1e-310, 2.2e-308], size=n)
+        assert np.array_equal(dmod.order_by_key(k), np.argsort(k, kind="stable"))
+
+
 def test_cpu_targets_check_and_order_leave_torchs_thread_pool_alone():
     """Building from scattered targets: the targets' range check and the stable argsort into
     class order run in numpy, not as one torch op over every target."""

@@ -785,11 +785,36 @@ class RaceDraw(_WholeEpoch):
             ks = keys.take(sel)
         else:
             sel, ks = None, keys
-        o = np.argsort(ks)  # quicksort; then stable (ties by index) only if there are ties
-        s = ks.take(o)
-        if (s[1:] == s[:-1]).any():
-            o = np.argsort(ks, kind="stable")
+        o = order_by_key(ks)
         return o if sel is None else sel.take(o)
+
+
+def order_by_key(keys: np.ndarray) -> np.ndarray:
+    """``argsort(keys, stable)`` for float64 keys >= 0 (inf allowed): indices by increasing key,
+    ties by index.  Each key's leading bits (a non-negative float's bit pattern orders as its
+    value) are packed with its index into one int64 and those are sorted (numpy's vectorised int64
+    sort, about 10x faster than an argsort); runs of equal leading bits are then put in exact
+    order by key and index."""
+    n = keys.size
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    b = (n - 1).bit_length()
+    comp = np.ascontiguousarray(keys, dtype=np.float64).view(np.int64) >> b
+    comp <<= b
+    comp |= np.arange(n, dtype=np.int64)
+    comp.sort()
+    idx = comp & ((1 << b) - 1)
+    comp >>= b  # the leading bits, in sorted order
+    tie = comp[1:] == comp[:-1]  # tie[j]: positions j and j + 1 share their leading bits
+    if tie.any():
+        t = np.flatnonzero(tie)
+        pos = np.union1d(t, t + 1)  # the positions inside runs, increasing
+        starts = np.ones(pos.size, dtype=bool)
+        starts[1:] = ~tie.take(pos[1:] - 1)
+        run = np.cumsum(starts)
+        sub = idx.take(pos)
+        idx[pos] = sub.take(np.lexsort((sub, keys.take(sub), run)))
+    return idx
 
 
 class StratifiedDraw(_WholeEpoch):
