@@ -5,7 +5,7 @@
     balance-gui export ROOT -o FILE [--scheme S] [--usable]     write a weights file (.pt .csv .json .npy)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
-    balance-gui check ROOT [--json] [--workers N]        find corrupt images and exact duplicates
+    balance-gui check ROOT [--json] [--workers N] [--max-file-size SIZE]   find corrupt images and exact duplicates
 
 Every subcommand takes ``--manifest CSV`` instead of ROOT for datasets listed in a
 ``path,label`` file. Exit statuses: 0 done; 1 ``verify`` could not tell (a ``.npy``
@@ -22,9 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import DEMO_DATASET
@@ -145,7 +149,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster (default: one for the run)")
     add_table_args(p)
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
+    p.add_argument(
+        "--max-file-size",
+        type=_file_size,
+        default=None,
+        metavar="SIZE",
+        help="files larger than this are reported as problems, never read: bytes, or with a suffix "
+        "K, M, G or T (powers of 1024); default 512M",
+    )
     return parser
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?")
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _file_size(text: str) -> int:
+    """``--max-file-size``: ``1048576``, ``512M``, ``512MB``, ``1.5GiB`` (units are powers of 1024)."""
+    match = _SIZE.fullmatch(text.strip().upper())
+    size = 0
+    if match:
+        number, unit = match.groups()
+        factor = _SIZE_UNITS[unit]
+        size = int(float(number) * factor) if "." in number else int(number) * factor
+    if not 1 <= size <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"not a size from 1 byte to {INT64_MAX:,} bytes: {text!r}")
+    return size
 
 
 def _progress_bar(desc: str, unit: str, unit_scale: bool = False) -> Any:
@@ -428,7 +457,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def check_report(index: DatasetIndex, result: CheckResult) -> dict[str, Any]:
-    """Everything ``check`` shows, as plain JSON-ready data."""
+    """Everything ``check`` shows, as plain JSON-ready data. Every name and reason is escaped as
+    ``inspect`` escapes them (``escape_name``, as ``ls -b`` does): a file name cannot start a line
+    of its own in the table, and the JSON is valid UTF-8 whatever bytes the names hold."""
     dups = result.duplicates
     return {
         "root": escape_name(os.path.abspath(index.root)),
@@ -440,11 +471,23 @@ def check_report(index: DatasetIndex, result: CheckResult) -> dict[str, Any]:
             "duplicates": len(dups),
             "cross_class_duplicates": sum(p.cross_class for p in dups),
         },
-        "problems": [p.as_dict() for p in result.problems],
-        "classes": [s.as_dict() for s in result.class_stats],
+        "problems": [_escaped(p.as_dict()) for p in result.problems],
+        "classes": [_escaped(s.as_dict()) for s in result.class_stats],
         "files_decoded": result.files_decoded,
-        "cache": result.cache_path,
-        "warnings": list(result.warnings),
+        "cache": None if result.cache_path is None else escape_name(result.cache_path),
+        "warnings": [escape_name(w) for w in result.warnings],
+    }
+
+
+def _escaped(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with each of its strings escaped (names, paths, reasons, modes); its keys are ours."""
+    return {
+        key: escape_name(value)
+        if isinstance(value, str)
+        else {escape_name(k): v for k, v in value.items()}
+        if key == "modes"
+        else value
+        for key, value in record.items()
     }
 
 
@@ -512,23 +555,68 @@ def format_check_report(report: dict) -> str:
     return "\n".join(out)
 
 
-def run_check(index: DatasetIndex, workers: int | None) -> CheckResult:
-    """The image health check of ``index``, with a tqdm bar on stderr."""
+def run_check(index: DatasetIndex, workers: int | None, max_file_bytes: int | None = None) -> CheckResult:
+    """The image health check of ``index``, with a tqdm bar on stderr. A signal that ends the
+    program (SIGTERM, SIGHUP, SIGQUIT) ends the check first: its worker processes are killed and
+    what was checked is cached, then the program dies of that signal as asked."""
 
-    from .core.images import check_images
+    from .core.images import DEFAULT_MAX_FILE_BYTES, check_images
 
-    with _progress_bar("checking", " img") as bar:
+    with _progress_bar("checking", " img") as bar, _signals_end_the_check():
 
         def progress(p: Any) -> None:
             bar.total = p.files_total
             bar.update(p.files_done - bar.n)
 
-        return check_images(index, workers=workers, progress=progress)
+        return check_images(
+            index,
+            workers=workers,
+            progress=progress,
+            max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes,
+        )
+
+
+class _EndingSignal(BaseException):
+    """A signal that ends the program arrived during the check: unwind, then die of it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_end_the_check() -> Iterator[None]:
+    """Turn SIGTERM, SIGHUP and SIGQUIT into an exception while the check runs, as Python does for
+    SIGINT, so that its ``finally`` kills the workers; then die of the signal. Handlers the program
+    set itself are left alone (and so is everything off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = ("SIGTERM", "SIGHUP", "SIGQUIT")
+    ours = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    ours = [s for s in ours if signal.getsignal(s) in (signal.SIG_DFL, None)]
+
+    def raise_ending(signum: int, frame: object) -> None:
+        raise _EndingSignal(signum)
+
+    previous = {s: signal.signal(s, raise_ending) for s in ours}
+    try:
+        yield
+    except _EndingSignal as e:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        previous = {}
+        signal.signal(e.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), e.signum)
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     index = load_dataset(args)
-    result = run_check(index, args.workers)
+    result = run_check(index, args.workers, args.max_file_size)
     report = check_report(index, result)
     _say(json.dumps(report, indent=2) if args.json else format_check_report(report))
     return 1 if result.problems else 0

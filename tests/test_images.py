@@ -158,7 +158,7 @@ def test_the_cache_skips_unchanged_files_and_rechecks_changed_ones(tmp_path, mon
 
     decoded: list[str] = []
     real = images.inspect_file
-    monkeypatch.setattr(images, "inspect_file", lambda p: decoded.append(p) or real(p))
+    monkeypatch.setattr(images, "inspect_file", lambda p, *rest: decoded.append(p) or real(p, *rest))
     warm = check(root, cache_path=cache_file)
     assert warm.files_decoded == 0 and decoded == [] and warm.clean
     assert [s.width for s in warm.class_stats] == [s.width for s in first.class_stats]
@@ -206,7 +206,7 @@ def test_worker_processes_find_what_one_process_finds(tmp_path, monkeypatch):
     serial = check(root, workers=1)
     here: list[str] = []  # files this process decoded itself while the workers started
     real = images.inspect_file  # (the worker processes have their own, unpatched copy)
-    monkeypatch.setattr(images, "inspect_file", lambda path: here.append(path) or real(path))
+    monkeypatch.setattr(images, "inspect_file", lambda path, *rest: here.append(path) or real(path, *rest))
     ready = threading.Event()
     ready.set()  # so few files would all be decoded here before the fork server is up: do not wait for it
     monkeypatch.setattr(images, "_start_in_background", lambda ctx: ready)

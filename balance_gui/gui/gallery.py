@@ -18,11 +18,14 @@ import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PySide6.QtCore import (
     QAbstractListModel,
+    QFile,
+    QFileDevice,
+    QIODevice,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -37,6 +40,15 @@ from PySide6.QtGui import QColor, QDesktopServices, QImage, QImageReader, QPaint
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
 from balance_gui.core.dataset import DatasetIndex
+from balance_gui.core.images import (
+    ACCEPTED_FORMATS,
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    UnusableFile,
+    format_reason,
+    open_image_file,
+    too_many_pixels,
+)
 
 THUMB_SIZE = 96
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's full path
@@ -59,17 +71,67 @@ def _human_size(n: int) -> str:
     return f"{n:,} bytes"  # pragma: no cover - the loop always returns
 
 
-def decode_thumbnail(path: str, size: int) -> tuple[QImage, int, int, str]:
+# Qt's names for the formats the image check decodes (core.images.ACCEPTED_FORMATS): a thumbnail
+# shows only what the check would accept, and no other image plugin is ever handed a dataset file.
+_QT_FORMATS = {
+    "BMP": ("bmp",),
+    "JPEG": ("jpeg", "jpg"),
+    "PNG": ("png",),
+    "PPM": ("ppm", "pgm", "pbm"),
+    "TIFF": ("tiff", "tif"),
+    "WEBP": ("webp",),
+}
+ACCEPTED_QT_FORMATS = frozenset(name for fmt in ACCEPTED_FORMATS for name in _QT_FORMATS.get(fmt, ()))
+
+
+def decode_thumbnail(
+    path: str,
+    size: int,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[QImage, int, int, str]:
     """``(thumbnail, width, height, error)`` for ``path``; a null image and the reason when it cannot be decoded.
 
-    QImageReader scales while decoding (JPEGs decode at a fraction of their size), and QImage is
-    safe off the GUI thread, unlike QPixmap.
+    The file is opened as the image check opens it (``core.images.open_image_file``: a regular file
+    within the size limit, never a FIFO or a device), and decoded only in a format the check accepts
+    and within its pixel limit. QImageReader scales while decoding (JPEGs decode at a fraction of
+    their size), and QImage is safe off the GUI thread, unlike QPixmap.
     """
-    reader = QImageReader(path)
+    try:
+        fh = open_image_file(path, max_file_bytes)
+    except UnusableFile as e:
+        return QImage(), 0, 0, e.reason
+    except OSError as e:
+        return QImage(), 0, 0, f"cannot read: {e.strerror or e}"
+    with fh:
+        device = QFile()
+        if not device.open(fh.fileno(), QIODevice.OpenModeFlag.ReadOnly, QFileDevice.FileHandleFlag.DontCloseHandle):
+            return QImage(), 0, 0, f"cannot read: {device.errorString()}"
+        try:
+            return _decode(device, fh, size, max_pixels)
+        finally:
+            device.close()
+
+
+def _decode(device: QFile, fh: BinaryIO, size: int, max_pixels: int) -> tuple[QImage, int, int, str]:
+    reader = QImageReader(device)
+    fmt = bytes(reader.format().data()).decode("ascii", "replace").lower()  # from the content, not the name
+    if fmt not in ACCEPTED_QT_FORMATS:
+        try:
+            fh.seek(0)
+            head = fh.read(16)
+        except OSError:
+            head = b"?"
+        return QImage(), 0, 0, "empty file (0 bytes)" if not head else format_reason(head)
     reader.setAutoTransform(True)
     full = reader.size()
-    if full.isValid() and (full.width() > size or full.height() > size):
-        reader.setScaledSize(full.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    if full.isValid():
+        bomb = too_many_pixels(full.width(), full.height(), max_pixels)
+        if bomb is not None:
+            return QImage(), full.width(), full.height(), bomb
+        if full.width() > size or full.height() > size:
+            reader.setScaledSize(full.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():
         return QImage(), full.width(), full.height(), reader.errorString() or "cannot be decoded"

@@ -22,7 +22,16 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget, QTreeWidgetItem, Q
 from superqt.utils import FunctionWorker
 
 from balance_gui.core.dataset import DatasetIndex
-from balance_gui.core.images import DEFAULT_CACHE, CheckProgress, CheckResult, Problem, check_images
+from balance_gui.core.images import (
+    DEFAULT_CACHE,
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    CheckProgress,
+    CheckResult,
+    Problem,
+    check_images,
+)
+from balance_gui.core.names import escape_name
 
 from .gallery import ThumbnailLoader
 from .workers import ProgressJob
@@ -33,13 +42,20 @@ PREVIEW_SIZE = 256
 @dataclass(kw_only=True)
 class CheckJob(ProgressJob[CheckProgress]):
     """A running check of ``index``: ``worker.returned`` carries the :class:`CheckResult`; a
-    cancelled check ends with ``worker.errored`` carrying ``Cancelled``."""
+    cancelled check ends with ``worker.errored`` carrying ``Cancelled``, within a fraction of a
+    second of ``cancel.set()`` whatever its workers are doing (the core kills them)."""
 
     index: DatasetIndex
 
 
 def make_check_job(
-    index: DatasetIndex, *, workers: int | None = None, cache_path: Any = DEFAULT_CACHE, timing: bool = False
+    index: DatasetIndex,
+    *,
+    workers: int | None = None,
+    cache_path: Any = DEFAULT_CACHE,
+    timing: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> CheckJob:
     """A check of every image of ``index`` in worker processes, not started yet."""
     job = CheckJob(index=index, worker=None)  # type: ignore[arg-type]
@@ -51,15 +67,18 @@ def make_check_job(
         progress=job._progress,
         cancel=job.cancel,
         timing=timing,
+        max_file_bytes=max_file_bytes,
+        max_pixels=max_pixels,
     )
     return job
 
 
 def describe(problem: Problem) -> str:
+    """The detail of a problem, names escaped as every output of the app escapes them (``escape_name``)."""
     if problem.kind == "corrupt":
-        return problem.reason or "corrupt"
+        return escape_name(problem.reason or "corrupt")
     where = "  (in another class: a label error?)" if problem.cross_class else ""
-    return f"copy of {problem.duplicate_of_path}{where}"
+    return f"copy of {escape_name(problem.duplicate_of_path or '')}{where}"
 
 
 class ProblemsPanel(QWidget):
@@ -107,7 +126,7 @@ class ProblemsPanel(QWidget):
         self.image.clear()
         self.detail.clear()
         self.list.addTopLevelItems(
-            [QTreeWidgetItem([p.kind, p.path, describe(p)]) for p in result.problems]  # in sample order
+            [QTreeWidgetItem([p.kind, escape_name(p.path), describe(p)]) for p in result.problems]  # in sample order
         )
         if len(result.problems) <= 5000:  # measuring costs a pass over every row
             for column in (0, 1):
@@ -144,10 +163,10 @@ class ProblemsPanel(QWidget):
         self.image.clear()
         if problem.kind == "corrupt":
             self.image.setText("cannot be shown")
-            self.detail.setText(f"{problem.path}: {problem.reason}")
+            self.detail.setText(f"{escape_name(problem.path)}: {describe(problem)}")
         else:
             self.image.setText("loading\N{HORIZONTAL ELLIPSIS}")
-            self.detail.setText(f"{problem.path}: {describe(problem)}")
+            self.detail.setText(f"{escape_name(problem.path)}: {describe(problem)}")
             self.loader.request(path)
         self.problemSelected.emit(problem)
 

@@ -4,6 +4,8 @@ hover and double-click, and the check worker with its problems list."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -194,3 +196,61 @@ def test_check_job_cancel(qtbot, image_tree):
         job.worker.start()
     qtbot.waitUntil(lambda: active_threads() == 0, timeout=5000)  # "finished" comes just before its thread ends
     assert len(errors) == 1 and isinstance(errors[0], Cancelled)
+
+
+# ---------------------------------------------------------------- hostile files: the check's rules
+
+
+def thumbnail_within(path, seconds: float = 10.0, **kwargs):
+    """``decode_thumbnail`` on a thread: a test fails, instead of hanging, on a decode that never ends."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(gallery.decode_thumbnail(str(path), 64, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert out, f"decoding the thumbnail of {path} did not end within {seconds} s"
+    return out[0]
+
+
+def test_thumbnails_open_only_regular_files(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")
+    os.symlink("/dev/zero", tmp_path / "zero.jpg")
+    # In a child: QImageReader opened the FIFO and waited for a writer for ever, holding the GIL.
+    code = (
+        "import sys; from balance_gui.gui.gallery import decode_thumbnail\n"
+        "for path in sys.argv[1:]:\n"
+        "    image, _, _, error = decode_thumbnail(path, 64)\n"
+        "    print(image.isNull(), error)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "pipe.jpg"), str(tmp_path / "zero.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["True not a regular file: fifo", "True not a regular file: character device"]
+    write(tmp_path, "big.png", image_bytes(1, "PNG", (40, 30)))
+    image, _, _, error = thumbnail_within(tmp_path / "big.png", max_file_bytes=100)
+    assert image.isNull() and error.startswith("too large: ")
+
+
+def test_thumbnails_decode_only_what_the_check_accepts(tmp_path):
+    from balance_gui.core.images import ACCEPTED_FORMATS, DEFAULT_MAX_PIXELS
+
+    from ..hostile_helpers import POSTSCRIPT, png_header_only
+
+    accepted = ", ".join(ACCEPTED_FORMATS)
+    write(tmp_path, "gif.jpg", image_bytes(2, "GIF"))  # Qt reads GIFs; the check does not
+    write(tmp_path, "loop.jpg", POSTSCRIPT)
+    write(tmp_path, "bomb.png", png_header_only(12000, 12000))
+    write(tmp_path, "png_named.jpg", image_bytes(3, "PNG", (200, 100)))
+    image, _, _, error = thumbnail_within(tmp_path / "gif.jpg")
+    assert image.isNull() and error == f"a GIF file: not a format the check decodes ({accepted})"
+    image, _, _, error = thumbnail_within(tmp_path / "loop.jpg")
+    assert image.isNull() and error == f"a PostScript file: not a format the check decodes ({accepted})"
+    image, width, height, error = thumbnail_within(tmp_path / "bomb.png")
+    assert image.isNull() and (width, height) == (12000, 12000)
+    assert error.startswith("too many pixels to decode safely") and f"> {DEFAULT_MAX_PIXELS:,}" in error
+    image, width, height, error = thumbnail_within(tmp_path / "png_named.jpg")
+    assert not image.isNull() and (width, height, error) == (200, 100, "") and image.width() == 64
