@@ -363,9 +363,12 @@ def refuse_overwriting_inputs(output: str, inputs: dict[str, str | None]) -> Non
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .cli_annotations import cmd_export_annotations, is_annotation_file
     from .core.weights import parse_scheme
     from .core.weightsfile import export_weights
 
+    if args.root and is_annotation_file(args.root):  # COCO .json or path,labels .csv: one weight per image
+        return cmd_export_annotations(args)
     scheme_read = parse_scheme(args.scheme)  # a custom weights file is an input too
     refuse_overwriting_inputs(
         args.output,
@@ -430,8 +433,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 0 when the file belongs to the dataset, 2 when it does not, 1 when it cannot tell."""
+    from .cli_annotations import cmd_verify_annotations, is_annotation_file
     from .core.weightsfile import IDENTIFIED_FORMATS, verify_weights_file
 
+    if args.root and is_annotation_file(args.root):  # per-image weights of a COCO or path,labels file
+        return cmd_verify_annotations(args)
     index = load_dataset(args)
     info = verify_weights_file(args.file, index)
     if info["sample_weights"] is None:  # a .json that excludes samples: drawable per class
@@ -636,9 +642,13 @@ def cmd_check_on_engine(args: argparse.Namespace) -> int:
 
 def _run_gui(path: str | None) -> int:
     if path is not None and not (
-        os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith((".csv", *TABLE_FILES)))
+        os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith((".csv", ".json", *TABLE_FILES)))
     ):
-        what = "no such file or folder" if not os.path.exists(path) else "not a dataset folder or a .csv manifest"
+        what = (
+            "no such file or folder"
+            if not os.path.exists(path)
+            else "not a dataset folder, a .csv manifest or a COCO .json"
+        )
         print(f"balance-gui: error: {path}: {what}", file=sys.stderr)
         return 2
     from .qt_platform import explain_missing_platform
