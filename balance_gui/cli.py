@@ -689,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say(f"balance-gui {args.command}: interrupted", sys.stderr)
         return 130
-    except Exception:  # anything else is a bug: show where, and say so in the exit status
+    except Exception:  # noqa: BLE001 - anything else is a bug: show where, and say so in the exit status
         traceback.print_exc()
         _say(f"balance-gui {args.command}: internal error (a bug): please report the traceback above", sys.stderr)
         return 3

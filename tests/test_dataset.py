@@ -235,7 +235,7 @@ def _scan_with_deadline(root, seconds=60.0):
     def run():
         try:
             result["index"] = scan_image_folder(root, cancel=cancel)
-        except BaseException as e:  # handed to the test thread
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
             result["error"] = e
 
     worker = threading.Thread(target=run, daemon=True)

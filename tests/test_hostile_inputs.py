@@ -71,7 +71,7 @@ def _scan_within(root, seconds):
     def work():
         try:
             result["index"] = scan_image_folder(root, cancel=cancel)
-        except BaseException as e:  # handed to the test thread
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
             result["error"] = e
 
     worker = threading.Thread(target=work, daemon=True)

@@ -49,7 +49,7 @@ def within(seconds: float, fn, *args, **kwargs):
     def run() -> None:
         try:
             out["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # handed to the test
+        except BaseException as e:  # noqa: BLE001 - handed to the test
             out["error"] = e
 
     thread = threading.Thread(target=run, daemon=True)
@@ -295,7 +295,7 @@ def test_cancel_ends_a_check_whatever_a_worker_is_doing(tmp_path, monkeypatch, p
     def run() -> None:
         try:
             check(root, workers=workers, cancel=cancel)
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - handed to the test, which raises it
             found["error"] = e
 
     thread = threading.Thread(target=run, daemon=True)

@@ -401,7 +401,7 @@ def inspect_file(path: str, settings: DecodeSettings = DEFAULT_SETTINGS) -> File
                         return FileInfo(st.st_size, st.st_mtime_ns, sha256, 0, 0, "", bomb, 0.0)
                     im.load()
                     mode = im.mode
-        except Exception as e:  # PIL raises many kinds for bad data; every one means "training would fail here"
+        except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad data; every one means "training would fail here"
             return FileInfo(st.st_size, st.st_mtime_ns, sha256, 0, 0, "", _reason_for(e, head), 0.0)
     return FileInfo(st.st_size, st.st_mtime_ns, sha256, width, height, mode, None, time.perf_counter() - start)
 
@@ -698,7 +698,7 @@ def _run(
                 chunk = chunks.pop()
             try:
                 results.put(("here", chunk, _inspect_chunk(paths_of(chunk)), None))
-            except BaseException as e:  # a bug: the checking thread raises it
+            except BaseException as e:  # noqa: BLE001 - a bug: the checking thread raises it
                 results.put(("here", chunk, None, e))
                 return
 
@@ -818,7 +818,7 @@ def _run(
 def _save(cache: CheckCache) -> tuple[str, ...]:
     try:
         cache.save()
-    except Exception as e:  # a cache that cannot be written only makes the next check slower
+    except Exception as e:  # noqa: BLE001 - a cache that cannot be written only makes the next check slower
         return (f"the check cache {cache.path} could not be written ({e}); the next check will decode again",)
     return ()
 

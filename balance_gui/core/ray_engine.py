@@ -100,7 +100,7 @@ def inspect_uri(uri: str, settings: DecodeSettings = images.DEFAULT_SETTINGS) ->
     try:
         filesystem, path = pafs.FileSystem.from_uri(uri)
         info = filesystem.get_file_info(path)
-    except Exception as e:  # a malformed URI, an unknown scheme, an unreachable store
+    except Exception as e:  # noqa: BLE001 - a malformed URI, an unknown scheme, an unreachable store
         return images._unread(f"cannot read: {e}")
     if info.type == pafs.FileType.NotFound:
         return images._unread("cannot read: No such file or directory")
@@ -138,7 +138,7 @@ def inspect_uri(uri: str, settings: DecodeSettings = images.DEFAULT_SETTINGS) ->
                     return FileInfo(len(data), mtime_ns, sha256, 0, 0, "", bomb, 0.0)
                 im.load()
                 mode = im.mode
-    except Exception as e:  # as inspect_file: every kind PIL raises means "training would fail here"
+    except Exception as e:  # noqa: BLE001 - as inspect_file: every kind PIL raises means "training would fail here"
         return FileInfo(len(data), mtime_ns, sha256, 0, 0, "", images._reason_for(e, head), 0.0)
     return FileInfo(len(data), mtime_ns, sha256, width, height, mode, None, time.perf_counter() - start)
 

@@ -28,7 +28,7 @@ def _install_excepthook(window: MainWindow) -> Any:
             return
         try:
             window.report_exception("Unexpected error", exc.with_traceback(tb))
-        except Exception:
+        except Exception:  # noqa: BLE001 - the error message itself failed: fall back to Python's hook
             previous(exc_type, exc, tb)
 
     sys.excepthook = hook

@@ -211,7 +211,7 @@ class ThumbnailLoader(QObject):
                 self._inflight.add(path)
             try:
                 image, width, height, error = decode_thumbnail(path, self.size)
-            except Exception as e:  # never leave the thread count wrong: that would stop all decoding
+            except Exception as e:  # noqa: BLE001 - never leave the thread count wrong: that would stop all decoding
                 image, width, height, error = QImage(), 0, 0, f"{type(e).__name__}: {e}"
             with self._lock:
                 self.decoded += 1

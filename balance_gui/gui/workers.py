@@ -36,7 +36,7 @@ class ClosingGeneratorWorker(GeneratorWorker):
         finally:
             try:
                 self._gen.close()
-            except Exception:  # a generator that fails while closing must not kill the worker
+            except Exception:  # noqa: BLE001 - a generator that fails while closing must not kill the worker
                 pass
 
 
@@ -169,12 +169,12 @@ def probe_devices() -> dict[str, tuple[bool, str]]:
         import torch
 
         leave_a_core_to_the_gui()
-    except Exception as e:  # torch missing or broken: only a reason to show
+    except Exception as e:  # noqa: BLE001 - torch missing or broken: only a reason to show
         reason = f"PyTorch could not be loaded: {type(e).__name__}: {e}"
         return {"cpu": (False, reason), "cuda": (False, reason), "mps": (False, reason)}
     try:
         importlib.import_module("balance_gui.core.simulate")  # warm the import for the first run
-    except Exception:
+    except Exception:  # noqa: BLE001 - a failed warm-up import shows at the first run instead
         pass
     out = {"cpu": (True, "run on the CPU")}
     try:
@@ -184,7 +184,7 @@ def probe_devices() -> dict[str, tuple[bool, str]]:
             out["cuda"] = (False, "this PyTorch build has no CUDA support")
         else:
             out["cuda"] = (False, "no CUDA GPU or driver found (torch.cuda.is_available() is False)")
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - a broken CUDA set-up is only a reason to show
         out["cuda"] = (False, f"CUDA check failed: {e}")
     try:
         mps = getattr(torch.backends, "mps", None)
@@ -194,7 +194,7 @@ def probe_devices() -> dict[str, tuple[bool, str]]:
             out["mps"] = (False, "no Apple GPU available (torch.backends.mps.is_available() is False)")
         else:
             out["mps"] = (False, "MPS needs an Apple-silicon Mac and a PyTorch built with MPS")
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - a broken MPS set-up is only a reason to show
         out["mps"] = (False, f"MPS check failed: {e}")
     return out
 
