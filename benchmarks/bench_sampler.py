@@ -9,7 +9,7 @@ Every case runs twice: on the quiet machine, and loaded, with one busy process p
 one (Python loops spinning, started and stopped by this script), as when data-loader workers
 keep the cores busy.  torch keeps its default thread settings in both passes.
 
-    python benchmarks/bench_sampler.py              # N = 10M (about 15 minutes on 2 cores)
+    python benchmarks/bench_sampler.py              # N = 10M (about ten minutes on 2 cores)
     python benchmarks/bench_sampler.py --n 1000000  # quick
     python benchmarks/bench_sampler.py --load busy  # only the loaded pass
     python benchmarks/bench_sampler.py --big        # also (f) with arbitrary per-sample weights at 10 N
