@@ -221,10 +221,14 @@ def test_a_crashing_decoder_names_its_file_and_the_check_goes_on(tmp_path):
     write(root, "ant/000_CRASH.png", image_bytes(4242))
     proc = _run_check_with(tmp_path, "crash_on_marked", root, "--workers", "2", "--json")
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1, err.decode()[-3000:]
+    # The stand-in crashes worker processes only: when the check's own thread meets the file first
+    # (a loaded machine starts the workers late), it is decoded and fine, and the check is clean.
+    # When a worker met it, the check goes on and names it (exit 1). Never a BrokenProcessPool (3):
+    # a pool broken by the crash refused the next task before its failed ones were back (fixed).
+    # tests/test_images_hostile.py starts the workers first and always meets the crash in one.
+    assert proc.returncode in (0, 1), err.decode()[-3000:]
     report = json.loads(out)
     reasons = {p["path"]: p["reason"] for p in report["problems"]}
-    # The file is named whether a worker or this process met it first: it is a problem either way
-    # only when a worker met it; the rest is always checked.
-    assert set(reasons) <= {"ant/000_CRASH.png"}
+    assert reasons == ({} if proc.returncode == 0 else {"ant/000_CRASH.png": reasons.get("ant/000_CRASH.png")})
+    assert all(r.startswith("crashed the decoder") for r in reasons.values())
     assert report["files_decoded"] == 71 and report["usable"] >= 70

@@ -763,6 +763,12 @@ def _run(
                     if pool is None:
                         pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
                     top_up()
+                except cf.process.BrokenProcessPool:
+                    # A worker died and the pool refuses new work before its failed tasks are back
+                    # here: end it; those tasks come back failed below and are retried file by file.
+                    assert pool is not None
+                    _end_pool(pool, kill=True)
+                    pool = None
                 except (OSError, NotImplementedError):
                     if in_flight or singles or alone or stop_local.is_set():
                         raise
