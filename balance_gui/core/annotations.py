@@ -37,12 +37,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from .dataset import _pack_paths
+from .dataset import PackedPaths, _pack_paths
 from .errors import Cancelled, DatasetError, DatasetNotFoundError
 from .names import quoted
 
-_ENCODING = "utf-8"
-_ERRORS = "surrogateescape"
 _READ = 1 << 22  # bytes of JSON text read at a time (4 MiB)
 _WS = " \t\n\r"
 
@@ -67,7 +65,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class MultiLabelIndex:
+class MultiLabelIndex(PackedPaths):
     """Images, classes, and which classes each image carries (how many times).
 
     ``ann_image[j]`` and ``ann_class[j]`` are annotation ``j``'s image and class indices.  The
@@ -131,18 +129,6 @@ class MultiLabelIndex:
     def images_of(self, c: int) -> np.ndarray:
         """The images that carry class ``c``, ascending."""
         return self.pair_image[self.pair_class == c]
-
-    def relative_path(self, i: int) -> str:
-        start, stop = int(self._path_starts[i]), int(self._path_starts[i + 1]) - 1
-        return self._paths_blob[start:stop].decode(_ENCODING, _ERRORS)
-
-    def relative_paths(self) -> list[str]:
-        if not len(self):
-            return []
-        return self._paths_blob[:-1].decode(_ENCODING, _ERRORS).split("\0")
-
-    def path(self, i: int) -> str:
-        return os.path.join(self.root, self.relative_path(i))
 
     def missing_files(self) -> list[int]:
         """The images whose file does not exist (indices)."""

@@ -123,8 +123,33 @@ class ScanProgress:
 ProgressCallback = Callable[[ScanProgress], None]
 
 
+class PackedPaths:
+    """Relative paths packed in one bytes buffer (``_paths_blob``: each path ends in NUL, item i
+    starts at ``_path_starts[i]``) under ``root``: the one reader of that packing, for every index."""
+
+    root: str
+    _paths_blob: bytes
+    _path_starts: Any
+
+    def __len__(self) -> int:  # the indexes count their items themselves
+        raise NotImplementedError
+
+    def relative_path(self, i: int) -> str:
+        start, stop = int(self._path_starts[i]), int(self._path_starts[i + 1]) - 1
+        return self._paths_blob[start:stop].decode(_ENCODING, _ERRORS)
+
+    def relative_paths(self) -> list[str]:
+        """All relative paths, in item order (materialises one str per item)."""
+        if not len(self):
+            return []
+        return self._paths_blob[:-1].decode(_ENCODING, _ERRORS).split("\0")
+
+    def path(self, i: int) -> str:
+        return os.path.join(self.root, self.relative_path(i))
+
+
 @dataclass(frozen=True, eq=False)
-class DatasetIndex:
+class DatasetIndex(PackedPaths):
     """What a dataset holds: classes and, per sample, a relative path and class index.
 
     ``root`` joined with ``relative_path(i)`` gives the path torchvision's
@@ -162,19 +187,6 @@ class DatasetIndex:
     @property
     def skipped_files(self) -> int:
         return sum(self.skipped_extensions.values())
-
-    def relative_path(self, i: int) -> str:
-        start, stop = int(self._path_starts[i]), int(self._path_starts[i + 1]) - 1
-        return self._paths_blob[start:stop].decode(_ENCODING, _ERRORS)
-
-    def relative_paths(self) -> list[str]:
-        """All relative paths, in sample order (materialises one str per sample)."""
-        if not len(self):
-            return []
-        return self._paths_blob[:-1].decode(_ENCODING, _ERRORS).split("\0")
-
-    def path(self, i: int) -> str:
-        return os.path.join(self.root, self.relative_path(i))
 
     @property
     def samples(self) -> list[tuple[str, int]]:
