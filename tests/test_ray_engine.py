@@ -124,10 +124,20 @@ def test_cancel_stops_every_ray_task_and_keeps_what_finished(tmp_path, local_ray
     with pytest.raises(Cancelled):
         check_images_ray(index, runner=runner, cache_path=cache, progress=progress, cancel=cancel)
     assert runner.cancelled_tasks >= 1  # tasks were queued or running when the cancel came: all cancelled
-    deadline = time.monotonic() + 30
-    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert ray.available_resources().get("CPU", 0) == 2  # no task holds a CPU: nothing is left running
+    assert runner.unended_tasks == 0  # and Ray saw every one of them end before the check returned
+    # Nothing holds a CPU: two tasks of one CPU each run at the same time (each waits to see the other).
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+
+    @ray.remote(num_cpus=1, max_retries=0)
+    def meet(name):
+        (meeting / name).touch()
+        deadline = time.monotonic() + 60
+        while len(list(meeting.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(list(meeting.iterdir()))
+
+    assert ray.get([meet.remote("a"), meet.remote("b")], timeout=120) == [2, 2]
     rest = check_images(index, workers=1, cache_path=cache, cancel=threading.Event())
     assert rest.files_decoded == 48 - seen[-1]  # what finished before the cancel was cached
 

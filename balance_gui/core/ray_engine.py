@@ -53,6 +53,8 @@ MIN_CHUNK = 8
 TASKS_PER_CPU = 2
 # How often the checking process looks at its cancel flag while it waits for results.
 _POLL_S = 0.05
+# How long a stopped check waits for Ray to confirm that its cancelled tasks have ended.
+_CANCEL_WAIT_S = 30.0
 # A local cluster started for a check needs no more object store than this: every result is a few
 # hundred bytes per file, inlined in the task's reply (Ray's minimum is 75 MiB).
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -185,6 +187,7 @@ class RayRunner:
         self.chunk_size = chunk_size
         self.started = False  # whether this runner started Ray (and so shuts it down)
         self.cancelled_tasks = 0  # tasks still queued or running when the last run was stopped
+        self.unended_tasks = 0  # of those, the ones Ray had not yet confirmed ended when the run returned
         self.timings: dict[str, float] = {}  # seconds: "connect", and of the last run "submit", "wait", "store"
         self.result_bytes = 0  # of the last run: the pickled size of every task's result
         self._ray: Any = None
@@ -300,6 +303,13 @@ class RayRunner:
             for ref in in_flight:  # a cancel, Ctrl-C or a failure: stop every task still queued or running
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
+            # Return only once Ray has seen each of them end (cancelled, or its worker killed): until
+            # the owner has, their leases may still hold the cluster's CPUs.
+            self.unended_tasks = 0
+            if in_flight:
+                with contextlib.suppress(Exception):
+                    ended, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=_CANCEL_WAIT_S)
+                    self.unended_tasks = len(in_flight) - len(ended)
 
 
 # ---------------------------------------------------------------- using it from check_images
