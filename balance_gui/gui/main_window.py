@@ -900,8 +900,10 @@ class MainWindow(QMainWindow):
         """Show a core DatasetIndex; ``opened_path`` (folder or manifest) goes to the recent list.
         A run in progress is cancelled, and every run view resets."""
         self.runs.cancel()
-        self.checks.cancel()  # a check of the previous dataset must not attach to this one
-        self._check_finished()
+        if self.checks.busy:  # a check of the previous dataset must not attach to this one
+            self.checks.cancel()
+            self._check_outcome = "cancelled"
+            self._check_finished()
         self._pending_step = None
         self._stop_timer_if_idle()
         self.sampler.set_dataset_size(len(index))

@@ -593,3 +593,13 @@ def test_run_app_opens_the_command_line_path(qapp, small_tree):
     assert seen == {"root": str(small_tree), "shown": True}
     assert sys.excepthook is hook_before
     assert active_threads() == 0
+
+
+def test_opening_a_dataset_reports_no_check(qtbot, window, small_tree):
+    """No check ran: opening (and reopening) a dataset must not say that one ended (issue 15)."""
+    ended: list[str] = []
+    window.checkEnded.connect(ended.append)
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
+    qtbot.wait(50)  # a queued emission would land here
+    assert ended == []
