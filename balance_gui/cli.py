@@ -150,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     add_table_args(p)
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     p.add_argument(
+    p.add_argument(
+        "--image-column",
+        metavar="NAME",
+        help="Hugging Face folder: the column of images (default: its Image feature); "
+        "WebDataset: the image member's extension (default: the first image member of each sample)",
+    )
         "--max-file-size",
         type=_file_size,
         default=None,
@@ -561,7 +567,9 @@ def format_check_report(report: dict) -> str:
     return "\n".join(out)
 
 
-def run_check(index: DatasetIndex, workers: int | None, max_file_bytes: int | None = None) -> CheckResult:
+def run_check(
+    index: DatasetIndex, workers: int | None, max_file_bytes: int | None = None, image_column: str | None = None
+) -> CheckResult:
     """The image health check of ``index``, with a tqdm bar on stderr. A signal that ends the
     program (SIGTERM, SIGHUP, SIGQUIT) ends the check first: its worker processes are killed and
     what was checked is cached, then the program dies of that signal as asked."""
@@ -585,6 +593,7 @@ def run_check(index: DatasetIndex, workers: int | None, max_file_bytes: int | No
 class _EndingSignal(BaseException):
     """A signal that ends the program arrived during the check: unwind, then die of it."""
 
+            image_column=image_column,
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
@@ -622,7 +631,7 @@ def _signals_end_the_check() -> Iterator[None]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     index = load_dataset(args)
-    result = run_check(index, args.workers, args.max_file_size)
+    result = run_check(index, args.workers, args.max_file_size, args.image_column)
     report = check_report(index, result)
     _say(json.dumps(report, indent=2) if args.json else format_check_report(report))
     return 1 if result.problems else 0

@@ -8,6 +8,9 @@ column is read as a table's label column. The label column is ``label`` when the
 the only ClassLabel feature; ``label_column`` picks another. Paths are the ``path_column``
 (``path`` when the data has such a text column), or else ``FILE#ROW``: the Arrow file and the row
 in it. A ``DatasetDict`` folder (``dataset_dict.json``) is refused naming its splits: open one.
+
+The image check reads the folder's image column (:func:`hf_image_records`), and a ``datasets.Dataset``
+loaded in Python gives its labels straight from its Arrow table (:func:`arrow_labels`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from .dataset import ProgressCallback
 from .errors import DatasetError, DatasetNotFoundError
@@ -26,9 +30,16 @@ from .tables import (
     TableIndex,
     TablePart,
     _column_kind,
+    _minus_one_is_null,
+    _missing_column,
     _Opened,
     index_from_parts,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .record_check import Record
 
 STATE_FILE = "state.json"
 INFO_FILE = "dataset_info.json"
@@ -88,6 +99,20 @@ def class_label_features(folder: str) -> dict[str, list[str]]:
     return out
 
 
+def _features(folder: str) -> dict[str, Any]:
+    info_path = os.path.join(folder, INFO_FILE)
+    if not os.path.isfile(info_path):
+        return {}
+    info = _read_json(info_path)
+    features = info.get("features") if isinstance(info, dict) else None
+    return features if isinstance(features, dict) else {}
+
+
+def image_features(folder: str) -> list[str]:
+    """The columns of ``dataset_info.json`` that are ``Image`` features, in order."""
+    return [name for name, f in _features(folder).items() if isinstance(f, dict) and f.get("_type") == "Image"]
+
+
 def read_hf_folder(
     path: str | os.PathLike[str],
     *,
@@ -129,4 +154,98 @@ def read_hf_folder(
     )
 
 
-__all__ = ["is_hf_folder", "read_hf_folder", "class_label_features"]
+# ---------------------------------------------------------------- the image column, for the image check
+
+
+def _image_kind(t: pa.DataType) -> str | None:
+    """How a column holds images: ``struct`` (an Image feature: bytes and/or path), ``bytes``, ``path``."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        names = {t.field(k).name for k in range(t.num_fields)}
+        return "struct" if names & {"bytes", "path"} else None
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "bytes"
+    return "path" if _column_kind(t) == "str" else None
+
+
+def hf_image_records(index: TableIndex, image_column: str | None) -> Iterator[Record] | None:
+    """The image of each sample of ``index`` (read from a ``save_to_disk`` folder), for the image check:
+    the bytes of ``image_column`` (default: the folder's one Image feature, else its one binary
+    column), or the file a path in it names (relative to the folder). None when the folder has no
+    such column and none was named. Rows left out of the index (``drop_null``) are skipped."""
+    import pyarrow as pa
+
+    folder = index.source_file
+    parts = [TablePart(f, "ipc") for f in _data_files(folder)]
+    schema = _Opened(parts[0]).schema
+    if image_column is None:
+        found = image_features(folder) or [f.name for f in schema if _image_kind(f.type) == "bytes"]
+        if len(found) > 1:
+            shown = ", ".join(quoted(c) for c in found)
+            raise DatasetError(f"{folder}: several image columns ({shown}): pick one with --image-column")
+        if not found:
+            return None
+        image_column = found[0]
+    if image_column not in schema.names:
+        raise _missing_column(parts[0], schema, image_column, "--image-column")
+    column_type = schema.field(image_column).type
+    kind = _image_kind(column_type)
+    if kind is None:
+        raise DatasetError(
+            f"{folder}: column {quoted(image_column)} holds {column_type}: not images "
+            "(an Image feature, bytes, or file paths)"
+        )
+    if kind == "struct" and column_type.get_field_index("bytes") < 0:
+        kind = "struct-path"
+    label = index.label_column if index.dropped_rows else None  # which rows the index kept
+    class_label = index.label_column in class_label_features(folder)
+    column: str = image_column
+
+    def records() -> Iterator[Record]:
+        import pyarrow.compute as pc
+
+        from .images import ImageBytes, _unread
+
+        position = 0
+        for part in parts:
+            mtime_ns = os.stat(part.path).st_mtime_ns
+            for batch in _Opened(part).batches([column] if label is None else [column, label]):
+                col = batch.column(0)
+                if label is not None:
+                    labels = batch.column(1)
+                    if class_label:
+                        labels = _minus_one_is_null(labels)
+                    if labels.null_count:
+                        col = col.filter(pc.is_valid(labels))
+                if kind == "struct":
+                    data = pc.struct_field(col, "bytes").to_pylist()
+                    paths: list[Any] = (
+                        pc.struct_field(col, "path").to_pylist()
+                        if column_type.get_field_index("path") >= 0
+                        else [None] * len(col)
+                    )
+                elif kind == "struct-path":
+                    data, paths = [None] * len(col), pc.struct_field(col, "path").to_pylist()
+                elif kind == "bytes":
+                    data, paths = col.to_pylist(), [None] * len(col)
+                else:
+                    data, paths = [None] * len(col), col.cast(pa.large_string()).to_pylist()
+                valid = col.is_valid().to_pylist() if col.null_count else None
+                for k in range(len(col)):
+                    if valid is not None and not valid[k]:
+                        yield position, _unread(f"no image: column {quoted(column)} is null in this row")
+                    elif data[k] is not None:
+                        yield position, ImageBytes(data[k], mtime_ns)
+                    elif paths[k]:
+                        yield position, os.path.join(folder, paths[k])
+                    else:
+                        yield position, _unread(f"no image: column {quoted(column)} holds neither bytes nor a path")
+                    position += 1
+        if position != len(index):
+            raise DatasetError(f"{folder} changed since it was opened: open it again")
+
+    return records()
+
+
+__all__ = ["is_hf_folder", "read_hf_folder", "class_label_features", "image_features", "hf_image_records"]

@@ -335,7 +335,7 @@ class _Batch(list):
     settings: DecodeSettings
 
 
-def _batch(paths: list[str], settings: DecodeSettings) -> _Batch:
+def _batch(paths: list[str | ImageBytes], settings: DecodeSettings) -> _Batch:
     batch = _Batch(paths)
     batch.settings = settings
     return batch
@@ -363,8 +363,6 @@ def inspect_file(path: str, settings: DecodeSettings = DEFAULT_SETTINGS) -> File
     only by the decoders of :data:`ACCEPTED_FORMATS`, and only when it has at most
     ``settings.max_pixels`` pixels.
     """
-    from PIL import Image  # imported here: worker processes need nothing else from this package
-
     try:
         fh = open_image_file(path, settings.max_file_bytes)
     except UnusableFile as e:
@@ -386,44 +384,76 @@ def inspect_file(path: str, settings: DecodeSettings = DEFAULT_SETTINGS) -> File
                 fh.seek(0)
         except OSError as e:
             return _unread(f"cannot read: {e.strerror or e}")
-        sha256 = digest.hexdigest()
-        if not head:
-            return FileInfo(st.st_size, st.st_mtime_ns, sha256, 0, 0, "", "empty file (0 bytes)", 0.0)
-        start = time.perf_counter()
-        try:
-            with warnings.catch_warnings():  # "corrupt EXIF" and the like, once per file of a million: not news
-                warnings.simplefilter("ignore")
-                source = io.BytesIO(head) if read < _HASH_PIECE else fh  # a small file: read once
-                with Image.open(source, formats=ACCEPTED_FORMATS) as im:
-                    width, height = im.size
-                    bomb = too_many_pixels(width, height, settings.max_pixels)
-                    if bomb is not None:  # said from the header alone: never decoded
-                        return FileInfo(st.st_size, st.st_mtime_ns, sha256, 0, 0, "", bomb, 0.0)
-                    im.load()
-                    mode = im.mode
-        except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad data; every one means "training would fail here"
-            return FileInfo(st.st_size, st.st_mtime_ns, sha256, 0, 0, "", _reason_for(e, head), 0.0)
-    return FileInfo(st.st_size, st.st_mtime_ns, sha256, width, height, mode, None, time.perf_counter() - start)
+        source = io.BytesIO(head) if read < _HASH_PIECE else fh  # a small file: read once
+        return _decode(source, head, st.st_size, st.st_mtime_ns, digest, settings)
 
 
-def _inspect_chunk(paths: Sequence[str]) -> list[FileInfo]:
+@dataclass(frozen=True)
+class ImageBytes:
+    """An image held inside a dataset file (a Hugging Face image column, a tar member), checked as a
+    file with these bytes would be. ``mtime_ns`` is its container's (the cache keys verdicts by it)."""
+
+    data: bytes
+    mtime_ns: int = 0
+
+
+def inspect_bytes(data: bytes, settings: DecodeSettings = DEFAULT_SETTINGS, mtime_ns: int = 0) -> FileInfo:
+    """:func:`inspect_file` for an image held in memory: the same verdicts, by the same decoders and limits."""
+    if len(data) > settings.max_file_bytes:
+        return _unread(f"too large: {len(data):,} bytes > {settings.max_file_bytes:,} (the file size limit)")
+    return _decode(io.BytesIO(data), data[:_HASH_PIECE], len(data), mtime_ns, hashlib.sha256(data), settings)
+
+
+def _decode(source: BinaryIO, head: bytes, size: int, mtime_ns: int, digest: Any, settings: DecodeSettings) -> FileInfo:
+    """Decode hashed bytes (``head`` their start): only by the decoders of :data:`ACCEPTED_FORMATS`, and
+    only when the header says at most ``settings.max_pixels`` pixels. Never raises for bad data."""
+    from PIL import Image  # imported here: worker processes need nothing else from this package
+
+    sha256 = digest.hexdigest()
+    if not head:
+        return FileInfo(size, mtime_ns, sha256, 0, 0, "", "empty file (0 bytes)", 0.0)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():  # "corrupt EXIF" and the like, once per file of a million: not news
+            warnings.simplefilter("ignore")
+            with Image.open(source, formats=ACCEPTED_FORMATS) as im:
+                width, height = im.size
+                bomb = too_many_pixels(width, height, settings.max_pixels)
+                if bomb is not None:  # said from the header alone: never decoded
+                    return FileInfo(size, mtime_ns, sha256, 0, 0, "", bomb, 0.0)
+                im.load()
+                mode = im.mode
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad data; every one means "training would fail here"
+        return FileInfo(size, mtime_ns, sha256, 0, 0, "", _reason_for(e, head), 0.0)
+    return FileInfo(size, mtime_ns, sha256, width, height, mode, None, time.perf_counter() - start)
+
+
+def inspect_item(item: str | ImageBytes, settings: DecodeSettings = DEFAULT_SETTINGS) -> FileInfo:
+    """:func:`inspect_file` for a path, :func:`inspect_bytes` for an :class:`ImageBytes`."""
+    if isinstance(item, ImageBytes):
+        return inspect_bytes(item.data, settings, item.mtime_ns)
+    return inspect_file(item, settings)
+
+
+def _inspect_chunk(paths: Sequence[str | ImageBytes]) -> list[FileInfo]:
     settings = getattr(paths, "settings", DEFAULT_SETTINGS)
     if _IN_WORKER:  # a worker process decodes as the checking process would (its cache key says how)
         from PIL import ImageFile
 
         ImageFile.LOAD_TRUNCATED_IMAGES = settings.load_truncated
-    return [inspect_file(p, settings) for p in paths]
+    return [inspect_item(p, settings) for p in paths]
 
 
-def crashed_info(path: str) -> FileInfo:
+def crashed_info(path: str | ImageBytes) -> FileInfo:
     """The verdict on a file that killed the worker process decoding it, every time it was tried."""
     try:
         st = os.stat(path)
     except OSError:
-        return _unread("crashed the decoder: the worker process decoding it died")
-    return FileInfo(
-        st.st_size, st.st_mtime_ns, None, 0, 0, "", "crashed the decoder: the worker process decoding it died", 0.0
-    )
+    reason = "crashed the decoder: the worker process decoding it died"
+    if isinstance(path, ImageBytes):
+        return FileInfo(len(path.data), path.mtime_ns, None, 0, 0, "", reason, 0.0)
+        return _unread(reason)
+    return FileInfo(st.st_size, st.st_mtime_ns, None, 0, 0, "", reason, 0.0)
 
 
 def _worker_init() -> None:
@@ -526,6 +556,7 @@ def check_images(
 ) -> CheckResult:
     """Decode and hash every sample of ``index``; report corrupt files, exact duplicates and class stats.
 
+    image_column: str | None = None,
     Args:
         index: a folder or manifest index (``open_dataset``).
         workers: worker processes (default: the cores this process may use); 1 checks in this process.
@@ -540,6 +571,8 @@ def check_images(
     """
     start_time = time.perf_counter()
     if workers is None:
+        image_column: where a Hugging Face folder or WebDataset shards hold the images (the column,
+            the member extension; default: see :mod:`.record_check`, which reads them).
         workers = _default_workers()
     _positive(workers, "workers")
     _positive(max_file_bytes, "max_file_bytes")
@@ -552,6 +585,11 @@ def check_images(
     n = len(index)
     cache = CheckCache(
         None if cache_path is None else os.fspath(cache_path), index.root, settings.cache_key(), expected_entries=n
+    from .record_check import check_records, image_records
+
+    records = image_records(index, image_column, max_file_bytes)  # images inside the dataset files: checked there
+    if records is not None:
+        return check_records(index, records, workers, cache_path, settings, progress, cancel, timing, start_time)
     )
 
     rel_paths = index.relative_paths()
@@ -662,7 +700,7 @@ def _end_pool(pool: cf.ProcessPoolExecutor, kill: bool) -> None:
 
 
 def _run(
-    full_paths: list[str],
+    full_paths: Sequence[str | ImageBytes],
     todo: list[int],
     workers: int,
     settings: DecodeSettings,
@@ -921,9 +959,12 @@ __all__ = [
     "CheckResult",
     "ClassStats",
     "Problem",
+    "ImageBytes",
     "UnusableFile",
     "check_images",
     "inspect_file",
     "open_image_file",
     "usable_weights",
+    "inspect_bytes",
 ]
+    "inspect_item",

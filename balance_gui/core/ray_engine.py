@@ -33,7 +33,6 @@ import logging
 import re
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 from . import images
 from .errors import Cancelled, SettingsError
 from .image_cache import FileInfo
-from .images import DecodeSettings
+from .images import DecodeSettings, ImageBytes
 
 INSTALL_HINT = "pip install 'balance-gui[ray]' (or: pip install 'ray>=2.9')"
 
@@ -96,7 +95,6 @@ def inspect_uri(uri: str, settings: DecodeSettings = images.DEFAULT_SETTINGS) ->
     """:func:`.images.inspect_file` for a file named by a URI, read through ``pyarrow.fs``: the same
     verdicts (only a regular file of at most ``max_file_bytes`` is read, hashed in 1 MiB pieces, decoded
     only by the accepted decoders and only below the pixel limit). Never raises for a bad file."""
-    from PIL import Image
     from pyarrow import fs as pafs
 
     try:
@@ -125,27 +123,10 @@ def inspect_uri(uri: str, settings: DecodeSettings = images.DEFAULT_SETTINGS) ->
                 digest.update(piece)
     except OSError as e:
         return images._unread(f"cannot read: {e}")
-    sha256 = digest.hexdigest()
-    if not data:
-        return FileInfo(0, mtime_ns, sha256, 0, 0, "", "empty file (0 bytes)", 0.0)
-    head = bytes(data[: images._HASH_PIECE])
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data), formats=images.ACCEPTED_FORMATS) as im:
-                width, height = im.size
-                bomb = images.too_many_pixels(width, height, settings.max_pixels)
-                if bomb is not None:
-                    return FileInfo(len(data), mtime_ns, sha256, 0, 0, "", bomb, 0.0)
-                im.load()
-                mode = im.mode
-    except Exception as e:  # noqa: BLE001 - as inspect_file: every kind PIL raises means "training would fail here"
-        return FileInfo(len(data), mtime_ns, sha256, 0, 0, "", images._reason_for(e, head), 0.0)
-    return FileInfo(len(data), mtime_ns, sha256, width, height, mode, None, time.perf_counter() - start)
+    return images._decode(io.BytesIO(data), bytes(data[: images._HASH_PIECE]), len(data), mtime_ns, digest, settings)
 
 
-def check_chunk(paths: Sequence[str], settings: DecodeSettings) -> tuple[str, list[FileInfo]]:
+def check_chunk(paths: Sequence[str | ImageBytes], settings: DecodeSettings) -> tuple[str, list[FileInfo]]:
     """What one Ray task does: the Pillow version it decodes with, and one FileInfo per path, as
     the local workers' chunk function returns them. PIL's truncated-images switch is set as the
     checking process has it (part of the cache key) and put back after: a cluster's worker processes
@@ -158,8 +139,8 @@ def check_chunk(paths: Sequence[str], settings: DecodeSettings) -> tuple[str, li
     try:
         found = []
         for path in paths:
-            uri = uri_of(path)
-            found.append(images.inspect_file(path, settings) if uri is None else inspect_uri(uri, settings))
+            uri = None if isinstance(path, ImageBytes) else uri_of(path)
+            found.append(images.inspect_item(path, settings) if uri is None else inspect_uri(uri, settings))
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = before
     return PIL.__version__, found
@@ -227,7 +208,7 @@ class RayRunner:
 
     def __call__(
         self,
-        full_paths: list[str],
+        full_paths: Sequence[str | ImageBytes],
         todo: list[int],
         workers: int,
         settings: DecodeSettings,

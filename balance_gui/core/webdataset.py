@@ -8,6 +8,10 @@ storage. Each sample's path is ``SHARD#KEY``, the shard relative to the pattern'
 Integer labels give classes in ascending order, text labels sorted by name; a mix of the two,
 a sample without its label member (unless ``drop_null``), a shard that is not a tar: a
 one-line :class:`DatasetError`.
+
+The image check streams the shards again for each sample's image member
+(:func:`webdataset_image_records`): the member ``image_member`` names (an extension: ``jpg``,
+``seg.png``), else the sample's first member with an image extension.
 """
 
 from __future__ import annotations
@@ -18,20 +22,27 @@ import tarfile
 import threading
 import time
 import zlib
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dataset import ProgressCallback, ScanProgress, _make_index
+from .dataset import IMG_EXTENSIONS, DatasetIndex, ProgressCallback, ScanProgress, _make_index
 from .errors import Cancelled, DatasetError, DatasetNotFoundError, SettingsError
 from .names import quoted
 from .tables import lookalike_labels, visible
+
+if TYPE_CHECKING:
+    from .record_check import Record
 
 DEFAULT_LABEL_MEMBER = "cls"
 _BRACE = re.compile(r"\{([^{}]*)\}")
 _RANGE = re.compile(r"(\d+)\.\.(\d+)")
 MAX_SHARDS = 1_000_000
 _LABEL_BYTES = 4096  # the most a label member may hold
+_IMAGE_EXTENSIONS = frozenset(ext.lstrip(".") for ext in IMG_EXTENSIONS)
+# A sample's name, SHARD#KEY: the shard is the shortest prefix ending in a tar extension.
+_SHARD_OF = re.compile(r"(.*?\.(?:tar|tar\.gz|tgz))#", re.IGNORECASE | re.DOTALL)
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -179,4 +190,58 @@ def _samples(shard: str, ext: str, cancel: threading.Event | None) -> list[tuple
     return out
 
 
-__all__ = ["expand_braces", "is_webdataset", "read_webdataset"]
+def webdataset_image_records(index: DatasetIndex, image_member: str | None, max_file_bytes: int) -> Iterator[Record]:
+    """The image member of each sample of ``index`` (read by :func:`read_webdataset`), for the image
+    check, streamed shard by shard: its bytes, or the verdict on a sample without one (a member over
+    ``max_file_bytes`` is never read)."""
+    rel_paths = index.relative_paths()
+    position = {p: i for i, p in enumerate(rel_paths)}
+    shards: dict[str, None] = {}  # in order of their first sample
+    for p in rel_paths:
+        match = _SHARD_OF.match(p)
+        if match is None:
+            raise DatasetError(f"{visible(p)} is not a WebDataset sample name (SHARD#KEY)")
+        shards.setdefault(match.group(1))
+    wanted = image_member.lstrip(".") if image_member else None
+    what = f".{wanted} member" if wanted else f"image member ({', '.join(sorted(_IMAGE_EXTENSIONS))})"
+
+    def records() -> Iterator[Record]:
+        from .images import ImageBytes, _unread
+
+        for shard_name in shards:
+            shard = os.path.join(index.root, shard_name)
+            try:
+                mtime_ns = os.stat(shard).st_mtime_ns
+                with open(shard, "rb") as fh, tarfile.open(fileobj=fh, mode="r|*") as archive:
+                    current: int | None = None  # the position of the sample being read
+                    found = False
+                    for member in archive:
+                        if not member.isfile():
+                            continue
+                        key, ext = _split_key(member.name)
+                        at = position.get(f"{shard_name}#{key}")
+                        if at != current:
+                            if current is not None and not found:
+                                yield current, _unread(f"no image: the sample has no {what}")
+                            current, found = at, False
+                        if at is None or found:
+                            continue
+                        is_image = ext == wanted if wanted else ext.lower().rpartition(".")[2] in _IMAGE_EXTENSIONS
+                        if not is_image:
+                            continue
+                        found = True
+                        if member.size > max_file_bytes:  # never read
+                            size, limit = member.size, max_file_bytes
+                            yield at, _unread(f"too large: {size:,} bytes > {limit:,} (the file size limit)")
+                            continue
+                        data = archive.extractfile(member)
+                        yield at, ImageBytes(data.read() if data is not None else b"", mtime_ns)
+                    if current is not None and not found:
+                        yield current, _unread(f"no image: the sample has no {what}")
+            except (tarfile.TarError, zlib.error, OSError, EOFError) as e:
+                raise DatasetError(f"{shard}: not a readable tar shard (truncated or not a tar?): {e}") from e
+
+    return records()
+
+
+__all__ = ["expand_braces", "is_webdataset", "read_webdataset", "webdataset_image_records"]
