@@ -148,14 +148,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster (default: one for the run)")
     add_table_args(p)
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
-    p.add_argument(
     p.add_argument(
         "--image-column",
         metavar="NAME",
         help="Hugging Face folder: the column of images (default: its Image feature); "
         "WebDataset: the image member's extension (default: the first image member of each sample)",
     )
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
+    p.add_argument(
         "--max-file-size",
         type=_file_size,
         default=None,
@@ -587,13 +587,13 @@ def run_check(
             workers=workers,
             progress=progress,
             max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes,
+            image_column=image_column,
         )
 
 
 class _EndingSignal(BaseException):
     """A signal that ends the program arrived during the check: unwind, then die of it."""
 
-            image_column=image_column,
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum

@@ -446,12 +446,12 @@ def _inspect_chunk(paths: Sequence[str | ImageBytes]) -> list[FileInfo]:
 
 def crashed_info(path: str | ImageBytes) -> FileInfo:
     """The verdict on a file that killed the worker process decoding it, every time it was tried."""
-    try:
-        st = os.stat(path)
-    except OSError:
     reason = "crashed the decoder: the worker process decoding it died"
     if isinstance(path, ImageBytes):
         return FileInfo(len(path.data), path.mtime_ns, None, 0, 0, "", reason, 0.0)
+    try:
+        st = os.stat(path)
+    except OSError:
         return _unread(reason)
     return FileInfo(st.st_size, st.st_mtime_ns, None, 0, 0, "", reason, 0.0)
 
@@ -553,10 +553,10 @@ def check_images(
     timing: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    image_column: str | None = None,
 ) -> CheckResult:
     """Decode and hash every sample of ``index``; report corrupt files, exact duplicates and class stats.
 
-    image_column: str | None = None,
     Args:
         index: a folder or manifest index (``open_dataset``).
         workers: worker processes (default: the cores this process may use); 1 checks in this process.
@@ -568,11 +568,11 @@ def check_images(
         timing: also report decode times (per sample and the median per class).
         max_file_bytes: files larger than this are reported ("too large"), never read.
         max_pixels: images of more pixels than this are reported, never decoded.
+        image_column: where a Hugging Face folder or WebDataset shards hold the images (the column,
+            the member extension; default: see :mod:`.record_check`, which reads them).
     """
     start_time = time.perf_counter()
     if workers is None:
-        image_column: where a Hugging Face folder or WebDataset shards hold the images (the column,
-            the member extension; default: see :mod:`.record_check`, which reads them).
         workers = _default_workers()
     _positive(workers, "workers")
     _positive(max_file_bytes, "max_file_bytes")
@@ -582,14 +582,14 @@ def check_images(
     settings = DecodeSettings(max_file_bytes, max_pixels, bool(ImageFile.LOAD_TRUNCATED_IMAGES))
     if cache_path == DEFAULT_CACHE:
         cache_path = default_cache_path(index.root)
-    n = len(index)
-    cache = CheckCache(
-        None if cache_path is None else os.fspath(cache_path), index.root, settings.cache_key(), expected_entries=n
     from .record_check import check_records, image_records
 
     records = image_records(index, image_column, max_file_bytes)  # images inside the dataset files: checked there
     if records is not None:
         return check_records(index, records, workers, cache_path, settings, progress, cancel, timing, start_time)
+    n = len(index)
+    cache = CheckCache(
+        None if cache_path is None else os.fspath(cache_path), index.root, settings.cache_key(), expected_entries=n
     )
 
     rel_paths = index.relative_paths()
@@ -956,15 +956,15 @@ __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
     "DEFAULT_MAX_PIXELS",
     "CheckProgress",
+    "ImageBytes",
     "CheckResult",
     "ClassStats",
     "Problem",
-    "ImageBytes",
     "UnusableFile",
     "check_images",
+    "inspect_bytes",
     "inspect_file",
+    "inspect_item",
     "open_image_file",
     "usable_weights",
-    "inspect_bytes",
 ]
-    "inspect_item",
