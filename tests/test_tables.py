@@ -222,7 +222,7 @@ def test_weights_from_a_table_end_to_end(tmp_path, capsys):
         other = _write(str(tmp_path / "changed.parquet"), pa.table({"path": paths, "label": changed}))
         assert main(["verify", out, other]) == 2
         err = capsys.readouterr().err
-        assert "does not match" in err and "sample 13" in err
+        assert "does not match" in err and "row 13" in err
 
     index = open_dataset(table_path)
     w = load_weights(str(tmp_path / "w.pt"), table_path)

@@ -431,6 +431,9 @@ class TableIndex(DatasetIndex):
     label_column: str = DEFAULT_LABEL_COLUMN
     path_column: str = DEFAULT_PATH_COLUMN
     source_file: str = ""  # the table (or folder) the index was read from, absolute
+    table_format: str = ""  # "parquet", "arrow" (IPC/Feather) or "hf" (a save_to_disk folder)
+    # The table rows left out for a null label (drop_null), ascending: sample i is the i-th row kept.
+    null_rows: np.ndarray = field(default_factory=lambda: _readonly(np.zeros(0, dtype=np.int64)), repr=False)
     _loader: PathLoader | None = field(default=None, repr=False)
 
     def _load_paths(self) -> None:
@@ -475,10 +478,12 @@ def index_from_parts(
     drop_null: bool = False,
     class_names: Sequence[str] | None = None,
     index_source: str = "manifest",
+    table_format: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> TableIndex:
-    """The index of the rows of ``parts``, read in order: labels now, paths when first needed."""
+    """The index of the rows of ``parts``, read in order: labels now, paths when first needed.
+    ``table_format`` (see :class:`TableIndex`): by default ``hf`` for a folder, else the first part's."""
     import pyarrow.compute as pc
 
     start_time = time.perf_counter()
@@ -487,6 +492,7 @@ def index_from_parts(
     total = sum(o.num_rows or 0 for o in opened_parts)
     nulls = dropped = rows = 0
     first_null = -1
+    null_rows: list[np.ndarray] = []  # positions of the rows left out (drop_null)
     null_label = -1 if class_names is not None else None  # a ClassLabel's "no label"
     for opened in opened_parts:
         part = opened.part
@@ -510,6 +516,8 @@ def index_from_parts(
             if col.null_count:
                 if drop_null:
                     dropped += col.null_count
+                    is_null = pc.is_null(col).to_numpy(zero_copy_only=False)
+                    null_rows.append(rows + np.flatnonzero(is_null).astype(np.int64))
                     col = col.filter(pc.is_valid(col))
                 else:
                     if first_null < 0:
@@ -546,8 +554,17 @@ def index_from_parts(
         dropped_rows=dropped,
         label_column=label_column,
         path_column=path_column or "",
+        table_format=table_format or _format_of(parts, source),
+        null_rows=_readonly(np.concatenate(null_rows) if null_rows else np.zeros(0, dtype=np.int64)),
         _loader=loader,
     )
+
+
+def _format_of(parts: Sequence[TablePart], source: str) -> str:
+    """What a weights file records as the ``source`` of these parts (see :class:`TableIndex`)."""
+    if os.path.isdir(source):
+        return "hf"
+    return "parquet" if parts and parts[0].kind == "parquet" else "arrow"
 
 
 def read_table(

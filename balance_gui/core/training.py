@@ -175,11 +175,11 @@ def build_sampler(
 
 def _labels_of(dataset: Any, path: str | os.PathLike[str]) -> tuple[Any, np.ndarray, int]:
     """The dataset (a root path opened), its targets and its number of classes."""
-    from .dataset import DatasetIndex, open_dataset
+    from .dataset import DatasetIndex
     from .labels import read_labels
+    from .weightsfile import open_as_exported
 
-    if isinstance(dataset, (str, os.PathLike)):
-        dataset = open_dataset(dataset)
+    dataset = open_as_exported(path, dataset)  # a table: with the columns the file was exported from
     if isinstance(dataset, DatasetIndex):
         return dataset, np.array(dataset.targets, dtype=np.int64), dataset.num_classes
     labels = read_labels(dataset)

@@ -45,6 +45,15 @@ from .errors import BalanceError, SettingsError, WeightsError, WeightsFileError
 from .expected import expected_shares
 from .labels import FolderDataset, as_dataset_index
 from .names import quoted
+from .table_identity import (
+    IDENTITY_KEYS,
+    has_columns,
+    kept_rows,
+    open_options,
+    read_identity,
+    table_identity,
+    table_problems,
+)
 from .weights import Scheme, fit_class_weights, sample_weights, validate_class_weights
 
 #: Version 2: the fingerprint is mandatory in .pt, .csv and .json. Version 1 .pt files carry one too.
@@ -69,6 +78,8 @@ FORMATS = (".pt", ".csv", ".json", ".npy")
 #: Formats that name their classes, so that a file can be told apart from another dataset's.
 IDENTIFIED_FORMATS = (".pt", ".csv", ".json")
 CSV_HEADER = ["path", "class", "class_index", "weight", "fingerprint"]
+#: A table-like source's .csv names each sample by its table row number (see core.table_identity).
+TABLE_CSV_HEADER = ["row", *CSV_HEADER[1:]]
 _CSV_V1_HEADER = CSV_HEADER[:4]
 _CSV_TRAILER = re.compile(r"format_version=(\d{1,9}) sha256=([0-9a-f]{64})")
 _FORMULA_START = "=+-@\t\r"  # OWASP: a cell starting so is a formula to Excel, LibreOffice, Sheets
@@ -87,6 +98,8 @@ _PT_KEYS = (
     "root",
     "format_version",
 )
+#: A table-like source's .pt: its rows by position and the hash of its labels instead of ``samples``.
+_TABLE_PT_KEYS = (*(k for k in _PT_KEYS if k != "samples"), *IDENTITY_KEYS)
 
 
 def _format_of(path: str | os.PathLike) -> str:
@@ -101,7 +114,8 @@ def _format_of(path: str | os.PathLike) -> str:
 def _fingerprint(record: dict[str, Any]) -> str:
     """sha256 over every field, so any edit to a ``.pt`` file is caught on load."""
     h = hashlib.sha256()
-    for key in (*_PT_KEYS, "excluded") if "excluded" in record else _PT_KEYS:
+    keys = _TABLE_PT_KEYS if "source" in record else _PT_KEYS
+    for key in (*keys, "excluded") if "excluded" in record else keys:
         value = record[key]
         if isinstance(value, torch.Tensor):
             h.update(str(value.dtype).encode() + value.contiguous().numpy().tobytes())
@@ -139,6 +153,10 @@ def export_weights(
     ``excluded``: None, or one bool per sample (True: left out, as a corrupt file or a duplicate
     copy). Excluded samples get weight 0 whatever ``class_w`` says, and the file records them.
     ``class_w`` is then meant for the usable counts (see ``core.images.usable_weights``).
+
+    A table-like source (a Parquet/Arrow table, a Hugging Face folder, WebDataset shards) is named
+    by its rows and a hash of its labels instead of its paths (``core.table_identity``): its paths
+    are never read.
     """
     index = as_dataset_index(index)  # a torchvision ImageFolder is read as the index it describes
     fmt = _format_of(path)
@@ -157,6 +175,7 @@ def export_weights(
     scheme_text = str(scheme)
     root = os.path.abspath(index.root)
     version = FORMAT_VERSION if mask is None else EXCLUDED_VERSION
+    identity = table_identity(index) if fmt in IDENTIFIED_FORMATS else None
     if fmt == ".pt":
         record: dict[str, Any] = {
             "weights": torch.from_numpy(per_sample.copy()),
@@ -164,11 +183,12 @@ def export_weights(
             "class_weights": torch.from_numpy(class_w.copy()),
             "classes": list(index.classes),
             "class_to_idx": dict(index.class_to_idx),
-            "samples": index.relative_paths(),
-            "scheme": scheme_text,
-            "root": root,
-            "format_version": version,
         }
+        if identity is None:
+            record["samples"] = index.relative_paths()
+        record.update(scheme=scheme_text, root=root, format_version=version)
+        if identity is not None:
+            record.update(identity)
         if mask is not None:
             record["excluded"] = torch.from_numpy(np.flatnonzero(mask).astype(np.int64))
         record["fingerprint"] = _fingerprint(record)
@@ -193,14 +213,18 @@ def export_weights(
             # The law the sampler follows: over the usable samples only, when some are excluded.
             "expected_shares": [float(p) for p in expected_shares(usable, class_w)],
         }
+        if identity is not None:
+            record.update(identity)
         if mask is not None:
             record["usable_counts"] = [int(n) for n in usable]
             record["excluded"] = [int(a - b) for a, b in zip(index.counts, usable, strict=True)]
         record["fingerprint"] = _json_fingerprint(record)
         text = json.dumps(record, indent=2, allow_nan=False) + "\n"
         atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
-    else:
+    elif identity is None:
         atomic_write(path, lambda fh: _write_csv(fh, index, per_sample))
+    else:
+        atomic_write(path, lambda fh: _write_table_csv(fh, index, per_sample))
     return os.fspath(path)
 
 
@@ -255,6 +279,38 @@ def _write_csv(fh: Any, index: DatasetIndex, per_sample: np.ndarray) -> None:
     text.detach()
 
 
+def _write_table_csv(fh: Any, index: DatasetIndex, per_sample: np.ndarray) -> None:
+    """A table-like source's .csv: each sample named by its table row, written and hashed a slice of
+    rows at a time (the same fields and fingerprint as ``_write_csv``, without the paths)."""
+    classes = [quote_formula(c) for c in index.classes]
+    version = CSV_QUOTED_VERSION if classes != list(index.classes) else FORMAT_VERSION
+    rows = kept_rows(index)
+    h = hashlib.sha256(f"balance-gui csv format_version={version}\n".encode())
+    text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+    writer = csv.writer(text)
+    writer.writerow(TABLE_CSV_HEADER)
+    step = 1 << 16
+    for start in range(0, len(rows), step):
+        stop = min(start + step, len(rows))
+        part = [
+            (str(r), classes[t], str(t), repr(w))
+            for r, t, w in zip(
+                rows[start:stop].tolist(),
+                index.targets[start:stop].tolist(),
+                per_sample[start:stop].tolist(),
+                strict=True,
+            )
+        ]
+        h.update("".join("\0".join(r) + "\n" for r in part).encode("utf-8", "surrogateescape"))
+        if stop < len(rows):
+            writer.writerows((*r, "") for r in part)
+        else:  # the last row carries the fingerprint of them all
+            writer.writerows((*r, "") for r in part[:-1])
+            writer.writerow((*part[-1], f"format_version={version} sha256={h.hexdigest()}"))
+    text.flush()
+    text.detach()
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -295,7 +351,7 @@ def verify_weights_file(path: str | os.PathLike[str], dataset: Any) -> dict[str,
     if dataset is not None and (hooked := image_weights_hook(path, dataset)) is not None:
         return hooked
     info = read_weights_file(path)
-    view = _dataset_view(dataset)
+    view = _dataset_view(_open_as_exported(info, dataset))
     check_matches(info, view, path)
     if info["format"] != ".json":
         info["sample_weights"] = info["weights"]
@@ -304,6 +360,21 @@ def verify_weights_file(path: str | os.PathLike[str], dataset: Any) -> dict[str,
     else:  # a .json names no files, so it cannot say which samples get weight 0
         info["sample_weights"] = None
     return info
+
+
+def open_as_exported(path: str | os.PathLike[str], dataset: Any) -> Any:
+    """``dataset``, opened when it is a path: a table (or Hugging Face folder) with the label and
+    path columns the weights file ``path`` was exported from, anything else as ``open_dataset`` does."""
+    if not isinstance(dataset, (str, os.PathLike)):
+        return dataset
+    return _open_as_exported(read_weights_file(path) if has_columns(dataset) else {}, dataset)
+
+
+def _open_as_exported(info: dict[str, Any], dataset: Any) -> Any:
+    if not isinstance(dataset, (str, os.PathLike)):
+        return dataset
+    options = open_options(info["table"]) if "table" in info and has_columns(dataset) else {}
+    return open_dataset(dataset, **options)
 
 
 def read_weights_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -418,10 +489,12 @@ def _read_pt(path: str) -> dict[str, Any]:
         ) from e
     if not isinstance(record, dict):
         raise WeightsFileError(f"{path} holds a {type(record).__name__}, not a balance-gui weights record")
-    missing = [k for k in _PT_KEYS if k not in record]
+    table = "source" in record  # a table-like source's record: rows by position, no paths
+    keys = _TABLE_PT_KEYS if table else _PT_KEYS
+    missing = [k for k in keys if k not in record]
     if missing:
         raise WeightsFileError(f"{path} lacks the key(s) {', '.join(missing)}")
-    unknown = [k for k in record if k not in _PT_KEYS and k not in _PT_OPTIONAL_KEYS]
+    unknown = [k for k in record if k not in keys and k not in _PT_OPTIONAL_KEYS]
     if unknown:  # the fingerprint covers the known keys only: anything else could be changed unseen
         shown = ", ".join(_clip(repr(k), 60) for k in unknown[:5])
         raise WeightsFileError(f"{path} holds key(s) a balance-gui weights record has not: {shown} (edited file?)")
@@ -432,17 +505,20 @@ def _read_pt(path: str) -> dict[str, Any]:
             raise WeightsFileError(f"{path}: {key!r} must be a 1-D CPU tensor")
     if weights.dtype.is_complex or class_w.dtype.is_complex or targets.dtype.is_floating_point:
         raise WeightsFileError(f"{path}: weights must be real numbers and targets integers")
-    classes, samples, class_to_idx = record["classes"], record["samples"], record["class_to_idx"]
+    classes, samples, class_to_idx = record["classes"], record.get("samples", []), record["class_to_idx"]
     if not (_is_str_list(classes) and _is_str_list(samples) and isinstance(class_to_idx, dict)):
         raise WeightsFileError(f"{path}: 'classes' and 'samples' must be lists of names, 'class_to_idx' a dict")
     if not isinstance(record["scheme"], str) or not isinstance(record["root"], str):
         raise WeightsFileError(f"{path}: 'scheme' and 'root' must be text")
     _check_fingerprint(path, record.get("fingerprint"), _fingerprint(record))
-    if not (len(weights) == len(targets) == len(samples)):
+    if table and len(weights) != len(targets):
+        raise WeightsFileError(f"{path}: {len(weights)} weights and {len(targets)} targets should be the same number")
+    if not table and not (len(weights) == len(targets) == len(samples)):
         raise WeightsFileError(
             f"{path}: {len(weights)} weights, {len(targets)} targets and {len(samples)} "
             "samples should be the same number"
         )
+    identity = read_identity(path, record, len(weights)) if table else None
     if len(class_w) != len(classes) or class_to_idx != {c: i for i, c in enumerate(classes)}:
         raise WeightsFileError(f"{path}: classes, class_to_idx and class_weights disagree")
     targets_np = targets.numpy().astype(np.int64)
@@ -458,7 +534,7 @@ def _read_pt(path: str) -> dict[str, Any]:
             raise WeightsFileError(f"{path}: 'excluded' must be a 1-D int64 tensor of sample indices")
         excluded_np = excluded.numpy().copy()
         _check_excluded_indices(path, excluded_np, weights_np)
-    return {
+    out = {
         "weights": weights_np,
         "targets": targets_np,
         "classes": classes,
@@ -468,6 +544,10 @@ def _read_pt(path: str) -> dict[str, Any]:
         "root": record["root"],
         "excluded": excluded_np,
     }
+    if identity is not None:
+        del out["samples"]
+        out["table"] = identity
+    return out
 
 
 def _clip(text: str, limit: int = _QUOTED_LIMIT) -> str:
@@ -601,13 +681,16 @@ def _read_json(path: str) -> dict[str, Any]:
             what = "every sample" if not any(usable) else "every sample of the classes with weight"
             raise WeightsFileError(f"{path}: 'excluded' leaves out {what}: nothing could ever be drawn")
         usable_np = np.asarray(usable, dtype=np.int64)
-    return {
+    out = {
         "classes": classes,
         "counts": counts_np,
         "usable_counts": usable_np,
         "class_weights": np.asarray(class_w, dtype=np.float64),
         "scheme": record.get("scheme"),
     }
+    if "source" in record:  # a table-like source's record: its rows and the hash of its labels
+        out["table"] = read_identity(path, record, sum(counts))
+    return out
 
 
 def _read_csv(path: str) -> dict[str, Any]:
@@ -618,8 +701,11 @@ def _read_csv(path: str) -> dict[str, Any]:
         header = next(reader, None)
         if header == _CSV_V1_HEADER:
             raise _no_fingerprint(path)
-        if header != CSV_HEADER:
-            raise WeightsFileError(f"{path}: header must be {','.join(CSV_HEADER)}, found {_shown_row(header)}")
+        if header not in (CSV_HEADER, TABLE_CSV_HEADER):
+            raise WeightsFileError(
+                f"{path}: header must be {','.join(CSV_HEADER)} (or {','.join(TABLE_CSV_HEADER)} for a table), "
+                f"found {_shown_row(header)}"
+            )
         for line_no, row in enumerate(reader, start=2):
             if trailer is not None:
                 raise WeightsFileError(f"{path}, line {line_no}: rows follow the fingerprint (edited file?)")
@@ -658,6 +744,13 @@ def _read_csv(path: str) -> dict[str, Any]:
             )
         targets.append(t)
         weights.append(w)
+    if header == TABLE_CSV_HEADER:
+        return {
+            "rows": _table_rows(path, rows),
+            "targets": np.asarray(targets, dtype=np.int64),
+            "weights": np.asarray(weights, dtype=np.float64),
+            "classes_seen": dict(sorted(names.items())),
+        }
     return {
         "samples": [r[0] for r in rows],
         "targets": np.asarray(targets, dtype=np.int64),
@@ -665,6 +758,20 @@ def _read_csv(path: str) -> dict[str, Any]:
         # Classes with no sample (empty folders) have no row: only the classes seen, by index.
         "classes_seen": dict(sorted(names.items())),
     }
+
+
+def _table_rows(path: str, rows: Sequence[Sequence[str]]) -> np.ndarray:
+    """The ``row`` field of a table's .csv: table row numbers, ascending."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows):
+        text = r[0]
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise WeightsFileError(f"{path}, line {i + 2}: row must be a table row number, got {_clip(repr(text))}")
+        out[i] = int(text)
+    bad = np.flatnonzero(np.diff(out) <= 0)
+    if bad.size:
+        raise WeightsFileError(f"{path}, line {int(bad[0]) + 3}: rows must be in table order, without repeats")
+    return out
 
 
 # ---------------------------------------------------------------- matching
@@ -680,6 +787,7 @@ def _dataset_view(dataset: Any) -> dict[str, Any]:
             "targets": dataset.targets,
             "samples": dataset.relative_paths,
             "counts": dataset.counts,
+            "index": dataset,  # a table-like source is checked by its rows and labels (core.table_identity)
         }
     if hasattr(dataset, "classes") and hasattr(dataset, "samples"):  # torchvision ImageFolder / DatasetFolder
         root = os.fspath(dataset.root)
@@ -693,6 +801,7 @@ def _dataset_view(dataset: Any) -> dict[str, Any]:
                 p[len(prefix) :] if p.startswith(prefix) else os.path.relpath(p, root) for p, _ in pairs
             ],
             "counts": np.bincount(targets, minlength=len(dataset.classes)),
+            "index": None,  # a folder: a table's weights file does not belong to it
         }
     raise SettingsError(f"dataset must be an ImageFolder, a DatasetIndex or a path, not {type(dataset).__name__}")
 
@@ -713,7 +822,9 @@ def check_matches(info: dict[str, Any], view: dict[str, Any], path: str | os.Pat
         present = {i: c for i, (c, n) in enumerate(zip(view["classes"], view["counts"], strict=True)) if n}
         if seen != present:
             problems.append(_class_difference(list(seen.values()), list(present.values())))
-    if "samples" in info:
+    if ("table" in info or "rows" in info) and "index" in view:  # rows by position, labels by hash
+        problems = table_problems(info, view["index"], problems)
+    elif "samples" in info:
         problems.extend(_sample_difference(info["samples"], view["samples"]()))
     elif "counts" in info:
         if not problems and not np.array_equal(info["counts"], view["counts"]):
