@@ -35,7 +35,6 @@ from . import DEMO_DATASET
 from .cli_tables import add_table_args, table_match_note, table_options
 from .core.errors import BalanceError, SettingsError
 from .core.names import escape_name, escape_text
-from .core.options import Mode, SchemeName
 
 if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
     from .core.dataset import DatasetIndex, ScanProgress
@@ -66,6 +65,9 @@ def _say(text: str, stream: TextIO | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .core.modes import MODES
+    from .core.schemes import DEFAULT_SCHEME, SCHEMES
+
     parser = argparse.ArgumentParser(
         prog="balance-gui",
         description="Class-balance inspector for image datasets. Without a subcommand, opens the desktop app "
@@ -78,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--manifest", metavar="CSV", help="a path,label CSV manifest instead of a folder")
         p.add_argument(
             "--scheme",
-            default="inverse",
-            help=", ".join(s.syntax + (" (default)" if s == "inverse" else "") for s in SchemeName),
+            default=DEFAULT_SCHEME,
+            help=", ".join(s.syntax + (" (default)" if s.key == DEFAULT_SCHEME else "") for s in SCHEMES),
         )
         add_table_args(p)  # Parquet/Arrow tables, Hugging Face folders, WebDataset shards
 
@@ -118,10 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--mode",
-        default=Mode.WEIGHTED.value,
+        default=MODES[0].key,
         type=lambda m: m.replace("-", "_").lower(),
-        choices=[m.value for m in Mode],
-        help="; ".join(f"{m.value}: {m.tooltip}" for m in Mode),
+        choices=[m.key for m in MODES],
+        help="; ".join(f"{m.key}: {m.tooltip}" for m in MODES),
     )
     p.add_argument("--no-replacement", action="store_true", help="draw without replacement")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
@@ -217,8 +219,10 @@ def check_arguments(args: argparse.Namespace) -> None:
             )
         _check_int(args.batch_size, "--batch-size", 1)
         _check_int(args.seed, "--seed", *SEED_RANGE)
-        if args.mode == "class_aware" and args.no_replacement:
-            raise SettingsError("--mode class_aware always draws with replacement: drop --no-replacement")
+        from .core.modes import sampler_mode
+
+        if sampler_mode(args.mode).replacement_only and args.no_replacement:
+            raise SettingsError(f"--mode {args.mode} always draws with replacement: drop --no-replacement")
 
 
 def load_dataset(args: argparse.Namespace) -> DatasetIndex:

@@ -467,6 +467,15 @@ class _ClassAwareStateNp:
     cur: np.ndarray | None = None
 
 
+def stable_argsort(t: torch.Tensor) -> torch.Tensor:
+    """``torch.argsort(t, stable=True)`` of CPU int64 class indices, in numpy (single-threaded:
+    torch's intra-op threads stall on a busy machine); a stable sort's order is unique."""
+    v = t.numpy()
+    if v.size and int(v.max()) < (1 << 16):  # a radix sort on 16-bit keys
+        v = v.astype(np.uint16)
+    return torch.from_numpy(np.argsort(v, kind="stable"))
+
+
 def _stable_argsort_small(x: np.ndarray, bound: int) -> np.ndarray:
     """``argsort(x, stable)`` for ints in ``[0, bound)``: a radix sort when they fit 16 bits."""
     if bound <= 1 << 16:

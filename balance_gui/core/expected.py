@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import SettingsError
 from .options import Mode
+
+if TYPE_CHECKING:
+    from .modes import SamplerMode
 
 ArrayLike = Sequence[float] | Sequence[int] | np.ndarray
 
@@ -386,26 +389,19 @@ class ClassFigures:
     replacement: bool = True
 
 
-def _check_mode(mode: str, replacement: bool) -> Mode:
-    try:
-        m = Mode(str(mode))
-    except ValueError:
-        raise SettingsError(f"mode must be one of {', '.join(Mode)} (got {mode!r})") from None
-    if m is not Mode.WEIGHTED and not replacement:
-        raise SettingsError(f"{m} mode draws with replacement; use replacement=True")
-    return m
+def _mode(mode: str, replacement: bool) -> SamplerMode:
+    # imported here: the mode files build their figures from this module's functions
+    from .modes import checked_mode
+
+    return checked_mode(mode, replacement)
 
 
 def mode_shares(
     counts: ArrayLike, class_w: ArrayLike, draws: int, mode: str = Mode.WEIGHTED, replacement: bool = True
 ) -> np.ndarray:
     """Expected share of an epoch's ``draws`` draws per class in ``mode``."""
-    m = _check_mode(mode, replacement)
-    p = expected_shares(counts, class_w)
-    if replacement or m is not Mode.WEIGHTED or draws <= 0:
-        return p
     n = np.asarray(counts, dtype=np.float64)
-    return n * inclusion_probabilities(n, class_w, draws) / int(draws)
+    return _mode(mode, replacement).figures(n, np.asarray(class_w, dtype=np.float64), int(draws), replacement).shares
 
 
 def class_figures(
@@ -416,37 +412,24 @@ def class_figures(
     mode: str = Mode.WEIGHTED,
     replacement: bool = True,
 ) -> ClassFigures:
-    """Every expected figure of one epoch of ``draws`` draws (default N) per class."""
-    m = _check_mode(mode, replacement)
+    """Every expected figure of one epoch of ``draws`` draws (default N) per class, as ``mode``
+    (one of ``core.modes.MODES``) draws them."""
+    spec = _mode(mode, replacement)
     c = np.asarray(counts, dtype=np.int64)
     n = c.astype(np.float64)
+    w = np.asarray(class_w, dtype=np.float64)
     k = int(n.sum()) if draws is None else int(draws)
-    p = expected_shares(n, class_w)
-    if not replacement:
-        pi = inclusion_probabilities(n, class_w, k)
-        expected = n * pi
-        shares = expected / k if k > 0 else p
-        distinct = expected
-    else:
-        expected = k * p
-        shares = p
-        if m is Mode.WEIGHTED:
-            distinct = distinct_with_replacement(n, p, k)
-        elif m is Mode.CLASS_AWARE:
-            distinct = distinct_cycled(n, p, k)
-        else:
-            distinct = distinct_stratified(n, p, k)
-    uses = np.divide(expected, n, out=np.zeros_like(expected), where=n > 0)
+    f = spec.figures(n, w, k, bool(replacement))
     return ClassFigures(
         counts=c,
         shares=n / n.sum(),
-        weights=np.asarray(class_w, dtype=np.float64),
-        expected_shares=shares,
-        expected_draws=expected,
-        expected_uses_per_image=uses,
-        expected_distinct=distinct,
+        weights=w,
+        expected_shares=f.shares,
+        expected_draws=f.draws,
+        expected_uses_per_image=np.divide(f.draws, n, out=np.zeros_like(f.draws), where=n > 0),
+        expected_distinct=f.distinct,
         draws=k,
-        mode=m,
+        mode=spec.key,
         replacement=bool(replacement),
     )
 

@@ -35,21 +35,12 @@ import torch
 from torch.utils.data import Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from .draws import (
-    CHUNK_SIZE,
-    RUNS_DIVISOR,
-    ClassAwareDraw,
-    Draw,
-    ItemsDraw,
-    RaceDraw,
-    SegmentsDraw,
-    StratifiedDraw,
-    Where,
-    runs_of,
-)
+from .draws import CHUNK_SIZE, RUNS_DIVISOR, Draw, RaceDraw, Where, runs_of
 from .epochs import Cursor, EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
 from .labels import FromDataset
+from .modes import MODES as _MODES
+from .modes import ClassLayout, checked_mode, sampler_mode
 from .pk_sampler import PKBatchSampler
 from .sampler_inputs import (
     as_float64,
@@ -74,9 +65,9 @@ __all__ = [
     "MODES",
 ]
 
-#: The draw modes: WRS's law, class-aware (classes by share, images cycled), stratified
-#: (exact class counts per epoch, images cycled).
-MODES = ("weighted", "class_aware", "stratified")
+#: The draw modes' names (each mode is a file of :mod:`balance_gui.core.modes`): WRS's law,
+#: class-aware (classes by share, images cycled), stratified (exact class counts, images cycled).
+MODES = tuple(m.key for m in _MODES)
 
 # Iteration turns draws into Python ints this many at a time: a list of 2**15 ints (~1 MiB)
 # stays in cache and its int objects are recycled by the next piece (measured ~1.5x faster
@@ -159,49 +150,18 @@ def _make_draw(
             f"num_samples={num_samples} exceeds the {nnz} samples with non-zero weight; "
             "without replacement each can be drawn once"
         )
+    spec = sampler_mode(mode)
     if not replacement:
         return RaceDraw(w if weights is not None else cw[t], where), n
     if weights is not None:
-        if mode == "weighted":
-            st = runs_of(w, max(64, n // RUNS_DIVISOR))
-            if st is None:
-                return ItemsDraw(w, where), n
-            lens = torch.diff(st, append=torch.tensor([n]))
-            return SegmentsDraw(st, lens, lens.to(torch.float64) * w[st], None, where), n
+        if spec.sample_draw is not None:
+            return spec.sample_draw(w, where), n
         # classes are the groups of equal weight
         cw, t = torch.unique(w, sorted=True, return_inverse=True)
         counts = torch.bincount(t, minlength=cw.numel())
         st = runs_of(t, max(64, n // RUNS_DIVISOR, cw.numel()))
         runs = None if st is None else (st, None, t.index_select(0, st))
-    cmass = counts.to(torch.float64) * cw
-    if mode == "stratified":
-        return StratifiedDraw(t, cmass, where), n
-    if mode == "weighted":
-        if runs is not None:  # class-sorted (or few runs): segments are the runs
-            starts, run_lens, run_cls = runs
-            assert run_lens is not None
-            return SegmentsDraw(
-                starts, run_lens, run_lens.to(torch.float64) * cw.index_select(0, run_cls), None, where
-            ), n
-        order = _stable_argsort(t)  # scattered classes: through a stable argsort
-        return SegmentsDraw(torch.cumsum(counts, 0) - counts, counts, cmass, order, where), n
-    K = cw.numel()
-    if runs is not None and runs[0].numel() == int(torch.count_nonzero(counts)):
-        # every class is one contiguous run: no permutation needed
-        gstart = torch.zeros(K, dtype=torch.int64)
-        gstart[runs[2]] = runs[0]
-        return ClassAwareDraw(counts, gstart, cmass, None, where), n
-    order = _stable_argsort(t)
-    return ClassAwareDraw(counts, torch.cumsum(counts, 0) - counts, cmass, order, where), n
-
-
-def _stable_argsort(t: torch.Tensor) -> torch.Tensor:
-    """``torch.argsort(t, stable=True)`` of CPU int64 class indices, in numpy (single-threaded:
-    torch's intra-op threads stall on a busy machine); a stable sort's order is unique."""
-    v = t.numpy()
-    if v.size and int(v.max()) < (1 << 16):  # a radix sort on 16-bit keys
-        v = v.astype(np.uint16)
-    return torch.from_numpy(np.argsort(v, kind="stable"))
+    return spec.class_draw(ClassLayout(t, counts, cw, runs), where), n
 
 
 # ------------------------------------------------------------------------ iteration
@@ -371,8 +331,7 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
         batch_size: int | None,
         drop_last: bool,
     ) -> None:
-        if mode not in MODES:
-            raise SettingsError(f"mode must be one of {MODES}, got {mode!r}")
+        sampler_mode(mode)  # one of the modes, or a SettingsError naming them
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", low=1)
         if weights is not None:
@@ -424,8 +383,7 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
         check_generator(self.generator)
         if not isinstance(self.replacement, bool):
             raise SettingsError(f"replacement must be a bool, got {self.replacement!r}")
-        if self.mode != "weighted" and not self.replacement:
-            raise SettingsError(f"{self.mode} mode draws with replacement; use replacement=True")
+        spec = checked_mode(self.mode, self.replacement)
         # normalise assigned values as WRS's constructor would (a list becomes a float64 tensor)
         if self.weights is not None:
             self.weights = as_float64(self.weights, "weights")
@@ -437,7 +395,7 @@ class BalancedSampler(FromDataset, EpochKeys, Sampler[int]):
             self.class_weights = as_float64(self.class_weights, "class_weights")
             check_1d(self.targets, "targets")
             check_1d(self.class_weights, "class_weights")
-        k = check_num_samples(self._requested(), whole_epoch=self.mode == "stratified" or not self.replacement)
+        k = check_num_samples(self._requested(), whole_epoch=spec.whole_epoch or not self.replacement)
         where = Where(self.device, int(CHUNK_SIZE))
         draw, n = _make_draw(self.weights, self.targets, self.class_weights, k, self.replacement, self.mode, where)
         self._built = _Built(draw, n, self._signature())

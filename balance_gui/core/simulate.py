@@ -26,6 +26,7 @@ from .draws import StratifiedDraw, mix_seed
 from .errors import BalanceError, SettingsError, WeightsError
 from .expected import ArrayLike, FitTest, fit_line, fit_test, mode_shares, step_figures
 from .expected import distinct_with_replacement as expected_distinct
+from .modes import sampler_mode
 from .options import Mode
 from .sampler import CHUNK_SIZE, BalancedSampler
 from .sampler_inputs import (
@@ -230,7 +231,7 @@ def simulate(
         _check_total(per_epoch, epochs)
         expect = _Expected(t, K, kw, per_epoch, mode, replacement)
     else:
-        if mode != "weighted":
+        if not sampler_mode(mode).torch_sampler:
             raise SettingsError(
                 "implementation='torch' has no class-aware mode: torch's WeightedRandomSampler only draws by weight"
             )
@@ -377,7 +378,7 @@ class _Expected:
         self.per_epoch = per_epoch
         self.mode = str(mode)
         self.replacement = bool(replacement)
-        self.even_by_design = self.mode == "stratified" or not self.replacement
+        self.even_by_design = sampler_mode(self.mode).even_by_design or not self.replacement
         mass = np.bincount(self.group_class, weights=self.group_size * self.group_weight, minlength=K)
         self.weight_shares = mass / mass.sum()
         self._epoch = self._counts(per_epoch)

@@ -19,14 +19,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from balance_gui.core.options import Device, Implementation, Mode
+from balance_gui.core.modes import MODES as SAMPLER_MODES
+from balance_gui.core.modes import sampler_mode
+from balance_gui.core.options import Device, Implementation
 
 from .session import RunSettings
 
 INT_MAX = 2**31 - 1
 
 DEVICES = tuple((str(d), d.label) for d in Device)
-MODES = tuple((str(m), m.label, m.tooltip) for m in Mode)
+MODES = tuple((m.key, m.label, m.tooltip) for m in SAMPLER_MODES)
 IMPLEMENTATIONS = tuple((str(i), i.label, i.tooltip) for i in Implementation)
 
 
@@ -199,28 +201,28 @@ class SamplerPanel(QGroupBox):
         """Settings that cannot work together are not offered: class-aware and stratified draw with
         replacement, and torch's WeightedRandomSampler only draws by weight. The widget that would
         break a choice is disabled and its tooltip says why (the core would refuse it at Start)."""
-        weighted = self.mode.currentData() == Mode.WEIGHTED
+        spec = sampler_mode(self.mode.currentData())  # what the chosen mode allows: the registry's flags
         torch_wrs = self.implementation.currentData() == Implementation.TORCH
         with_replacement = self.replacement.isChecked()
         mode_label = self.mode.currentText()
         # the replacement box: fixed on while a class-aware or stratified mode is chosen
-        if weighted:
+        if not spec.replacement_only:
             self.replacement.setToolTip(self._base_tips[self.replacement])
         else:
             self.replacement.setToolTip(
                 f"{mode_label} draws with replacement (classes are drawn again and again, images cycle "
                 "inside each class): choose the weighted mode to draw without replacement"
             )
-        self.replacement.setEnabled(weighted and not self._running)
+        self.replacement.setEnabled(not spec.replacement_only and not self._running)
         # the mode and sampler items that cannot go with the other choices
         mode_model = self.mode.model()
         assert isinstance(mode_model, QStandardItemModel)
         for row, (key, _label, tip) in enumerate(MODES):
             item = mode_model.item(row)
             reason = ""
-            if key != Mode.WEIGHTED and not with_replacement:
+            if sampler_mode(key).replacement_only and not with_replacement:
                 reason = "draws with replacement: tick 'with replacement' first"
-            elif key != Mode.WEIGHTED and torch_wrs:
+            elif not sampler_mode(key).torch_sampler and torch_wrs:
                 reason = "torch's WeightedRandomSampler has no class-aware mode: choose the balance-gui sampler"
             item.setEnabled(not reason)
             item.setToolTip(tip if not reason else f"Not available: {reason}")
@@ -228,7 +230,11 @@ class SamplerPanel(QGroupBox):
         assert isinstance(impl_model, QStandardItemModel)
         for row, (key, _label, tip) in enumerate(IMPLEMENTATIONS):
             item = impl_model.item(row)
-            reason = "" if key != Implementation.TORCH or weighted else f"it only draws by weight, not {mode_label}"
+            reason = (
+                ""
+                if key != Implementation.TORCH or spec.torch_sampler
+                else f"it only draws by weight, not {mode_label}"
+            )
             item.setEnabled(not reason)
             item.setToolTip(tip if not reason else f"Not available: {reason}")
         unavailable = [

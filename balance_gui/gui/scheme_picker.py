@@ -1,4 +1,7 @@
-"""Scheme picker: which weighting scheme the core applies, with its parameter."""
+"""Scheme picker: which weighting scheme the core applies, with its parameter.
+
+Its list, texts and parameter widgets come from ``core.schemes.SCHEMES``: a scheme added there
+appears here with a widget for its number, nothing to change in this file."""
 
 from __future__ import annotations
 
@@ -6,12 +9,30 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from balance_gui.core.options import SchemeName
-from balance_gui.core.weights import Scheme
+from balance_gui.core.schemes import SCHEMES, Parameter, Scheme, scheme_kind
 
 # The core's schemes with their labels and tooltips.
-SCHEMES = tuple((str(name), name.label, name.tooltip) for name in SchemeName)
-SCHEME_ORDER = tuple(s[0] for s in SCHEMES)
+SCHEME_ORDER = tuple(kind.key for kind in SCHEMES)
+
+ParamWidget = QDoubleSpinBox | QLabeledDoubleSlider
+
+
+def _param_widget(key: str, p: Parameter) -> ParamWidget:
+    """The widget for a scheme's number: a slider for a short range, else a spin box."""
+    w: ParamWidget
+    if p.slider:
+        w = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        w.setDecimals(p.decimals)
+        w.setSingleStep(p.step)  # type: ignore[arg-type]  # superqt's float slider takes a float step
+    else:
+        w = QDoubleSpinBox()
+        w.setDecimals(p.decimals)
+        w.setSingleStep(p.step)
+    w.setObjectName(f"{key}_param")
+    w.setRange(p.low, p.high)
+    w.setValue(p.default)
+    w.setToolTip(p.tooltip)
+    return w
 
 
 class SchemePicker(QGroupBox):
@@ -26,48 +47,23 @@ class SchemePicker(QGroupBox):
         layout = QVBoxLayout(self)
         self.combo = QComboBox()
         self.combo.setObjectName("scheme_combo")
-        for i, (name, label, tip) in enumerate(SCHEMES):
-            self.combo.addItem(label, name)
-            self.combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        for i, kind in enumerate(SCHEMES):
+            self.combo.addItem(kind.label, kind.key)
+            self.combo.setItemData(i, kind.tooltip, Qt.ItemDataRole.ToolTipRole)
         layout.addWidget(self.combo)
 
         params = QWidget()
         form = QFormLayout(params)
         form.setContentsMargins(0, 0, 0, 0)
-        self.q_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.q_slider.setObjectName("power_q")
-        self.q_slider.setRange(0.0, 1.0)
-        self.q_slider.setDecimals(2)
-        self.q_slider.setSingleStep(0.05)  # type: ignore[arg-type]  # superqt's float slider takes a float step
-        self.q_slider.setValue(0.5)
-        self.q_slider.setToolTip("q: 0 balances fully (inverse), 1 keeps the dataset's shares (none)")
-        self.q_label = QLabel("q")
-        form.addRow(self.q_label, self.q_slider)
-        self.beta_spin = QDoubleSpinBox()
-        self.beta_spin.setObjectName("effective_beta")
-        self.beta_spin.setDecimals(5)
-        self.beta_spin.setRange(0.0, 0.99999)
-        self.beta_spin.setSingleStep(0.001)
-        self.beta_spin.setValue(0.999)
-        self.beta_spin.setToolTip("β in [0, 1): 0 is none; closer to 1 approaches inverse")
-        self.beta_label = QLabel("β")
-        form.addRow(self.beta_label, self.beta_spin)
-        self.t_spin = QDoubleSpinBox()
-        self.t_spin.setObjectName("rfs_threshold")
-        self.t_spin.setDecimals(5)
-        self.t_spin.setRange(0.00001, 1.0)
-        self.t_spin.setSingleStep(0.001)
-        self.t_spin.setValue(0.001)  # LVIS's threshold
-        self.t_spin.setToolTip("T: classes with a share of images below T are repeated by √(T / f_c)")
-        self.t_label = QLabel("T")
-        form.addRow(self.t_label, self.t_spin)
+        # the label and widget of each scheme that takes a number, by scheme
+        self.param_widgets: dict[str, tuple[QLabel, ParamWidget]] = {}
+        for kind in SCHEMES:
+            if kind.parameter is not None:
+                label, widget = QLabel(kind.parameter.symbol), _param_widget(kind.key, kind.parameter)
+                form.addRow(label, widget)
+                widget.valueChanged.connect(self._changed)
+                self.param_widgets[kind.key] = (label, widget)
         layout.addWidget(params)
-        # the parameter widgets of each scheme that takes one
-        self._param_widgets: dict[str, tuple[QLabel, QDoubleSpinBox | QLabeledDoubleSlider]] = {
-            "power": (self.q_label, self.q_slider),
-            "effective": (self.beta_label, self.beta_spin),
-            "rfs": (self.t_label, self.t_spin),
-        }
 
         self.hint = QLabel()
         self.hint.setObjectName("scheme_hint")
@@ -82,28 +78,24 @@ class SchemePicker(QGroupBox):
         layout.addWidget(self.error)
 
         self.combo.currentIndexChanged.connect(self._changed)
-        self.q_slider.valueChanged.connect(self._changed)
-        self.beta_spin.valueChanged.connect(self._changed)
-        self.t_spin.valueChanged.connect(self._changed)
         self._sync_visibility()
 
     # ------------------------------------------------------------------ API
     def scheme(self) -> Scheme:
-        name = self.combo.currentData()
-        if name == "power":
-            return Scheme("power", round(float(self.q_slider.value()), 6))
-        if name in ("effective", "rfs"):
-            return Scheme(name, float(self._param_widgets[name][1].value()))
-        if name == "custom":
-            return Scheme("custom")  # the session fills in its current weights: no copy here
-        return Scheme(name)
+        """The chosen scheme; "custom" without weights (the session fills in its current ones)."""
+        key = str(self.combo.currentData())
+        kind = scheme_kind(key)
+        if kind.parameter is None:
+            return Scheme(key)
+        value = float(self.param_widgets[key][1].value())
+        return Scheme(key, round(value, kind.parameter.decimals + 4))  # a slider's float noise off
 
     def set_scheme(self, scheme: Scheme, emit: bool = False) -> None:
         """Show ``scheme`` in the widgets; emits ``schemeChanged`` only when ``emit``."""
         self._quiet = not emit
         try:
-            if scheme.name in self._param_widgets and scheme.param is not None:
-                self._param_widgets[scheme.name][1].setValue(float(scheme.param))
+            if scheme.name in self.param_widgets and scheme.param is not None:
+                self.param_widgets[scheme.name][1].setValue(float(scheme.param))
             self.combo.setCurrentIndex(SCHEME_ORDER.index(scheme.name))
         finally:
             self._quiet = False
@@ -120,10 +112,10 @@ class SchemePicker(QGroupBox):
 
     # ------------------------------------------------------------------ internals
     def _sync_visibility(self) -> None:
-        name = self.combo.currentData()
-        for scheme_name, widgets in self._param_widgets.items():
+        key = self.combo.currentData()
+        for scheme_key, widgets in self.param_widgets.items():
             for widget in widgets:
-                widget.setVisible(name == scheme_name)
+                widget.setVisible(key == scheme_key)
 
     def _changed(self, *_: object) -> None:
         self._sync_visibility()

@@ -276,12 +276,8 @@ SCHEME_CASES = [
 def pick(window, scheme: Scheme):
     picker = window.scheme_picker
     picker.combo.setCurrentIndex(picker.combo.findData(scheme.name))
-    if scheme.name == "power":
-        picker.q_slider.setValue(scheme.param)
-    if scheme.name == "effective":
-        picker.beta_spin.setValue(scheme.param)
-    if scheme.name == "rfs":
-        picker.t_spin.setValue(scheme.param)
+    if scheme.param is not None:  # the scheme's own number widget, from its Parameter
+        picker.param_widgets[scheme.name][1].setValue(scheme.param)
 
 
 @pytest.mark.parametrize("scheme", SCHEME_CASES, ids=str)
