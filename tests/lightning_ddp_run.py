@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lightning.pytorch as pl  # noqa: E402
 
+from balance_gui.core.repeat_factor_sampler import DistributedRepeatFactorSampler  # noqa: E402
 from balance_gui.core.sampler import BalancedSampler, DistributedBalancedSampler  # noqa: E402
 
 TARGETS = torch.repeat_interleave(torch.arange(3), torch.tensor([30, 12, 5]))
@@ -28,6 +30,9 @@ NUM_SAMPLES = 41  # odd: the ranks' slices are padded by drawing one more
 SEED = 5
 EPOCHS = 2
 BATCH = 4
+# kind "distributed_rfs": epochs of 40, 42 and 43 indices (5, 6 and 6 batches a rank): longer than the first
+REPEAT_FACTORS = np.linspace(0.2, 1.5, 47)
+EPOCHS_RFS = 3
 
 
 class Indices(Dataset):
@@ -46,6 +51,12 @@ class Recorder(pl.LightningModule):
         self.seen: dict[int, list[int]] = {}
 
     def train_dataloader(self) -> DataLoader:
+        if self.kind == "distributed_rfs":
+            # a repeat-factor epoch has its own length: the loader is made again each epoch
+            # (reload_dataloaders_every_n_epochs=1) with its epoch set, so Lightning counts its batches
+            rfs = DistributedRepeatFactorSampler(REPEAT_FACTORS, seed=SEED)
+            rfs.set_epoch(self.current_epoch)
+            return DataLoader(Indices(), sampler=rfs, batch_size=BATCH)
         if self.kind == "distributed":
             sampler = DistributedBalancedSampler(
                 targets=TARGETS, class_weights=CLASS_WEIGHTS, num_samples=NUM_SAMPLES, seed=SEED
@@ -70,7 +81,8 @@ def main() -> None:
         accelerator="cpu",
         devices=devices,
         strategy="ddp" if devices > 1 else "auto",
-        max_epochs=EPOCHS,
+        max_epochs=EPOCHS_RFS if kind == "distributed_rfs" else EPOCHS,
+        reload_dataloaders_every_n_epochs=1 if kind == "distributed_rfs" else 0,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

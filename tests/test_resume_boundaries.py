@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from balance_gui.core.distributed_pk import DistributedPKBatchSampler
+from balance_gui.core.repeat_factor_sampler import DistributedRepeatFactorSampler, RepeatFactorSampler
 from balance_gui.core.sampler import (
     BalancedBatchSampler,
     BalancedSampler,
@@ -38,6 +39,8 @@ BATCH = 3
 EPOCHS = 4
 WEIGHTS = np.array([1.0, 2.0, 3.0, 1.0, 5.0, 1.0, 2.0, 0.5, 4.0, 1.0])
 TARGETS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, 3])
+# repeat factors: epochs of about 14 indices whose length changes with the rounding
+FACTORS = np.array([1.0, 2.5, 1.0, 0.5, 1.7, 1.0, 3.2, 0.4, 1.0, 1.5])
 
 
 class Indices(Dataset[int]):
@@ -76,6 +79,12 @@ def make_loader(kind: str, mode: str, fresh: bool, workers: int | tuple[int, str
     elif kind == "distributed":  # seed mode only: ranks share (seed, epoch)
         s = DistributedBalancedSampler(WEIGHTS, num_replicas=2, rank=1, seed=7)
         return StatefulDataLoader(ds, sampler=s, batch_size=BATCH, num_workers=workers)
+    elif kind in ("rfs", "distributed_rfs"):  # epochs of their own length, batched by the loader
+        if kind == "rfs":
+            s = RepeatFactorSampler(FACTORS, **rng)
+        else:  # seed mode only, as distributed
+            s = DistributedRepeatFactorSampler(FACTORS, num_replicas=2, rank=1, seed=7)
+        return StatefulDataLoader(ds, sampler=s, batch_size=BATCH, num_workers=workers)
     elif kind == "pk":
         s = PKBatchSampler(TARGETS, 2, 2, num_batches=3, **rng)
     elif kind == "distributed_pk":  # seed mode only, as distributed
@@ -86,7 +95,7 @@ def make_loader(kind: str, mode: str, fresh: bool, workers: int | tuple[int, str
 
 
 def _start_epoch(loader: StatefulDataLoader, kind: str, epoch: int) -> None:
-    if kind == "distributed":  # as DDP training loops (and Lightning) do before each epoch
+    if kind in ("distributed", "distributed_rfs"):  # as DDP training loops (and Lightning) do before each epoch
         loader.sampler.set_epoch(epoch)
     elif kind == "distributed_pk":
         loader.batch_sampler.set_epoch(epoch)
@@ -171,6 +180,9 @@ CONFIGS = [
     ("pk", "generator"),
     ("pk", "seed"),
     ("distributed_pk", "seed"),
+    ("rfs", "generator"),
+    ("rfs", "seed"),
+    ("distributed_rfs", "seed"),
 ]
 
 
@@ -194,7 +206,8 @@ def test_resume_at_every_cut_without_workers(kind, mode):
 # worker start-up is slow, so the boundaries of epochs 0-1 and the last batch, one config per
 # sampler and per random source.
 @pytest.mark.parametrize(
-    ("kind", "mode"), [("items", "generator"), ("batch", "seed"), ("distributed", "seed"), ("pk", "generator")]
+    ("kind", "mode"),
+    [("items", "generator"), ("batch", "seed"), ("distributed", "seed"), ("pk", "generator"), ("rfs", "generator")],
 )
 def test_resume_at_boundaries_with_two_workers(kind, mode):
     last = len(reference(kind, mode)[0])

@@ -17,6 +17,7 @@ epoch); cut after the last batch but before the loop saw the end, it continues t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -77,6 +78,14 @@ class Cursor:
 
 
 C = TypeVar("C", bound=Cursor)
+
+#: The length of an epoch: one number, or a function of the epoch's key for samplers whose epochs
+#: differ in length (the repeat-factor sampler's stochastic rounding).
+Length = int | Callable[[EpochKey], int]
+
+
+def _length_of(length: Length, key: EpochKey) -> int:
+    return length if isinstance(length, int) else length(key)
 
 
 class EpochKeys:
@@ -141,10 +150,9 @@ class EpochKeys:
         self._cursor = cursor
         return cursor
 
-    def _start(self, cursor: Cursor, length: int) -> bool:
+    def _start(self, cursor: Cursor, length: Length) -> bool:
         """Start the cursor's epoch of ``length`` (at its first ``next()``): False if it has
         nothing to hand out (it continues an ended state)."""
-        cursor.length = length
         r = cursor.resume
         if r is None:
             cursor.key, cursor.start = self._next_key(), 0
@@ -153,6 +161,7 @@ class EpochKeys:
             return False
         else:
             cursor.key, cursor.start = r.key, r.position
+        cursor.length = _length_of(length, cursor.key)
         return True
 
     def _progress(self) -> tuple[dict[str, Any] | None, bool]:
@@ -186,10 +195,10 @@ class EpochKeys:
             "generator": None if self.generator is None else self.generator.get_state(),
         }
 
-    def _load_keys_state(self, state: object, config: dict[str, Any], length: int, step: int = 1) -> None:
+    def _load_keys_state(self, state: object, config: dict[str, Any], length: Length, step: int = 1) -> None:
         """Check ``state`` against this sampler (``config``: what it is made with; ``length``: the
-        draws of its epoch; positions are multiples of ``step`` or ``length``), then restore it.
-        Nothing changes when it is refused."""
+        draws of its epoch, or of the epoch of a key; positions are multiples of ``step`` or of the
+        length), then restore it.  Nothing changes when it is refused."""
         kind = config["kind"]
         s = check_state(state, kind, STATE_FIELDS)
         check_config(s["config"], config)
@@ -204,7 +213,7 @@ class EpochKeys:
         auto = state_int(s["auto_epoch"], "auto_epoch")
         ended = state_bool(s["ended"], "ended")
         live = s["live"]
-        resume: Resume | None = Resume(None, length, True) if ended else None
+        resume: Resume | None = Resume(None, 0, True) if ended else None
         if live is not None:
             if ended:
                 raise SamplerStateError("the state is both ended and mid-epoch ('live' must be None when 'ended')")
@@ -219,8 +228,9 @@ class EpochKeys:
             else:  # (one draw from the generator, 0)
                 k0 = state_int(key[0], "the epoch key's base", 0, _BASE_LIMIT - 1)
                 k1 = state_int(key[1], "the epoch key's epoch (0 without a seed)", 0, 0)
-            pos = state_int(live["position"], "position", 0, length)
-            if pos % step and pos != length:
+            n = _length_of(length, (k0, k1))
+            pos = state_int(live["position"], "position", 0, n)
+            if pos % step and pos != n:
                 raise SamplerStateError(f"position {pos} in the state is not at a batch boundary (batches of {step})")
             resume = Resume((k0, k1), pos, False)
         if g is not None:

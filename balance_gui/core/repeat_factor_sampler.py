@@ -9,7 +9,10 @@ from epoch to epoch with the rounding) with the epoch keys of
 :class:`~balance_gui.core.sampler.BalancedSampler`: without ``seed`` one draw from ``generator``
 (or torch's global one) at each epoch's first ``next()``; with ``seed=S`` the epoch is a pure
 function of ``(S, epoch)``, so ``set_epoch`` changes the rounding and any process recomputes any
-epoch.  ``state_dict``/``load_state_dict`` resume in the middle of an epoch.
+epoch.  ``state_dict``/``load_state_dict`` are the item samplers' (``core.epochs``): fingerprinted
+(the kind, a sha256 of the repeat factors, ``shuffle``, the seed or generator, the world size) and
+exact at every cut, mid-epoch and at the epoch boundaries, through torchdata's
+``StatefulDataLoader``.
 
 Weighted sampling by repeat factors (mmdetection's ``ClassBalancedDataset`` draws each image
 ``r_i`` times in expectation too) stays available as ``BalancedSampler(repeat_factors)``.
@@ -17,8 +20,8 @@ Weighted sampling by repeat factors (mmdetection's ``ClassBalancedDataset`` draw
 
 from __future__ import annotations
 
+import itertools
 import math
-import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -30,13 +33,14 @@ from torch.utils.data.distributed import DistributedSampler
 from .draws import EpochKey, keyed_generator
 from .epochs import EpochKeys, check_seed
 from .errors import SettingsError, WeightsError
+from .sampler import _Live  # one iteration's cursor, counted through list iterators as the item samplers'
 from .sampler_inputs import as_float64, check_1d, check_generator, check_int, check_weights
+from .sampler_state import cached_digest
 
 __all__ = ["RepeatFactorSampler", "DistributedRepeatFactorSampler", "repeat_factor_epoch"]
 
 _TAG_REPEAT = 17  # the epoch generator's tag (the draws module uses 1..4)
-_STATE_VERSION = 1
-_PIECE = 1 << 15
+_PIECE = 1 << 15  # indices turned into a Python list at a time
 
 
 def repeat_factor_epoch(
@@ -106,70 +110,64 @@ class RepeatFactorSampler(EpochKeys, Sampler[int]):
             raise SettingsError(f"shuffle must be a bool, got {shuffle!r}")
         self.repeat_factors = _check_factors(repeat_factors)
         self.shuffle = shuffle
-        self._int_part = torch.trunc(self.repeat_factors)
-        self._frac_part = self.repeat_factors - self._int_part
-        self._cache: tuple[EpochKey, torch.Tensor] | None = None
-        self._live: tuple[EpochKey, int] | None = None  # the epoch handed out and how far
-        self._resume: tuple[EpochKey, int] | None = None
-        self._pos_fn: Any = None
-        self._live_len = 0
+        self._cache: tuple[tuple[EpochKey, int], torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ epochs
 
     def epoch_indices(self, key: EpochKey) -> torch.Tensor:
-        """The whole epoch of ``key`` (cached: ``len`` and iteration share it)."""
-        if self._cache is not None and self._cache[0] == key:
+        """The whole epoch of ``key`` (cached: ``len`` and iteration share it; factors edited in
+        place are a new epoch, as they are a new fingerprint)."""
+        r = self.repeat_factors
+        tag = (key, r._version)
+        if self._cache is not None and self._cache[0] == tag:
             return self._cache[1]
         g = keyed_generator(torch.device("cpu"), key, _TAG_REPEAT)
-        idx = repeat_factor_epoch(self._int_part, self._frac_part, g, self.shuffle)
-        self._cache = (key, idx)
+        int_part = torch.trunc(r)
+        idx = repeat_factor_epoch(int_part, r - int_part, g, self.shuffle)
+        self._cache = (tag, idx)
         return idx
+
+    def _span(self, length: int) -> tuple[int, int]:
+        """This sampler's positions ``[lo, hi)`` of an epoch of ``length`` indices (a rank's slice)."""
+        return 0, length
+
+    def _share(self, key: EpochKey) -> int:
+        """How many indices this sampler hands out in the epoch of ``key``."""
+        lo, hi = self._span(self.epoch_indices(key).numel())
+        return hi - lo
 
     def _peek_key(self) -> EpochKey | None:
         """The key of the epoch in progress or about to start, when it is known without drawing."""
-        if self._resume is not None:
-            return self._resume[0]
-        if self._live is not None and self._pos_fn is not None and self._pos_fn() < self._live_len:
-            return self._live[0]
+        c = self._cursor
+        if c is not None and c.key is not None and not c.finished and c.position() < c.length:
+            return c.key  # in progress
+        waiting = self._pending if c is None or c.key is not None or c.finished else c.resume
+        if waiting is not None and waiting.key is not None and not waiting.ended:
+            return waiting.key  # a loaded state, continued by the next iteration
         if self.seed is not None:
             return (self.seed, self.epoch if self._fixed_epoch else self._auto_epoch)
         return None
 
-    def _epoch_length(self) -> int:
+    def __len__(self) -> int:
         key = self._peek_key()
         if key is None:
             return int(round(float(self.repeat_factors.sum())))
-        return int(self.epoch_indices(key).numel())
-
-    def __len__(self) -> int:
-        return self._epoch_length()
-
-    def _slice(self, length: int) -> tuple[int, int]:
-        return 0, length
+        return self._share(key)
 
     def __iter__(self) -> Iterator[int]:
-        # a generator: the epoch (and its key's draw from the generator) starts at the first next()
-        if self._resume is not None:
-            (key, start), self._resume = self._resume, None
-        else:
-            key, start = self._next_key(), 0
-        full = self.epoch_indices(key)
-        lo, hi = self._slice(full.numel())
-        part = self._take(full, lo, hi)
-        self._live, self._live_len = (key, start), hi - lo
-        done, cur_len = start, 0
-        cur: Iterator[int] = iter(())
+        # the iteration (and a loaded state it continues) is bound here; its epoch starts at the
+        # first next().  Items flow in C (chain -> list iterator): no Python frame per index.
+        return itertools.chain.from_iterable(self._lists(self._open(_Live())))
 
-        def position() -> int:
-            return done + cur_len - operator.length_hint(cur)
-
-        self._pos_fn = position
-        for a in range(start, part.numel(), _PIECE):
-            done += cur_len
-            lst = part[a : a + _PIECE].tolist()
-            cur, cur_len = iter(lst), len(lst)
-            yield from cur  # the position is read from the list iterator's length hint
-        done, cur_len, cur = done + cur_len, 0, iter(())
+    def _lists(self, live: _Live) -> Iterator[Iterator[int]]:
+        if self._start(live, self._share):
+            assert live.key is not None
+            full = self.epoch_indices(live.key)
+            lo, hi = self._span(full.numel())
+            part = self._take(full, lo + live.start, hi)
+            for a in range(0, part.numel(), _PIECE):
+                yield live.track(part[a : a + _PIECE].tolist())
+        live.close()
 
     def _take(self, full: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
         if hi <= full.numel():
@@ -180,44 +178,33 @@ class RepeatFactorSampler(EpochKeys, Sampler[int]):
 
     # ------------------------------------------------------------------ state
 
-    def _position(self) -> int | None:
-        if self._resume is not None:
-            return self._resume[1]
-        if self._live is None or self._pos_fn is None:
-            return None
-        return int(self._pos_fn())
-
     def state_dict(self) -> dict[str, Any]:
-        """The epoch in progress (its key and how many of its indices were handed out), the epoch
-        counter and the generator's state, as ``BalancedSampler.state_dict``."""
-        live = self._resume or self._live
-        pos = self._position()
-        if self._resume is None and pos is not None and pos >= self._live_len:
-            live = None  # the epoch was handed out in full: the next iteration starts a new one
+        """Where the sampler is, and what it was made with, as ``BalancedSampler.state_dict``.
+
+        Where: the newest iteration's epoch (its key and how many of this sampler's indices it
+        handed out), or "ended" once it handed them all out, or the next epoch at position 0;
+        the epoch counter; the generator's state.  What with (``config``): the kind, a sha256 of
+        the repeat factors, ``shuffle`` (and for the distributed form the world size and
+        ``drop_last``)."""
+        return self._keys_state(self._state_config())
+
+    def _state_config(self) -> dict[str, Any]:
         return {
-            "version": _STATE_VERSION,
-            "seed": self.seed,
-            "epoch": self.epoch,
-            "fixed_epoch": self._fixed_epoch,
-            "auto_epoch": self._auto_epoch,
-            "live": None if live is None else {"key": list(live[0]), "position": pos},
-            "generator": None if self.generator is None else self.generator.get_state(),
+            "kind": type(self).__name__,
+            "repeat_factors": cached_digest(self._digests, "repeat_factors", self.repeat_factors, torch.float64),
+            "shuffle": self.shuffle,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`: the next iteration continues the epoch that was in progress."""
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
-            raise SettingsError(f"not a {type(self).__name__} state (version {_STATE_VERSION})")
-        if state["seed"] != self.seed:
-            raise SettingsError(f"the state was saved with seed={state['seed']}, this sampler has seed={self.seed}")
-        self.epoch = int(state["epoch"])
-        self._fixed_epoch = bool(state["fixed_epoch"])
-        self._auto_epoch = int(state["auto_epoch"])
-        if state["generator"] is not None and self.generator is not None:
-            self.generator.set_state(state["generator"])
-        live = state["live"]
-        self._live, self._pos_fn = None, None
-        self._resume = None if live is None else ((int(live["key"][0]), int(live["key"][1])), int(live["position"]))
+        """Restore :meth:`state_dict`: the first ``iter()`` after it continues the saved iteration
+        (an ended one hands out nothing more), any later one starts the next epoch.
+
+        Refused (:class:`~balance_gui.core.sampler_state.SamplerStateError`, naming what differs)
+        when the state was made by another kind of sampler, with other repeat factors, another
+        ``shuffle``, seed or world size, with a generator when this sampler has none (or the
+        reverse), by an older balance-gui, or when a field is malformed.  A refused state changes
+        nothing."""
+        self._load_keys_state(state, self._state_config(), self._share)
 
     def __repr__(self) -> str:
         return (
@@ -245,7 +232,9 @@ class DistributedRepeatFactorSampler(RepeatFactorSampler, DistributedSampler):  
     Epoch ``e`` has ``L`` indices (the same on every rank: the key is ``(seed, e)``); each rank
     gets ``m = ceil(L / world)`` (``floor`` with ``drop_last``), the global epoch padded by wrapping
     around; rank ``r`` hands out positions ``[r*m, (r+1)*m)``.  ``num_samples`` is ``m`` of the
-    current epoch and ``total_size`` is ``m * world``.
+    current epoch and ``total_size`` is ``m * world``.  A state records the world size but not the
+    rank: every rank is at the same position of the same epoch, so the state of one rank (Lightning
+    saves rank 0's) resumes them all.
 
     Example:
         >>> from balance_gui.core.repeat_factor_sampler import DistributedRepeatFactorSampler
@@ -297,8 +286,7 @@ class DistributedRepeatFactorSampler(RepeatFactorSampler, DistributedSampler):  
         """This rank's indices in the current epoch."""
         if not getattr(self, "_ready", False):
             return int(self._init_m)  # DistributedSampler.__init__'s own figure
-        length = RepeatFactorSampler._epoch_length(self)
-        return length // self.num_replicas if self.drop_last else -(-length // self.num_replicas)
+        return len(self)
 
     @num_samples.setter
     def num_samples(self, value: int) -> None:
@@ -315,10 +303,11 @@ class DistributedRepeatFactorSampler(RepeatFactorSampler, DistributedSampler):  
         if getattr(self, "_ready", False):
             raise AttributeError("total_size follows the epoch's repeat-factor rounding; it cannot be assigned")
 
-    def _epoch_length(self) -> int:
-        return self.num_samples
-
-    def _slice(self, length: int) -> tuple[int, int]:
+    def _span(self, length: int) -> tuple[int, int]:
         world = self.num_replicas
         m = length // world if self.drop_last else -(-length // world)
         return self.rank * m, (self.rank + 1) * m
+
+    def _state_config(self) -> dict[str, Any]:
+        # the world size and drop_last shape the slices; the rank does not enter (see the class doc)
+        return {**super()._state_config(), "num_replicas": self.num_replicas, "drop_last": self.drop_last}

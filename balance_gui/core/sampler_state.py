@@ -24,7 +24,7 @@ STATE_VERSION = 2
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 #: The config entries that are fingerprints of tensors.
-DIGESTS = frozenset({"weights", "targets", "class_weights", "shares"})
+DIGESTS = frozenset({"weights", "targets", "class_weights", "shares", "repeat_factors"})
 
 
 class SamplerStateError(SettingsError):
