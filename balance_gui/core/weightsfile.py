@@ -373,7 +373,11 @@ def open_as_exported(path: str | os.PathLike[str], dataset: Any) -> Any:
 def _open_as_exported(info: dict[str, Any], dataset: Any) -> Any:
     if not isinstance(dataset, (str, os.PathLike)):
         return dataset
-    options = open_options(info["table"]) if "table" in info and has_columns(dataset) else {}
+    options: dict[str, Any] = {}
+    if has_columns(dataset) and "table" in info:
+        options = open_options(info["table"])
+    elif has_columns(dataset) and "rows" in info and len(info["rows"]) and info["rows"][-1] >= len(info["rows"]):
+        options = {"drop_null": True}  # a table's .csv that skips rows: those without a label were left out
     return open_dataset(dataset, **options)
 
 
