@@ -112,7 +112,7 @@ def test_an_unknown_mode_is_an_error_not_a_default_formula():
         lambda: mode_shares([3, 4], [1.0, 1.0], 5, mode="round_robin"),
         lambda: BalancedSampler([1.0, 2.0], num_samples=3, mode="round_robin"),
     ):
-        with pytest.raises(SettingsError, match="mode must be one of weighted, class_aware, stratified"):
+        with pytest.raises(SettingsError, match="mode must be one of " + ", ".join(m.key for m in MODES)):
             call()
 
 
