@@ -39,6 +39,7 @@ from .tables import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .labels import Labels
     from .record_check import Record
 
 STATE_FILE = "state.json"
@@ -248,4 +249,63 @@ def hf_image_records(index: TableIndex, image_column: str | None) -> Iterator[Re
     return records()
 
 
-__all__ = ["is_hf_folder", "read_hf_folder", "class_label_features", "image_features", "hf_image_records"]
+# ---------------------------------------------------------------- a datasets.Dataset loaded in Python
+
+
+def arrow_labels(dataset: Any, column: str) -> Labels | None:
+    """The labels in ``column`` of a Hugging Face ``datasets.Dataset`` (duck-typed: its Arrow table,
+    ``dataset.data.table``, and its row selection, ``dataset._indices``, after ``select``, ``filter``
+    or ``shuffle``), read from the Arrow buffers: no row becomes a Python object. A ClassLabel
+    feature gives the classes, in its order (empty ones kept); integers without one are classes
+    0..max; text labels are numbered by their sorted names. None when ``dataset`` holds no such table."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .labels import Labels, _encode, _hf_names
+
+    table = getattr(getattr(dataset, "data", None), "table", None)
+    if not isinstance(table, pa.Table) or column not in table.column_names:
+        return None
+    indices = getattr(dataset, "_indices", None)
+    if indices is not None:
+        indices = getattr(indices, "table", indices)
+        if not isinstance(indices, pa.Table) or indices.num_columns != 1:
+            return None  # a selection this code does not know: the caller reads the column its own way
+    col = table.column(column)
+    source = f"column {column!r}"
+    if col.null_count:
+        first = int(pc.index(pc.is_null(col), True).as_py())
+        raise DatasetError(f"{source}: {col.null_count:,} row(s) have no label (null), the first is row {first}")
+    rows = None if indices is None else indices.column(0).to_numpy().astype(np.int64, copy=False)
+    if _column_kind(col.type) == "str":
+        encoded = pc.dictionary_encode(col).combine_chunks()
+        names = encoded.dictionary.to_pylist()  # one Python string per class, not per row
+        order = np.argsort(np.array(names, dtype=object), kind="stable")
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        codes = rank[encoded.indices.to_numpy()]
+        targets = codes if rows is None else codes[rows]
+        present = np.bincount(targets, minlength=len(names)) > 0
+        kept = np.flatnonzero(present[order])  # classes that occur (after a selection), by name
+        remap = np.full(len(names), -1, dtype=np.int64)
+        remap[kept] = np.arange(len(kept))
+        targets = remap[targets]
+        classes = tuple(str(names[order[k]]) for k in kept)
+        if not len(targets):
+            raise DatasetError(f"{source} is empty: the dataset has no labelled samples")
+        return Labels(targets, classes, np.bincount(targets, minlength=len(classes)).astype(np.int64), source)
+    if _column_kind(col.type) != "int":
+        return None  # floats, lists, ...: the caller says what is wrong with them
+    values = col.to_numpy()
+    return _encode(values if rows is None else values[rows], source, _hf_names(dataset, column), len(dataset))
+
+
+__all__ = [
+    "arrow_labels",
+    "class_label_features",
+    "hf_image_records",
+    "image_features",
+    "is_hf_folder",
+    "read_hf_folder",
+]

@@ -163,7 +163,11 @@ def read_labels(
         if not callable(labels_fn):
             raise SettingsError(f"labels_fn must be a function dataset -> labels, got {labels_fn!r}")
         return _encode(labels_fn(dataset), "labels_fn(dataset)", names, n)
+    from .hf_source import arrow_labels  # a datasets.Dataset: its Arrow table, never its rows as Python
+
     if label_column is not None:
+        if (fast := arrow_labels(dataset, label_column)) is not None:
+            return fast
         hf = _hf_names(dataset, label_column)
         return _encode(_column(dataset, label_column), f"column {label_column!r}", hf or names, n)
     from torch.utils.data import Subset
@@ -188,6 +192,8 @@ def read_labels(
     columns = _hf_class_label_columns(dataset)
     if len(columns) == 1:
         (col,) = columns
+        if (fast := arrow_labels(dataset, col)) is not None:
+            return fast
         return _encode(_column(dataset, col), f"column {col!r}", _hf_names(dataset, col), n)
     if len(columns) > 1:
         raise SettingsError(f"the dataset has several ClassLabel columns {columns}; pick one with label_column=")

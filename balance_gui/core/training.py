@@ -191,7 +191,7 @@ def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.nd
     list, classes and targets for an ImageFolder or DatasetIndex; by its classes (when the dataset
     names them) and targets for any other dataset with labels."""
     from .dataset import DatasetIndex
-    from .labels import read_labels
+    from .labels import _hf_class_label_columns, read_labels
     from .weights import sample_weights
     from .weightsfile import check_matches, load_weights, read_weights_file
 
@@ -199,7 +199,7 @@ def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.nd
         return load_weights(path, dataset).numpy()
     info = read_weights_file(path)
     names = getattr(dataset, "classes", None)
-    if names is not None:
+    if names is not None or _hf_class_label_columns(dataset):  # a Hugging Face ClassLabel names them too
         classes = list(read_labels(dataset).classes)
     elif "classes" in info:  # the dataset names no classes: only their indices are compared
         classes = list(info["classes"])
