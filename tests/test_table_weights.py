@@ -384,3 +384,39 @@ def test_an_edited_identity_is_refused(tmp_path):
     out.write_text(json.dumps(record))
     with pytest.raises(WeightsFileError, match="modified after export"):
         read_weights_file(str(out))
+
+
+@pytest.mark.parametrize("fmt", [".pt", ".json", ".csv"])
+def test_flipped_or_cut_table_files_are_refused_or_harmless(tmp_path, fmt):
+    """Every corrupted table file is read identically or refused with WeightsFileError, never read
+    as other rows, labels or weights."""
+    codes = _codes(30, seed=9)
+    index = open_dataset(_write(tmp_path / "t.parquet", _table(codes)))
+    source = export_weights(str(tmp_path / f"w{fmt}"), index, [1.0, 2.0, 3.0, 4.0], "custom")
+    with open(source, "rb") as fh:
+        data = fh.read()
+    info = read_weights_file(source)
+
+    def same(a: dict, b: dict) -> bool:
+        return set(a) == set(b) and all(
+            np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a
+        )
+
+    def read(mutant: bytes) -> dict | None:
+        path = tmp_path / f"m{fmt}"
+        path.write_bytes(mutant)
+        try:
+            return read_weights_file(str(path))
+        except WeightsFileError:
+            return None
+
+    rng = np.random.default_rng(1234)
+    for _ in range(120):
+        mutant = bytearray(data)
+        for pos in rng.integers(0, len(data), size=int(rng.integers(1, 4))):
+            mutant[pos] ^= 1 << int(rng.integers(0, 8))
+        got = read(bytes(mutant))
+        assert got is None or same(got, info)
+    for cut in range(0, len(data), max(1, len(data) // 40)):
+        got = read(data[:cut])
+        assert got is None or (data[cut:] == b"\n" and same(got, info)), cut

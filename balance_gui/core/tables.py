@@ -8,9 +8,10 @@ table's folder, or absolute, and no file it names is ever opened or stat-ed.
 
 The table is read in record batches, and only the label column is read to open it: the index
 holds the labels as the narrowest integer type that fits the classes. The paths are read the
-first time they are asked for (an export, a verify, the image check), straight from the Arrow
-string buffers into the index's packed path buffer, never as one Python string per row. A table
-that changed on disk since it was opened is then refused.
+first time they are asked for (the image check; a weights file names the rows by position and
+never needs them, see ``core.table_identity``), straight from the Arrow string buffers into the
+index's packed path buffer, never as one Python string per row. A table that changed on disk
+since it was opened is then refused.
 
 Bad input is a :class:`DatasetError` in one line: a missing column (naming those that exist),
 null labels (counted; ``drop_null=True`` leaves those rows out), labels of another type or of
@@ -424,7 +425,7 @@ class TableIndex(DatasetIndex):
     """A :class:`DatasetIndex` over a columnar source whose paths are read when first needed.
 
     ``table_rows`` counts every row of the source, ``dropped_rows`` those left out for a null
-    label (``drop_null``). Sample ``i`` is the ``i``-th row kept."""
+    label (``drop_null``), ``null_rows`` which they are. Sample ``i`` is the ``i``-th row kept."""
 
     table_rows: int = 0
     dropped_rows: int = 0
