@@ -277,7 +277,9 @@ def verify_image_weights(path: str | os.PathLike[str], index: MultiLabelIndex) -
     return rec
 
 
-def _as_index(dataset: Any) -> MultiLabelIndex | None:
+def annotation_index(dataset: Any) -> MultiLabelIndex | None:
+    """``dataset`` as a multi-label index: itself, or the COCO ``.json`` / ``path,labels`` ``.csv``
+    file it names, opened; None for any other dataset (a folder, a single-label manifest)."""
     if isinstance(dataset, MultiLabelIndex):
         return dataset
     if isinstance(dataset, (str, os.PathLike)):
@@ -292,7 +294,7 @@ def image_weights_hook(path: str | os.PathLike[str], dataset: Any) -> dict[str, 
     """For ``weightsfile.load_weights`` / ``verify_weights_file``: when ``dataset`` is an annotation
     file (or its index), or ``path`` an image-weights file, the checked record; else None (the
     single-label path goes on)."""
-    index = _as_index(dataset)
+    index = annotation_index(dataset)
     if index is not None:
         return verify_image_weights(path, index)
     if dataset is None and _fmt(path) != ".npy":
@@ -303,6 +305,7 @@ def image_weights_hook(path: str | os.PathLike[str], dataset: Any) -> dict[str, 
 __all__ = [
     "CSV_HEADER",
     "KIND",
+    "annotation_index",
     "export_image_weights",
     "image_weights_hook",
     "read_image_weights_file",

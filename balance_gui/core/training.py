@@ -10,6 +10,11 @@ Three callers draw with the same sampler:
   dataset, recovers the same weights keyword (:func:`file_weights`) and builds the sampler with
   :func:`build_sampler`. The "Use in Training" lines (``core.training_code``) call it.
 
+Annotation files (COCO/LVIS ``.json``, ``path,labels`` ``.csv``) have one weight per image, drawn
+image by image as ``core.image_sampling`` draws them: weighted (``BalancedSampler`` on the image
+weights) or, for a file exported with ``--scheme rfs:T``, in repeat-factor epochs
+(``mode="repeat"``: ``RepeatFactorSampler`` on the repeat factors).
+
 So a file exported with the app's settings and loaded with the app's seed draws exactly what the
 app drew: class weights give the class form (``targets`` and ``class_weights``); files excluded
 from the weights (corrupt files, duplicate copies) give per-sample weights of 0. Those are drawn
@@ -29,10 +34,14 @@ import numpy as np
 import torch
 
 from .errors import SettingsError, WeightsError, WeightsFileError
+from .repeat_factor_sampler import RepeatFactorSampler
 from .sampler import MODES, BalancedBatchSampler, BalancedSampler
 from .sampler_inputs import as_float64, check_weights
 
-__all__ = ["run_weights", "file_weights", "class_groups", "build_sampler", "load_sampler"]
+__all__ = ["REPEAT", "run_weights", "file_weights", "class_groups", "build_sampler", "load_sampler"]
+
+#: ``load_sampler``'s mode for repeat-factor epochs (per-image weights exported with ``rfs:T``).
+REPEAT = "repeat"
 
 
 # ------------------------------------------------------------------ the weights keyword
@@ -227,6 +236,68 @@ def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.nd
     return sample_weights(targets, info["class_weights"])
 
 
+def _load_image_sampler(
+    path: str | os.PathLike[str],
+    index: Any,
+    *,
+    mode: str,
+    num_samples: int | None,
+    replacement: bool,
+    batch_size: int | None,
+    generator: torch.Generator | None,
+    seed: int | None,
+    device: str | torch.device,
+    drop_last: bool,
+) -> BalancedSampler | RepeatFactorSampler:
+    """:func:`load_sampler` for an annotation file's per-image weights (``index``: its
+    ``MultiLabelIndex``), checked by image ids and files first."""
+    from .annotation_weights import verify_image_weights
+
+    rec = verify_image_weights(path, index)
+    w = torch.from_numpy(rec["sample_weights"])
+    if mode == REPEAT:
+        scheme = rec.get("scheme")  # None in a .csv or .npy: not recorded there
+        if scheme is not None and str(scheme).split(":")[0] != "rfs":
+            raise SettingsError(
+                f"{os.fspath(path)} holds {scheme} weights, not repeat factors: mode='repeat' needs a file "
+                "exported with --scheme rfs:T (or draw these weights with mode='weighted')"
+            )
+        given = [
+            name
+            for name, on in (
+                ("num_samples", num_samples is not None),
+                ("replacement=False", replacement is False),
+                ("batch_size", batch_size is not None),
+                ("drop_last", drop_last is True),
+                (f"device={str(device)!r}", torch.device(device).type != "cpu"),
+            )
+            if on
+        ]
+        if given:
+            raise SettingsError(
+                f"mode='repeat' hands out repeat-factor epochs (image i floor(r_i) or floor(r_i)+1 times, on the "
+                f"CPU): {', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply; batch them with "
+                "DataLoader(batch_size=...)"
+            )
+        return RepeatFactorSampler(w, seed=seed, generator=generator)
+    if mode != "weighted":
+        raise SettingsError(
+            f"{index.file} is multi-label: its images are drawn by their own weights (mode='weighted') or "
+            f"repeat factors (mode='repeat'), not {mode!r}"
+        )
+    return build_sampler(
+        w,
+        num_samples,
+        replacement,
+        generator,
+        device,
+        batch_size=batch_size,
+        drop_last=drop_last,
+        seed=seed,
+        batch_sampler=batch_size is not None,
+    )
+
+
 def load_sampler(
     path: str | os.PathLike[str],
     dataset: Any,
@@ -239,7 +310,7 @@ def load_sampler(
     seed: int | None = None,
     device: str | torch.device = "cpu",
     drop_last: bool = False,
-) -> BalancedSampler:
+) -> BalancedSampler | RepeatFactorSampler:
     """The sampler the app runs, from an exported weights file (``.pt``, ``.csv``, ``.json`` or ``.npy``).
 
     ``dataset`` is a torchvision ``ImageFolder``, a :class:`~balance_gui.core.dataset.DatasetIndex`
@@ -255,7 +326,38 @@ def load_sampler(
     ``num_samples`` (draws per epoch, default: the dataset's size), ``replacement``, ``generator``,
     ``seed``, ``device`` and ``drop_last`` are the sampler's. The app's run with seed ``S`` is
     ``generator=torch.Generator().manual_seed(S)``: the same draws, epoch after epoch.
+
+    An annotation file's weights (``balance-gui export ANNOT.json -o w.pt --scheme S``) load with
+    ``dataset`` the annotation file (COCO ``.json`` or ``path,labels`` ``.csv``) or its
+    ``MultiLabelIndex`` (``core.annotations.open_annotations``), checked by image ids and files:
+    ``mode="weighted"`` gives a ``BalancedSampler`` on the image weights (the repeat factors of an
+    ``rfs:T`` file: mmdetection's weighted form); ``mode="repeat"`` (``rfs:T`` files) a
+    :class:`~balance_gui.core.repeat_factor_sampler.RepeatFactorSampler`, epochs where image ``i``
+    appears ``floor(r_i)`` or ``floor(r_i) + 1`` times.  The app's image-level run with seed ``S``
+    is ``seed=S`` (epochs advance by one per iteration).
     """
+    from .annotation_weights import annotation_index
+
+    index = annotation_index(dataset)
+    if index is not None:
+        return _load_image_sampler(
+            path,
+            index,
+            mode=mode,
+            num_samples=num_samples,
+            replacement=replacement,
+            batch_size=batch_size,
+            generator=generator,
+            seed=seed,
+            device=device,
+            drop_last=drop_last,
+        )
+    if mode == REPEAT:
+        raise SettingsError(
+            "mode='repeat' draws repeat-factor epochs from the per-image weights of a COCO or path,labels file "
+            "(balance-gui export ANNOT.json -o w.pt --scheme rfs:T); a single-label dataset's weights are drawn "
+            "with mode 'weighted', 'class_aware' or 'stratified'"
+        )
     dataset, targets, num_classes = _labels_of(dataset, path)
     w = _verified_weights(path, dataset, targets, num_classes)
     kw = file_weights(w, targets, num_classes)
