@@ -337,8 +337,8 @@ def test_non_utf8_names_are_printed_with_backslash_escapes(tmp_path, monkeypatch
 
 @pytest.fixture
 def usable_tree(tmp_path, monkeypatch):
-    """Real images: ant 10 (one empty file, one copy inside ant), bee 5 (one copy of an ant image),
-    cat 4 (one truncated PNG). Usable: 8, 4, 3."""
+    """Real images: ant 10 (one empty file, one copy inside ant), bee 5 (one copy of an ant image: a
+    label conflict, both copies excluded), cat 4 (one truncated PNG). Usable: 7, 4, 3."""
     import shutil
 
     from .test_images import good_tree, image_bytes, write
@@ -352,8 +352,8 @@ def usable_tree(tmp_path, monkeypatch):
     return root
 
 
-UNUSABLE = ["ant/img_002_copy.jpg", "ant/zero.jpg", "bee/zz_copy.png", "cat/cut.png"]
-EXCLUDED_LINE = "4 samples excluded (weight 0: corrupt or duplicate copies)"
+UNUSABLE = ["ant/img_001.png", "ant/img_002_copy.jpg", "ant/zero.jpg", "bee/zz_copy.png", "cat/cut.png"]
+EXCLUDED_LINE = "5 samples excluded (weight 0: corrupt or duplicate copies)"
 
 
 @pytest.mark.parametrize("ext", [".pt", ".csv", ".json", ".npy"])
@@ -366,11 +366,11 @@ def test_export_usable_round_trips_in_every_format(capsys, usable_tree, tmp_path
     assert code == 0, err
     assert f"19 samples in 3 classes, scheme sqrt; {EXCLUDED_LINE}" in err
     index = scan_image_folder(usable_tree)
-    w = class_weights([8, 4, 3], "sqrt")
+    w = class_weights([7, 4, 3], "sqrt")
     if ext == ".json":
         record = json.loads(out_file.read_text())
-        assert record["counts"] == [10, 5, 4] and record["usable_counts"] == [8, 4, 3]
-        assert record["excluded"] == [2, 1, 1] and record["class_weights"] == pytest.approx(w.tolist())
+        assert record["counts"] == [10, 5, 4] and record["usable_counts"] == [7, 4, 3]
+        assert record["excluded"] == [3, 1, 1] and record["class_weights"] == pytest.approx(w.tolist())
         return
     rel = index.relative_paths()
     expected = [0.0 if p in UNUSABLE else w[t] for p, t in zip(rel, index.targets.tolist(), strict=True)]
@@ -387,7 +387,7 @@ def test_verify_says_how_many_samples_a_file_excludes(capsys, usable_tree, tmp_p
         assert run(capsys, "export", str(usable_tree), "-o", str(path), "--usable")[0] == 0
         code, out, err = run(capsys, "verify", str(path), str(usable_tree))
         assert code == 0, err
-        assert out.strip().endswith(f"15 can be drawn; {EXCLUDED_LINE}"), out
+        assert out.strip().endswith(f"14 can be drawn; {EXCLUDED_LINE}"), out
     run(capsys, "export", str(usable_tree), "-o", str(tmp_path / "all.pt"))
     code, out, _ = run(capsys, "verify", str(tmp_path / "all.pt"), str(usable_tree))
     assert code == 0 and out.strip().endswith("19 can be drawn")  # identity checked as before, nothing excluded
@@ -404,9 +404,9 @@ def test_inspect_usable_shows_the_figures_of_the_usable_counts(capsys, usable_tr
     code, out, err = run(capsys, "inspect", str(usable_tree), "--usable", "--json", "--scheme", scheme)
     assert code == 0, err
     report = json.loads(out)
-    usable = np.array([8, 4, 3])
+    usable = np.array([7, 4, 3])
     fig = class_figures(usable, class_weights(usable, scheme), None)
-    assert report["usable"] is True and report["excluded"] == 4 and report["draws"] == 15
+    assert report["usable"] is True and report["excluded"] == 5 and report["draws"] == 14
     rows = report["classes"]
     assert [c["count"] for c in rows] == usable.tolist()
     for key, values in (
@@ -421,7 +421,7 @@ def test_inspect_usable_shows_the_figures_of_the_usable_counts(capsys, usable_tr
     assert report["dataset"] == {**report["dataset"], **dataset_figures(usable).as_dict()}
     code, table, _ = run(capsys, "inspect", str(usable_tree), "--usable", "--scheme", scheme)
     assert code == 0 and f"counts are usable images: {EXCLUDED_LINE}" in table
-    assert any(line.split()[:3] == ["0", "ant", "8"] for line in table.splitlines())
+    assert any(line.split()[:3] == ["0", "ant", "7"] for line in table.splitlines())
     plain = json.loads(run(capsys, "inspect", str(usable_tree), "--json")[1])
     assert "usable" not in plain and [c["count"] for c in plain["classes"]] == [10, 5, 4]
 
@@ -448,7 +448,7 @@ def test_sampling_from_a_usable_file_never_draws_an_excluded_sample(capsys, usab
     assert not torch.isin(drawn, excluded).any()
     # The rest follows the law of the usable counts: 4 sigma of a binomial share at 40,000 draws is < 0.01.
     shares = np.bincount(index.targets[drawn.numpy()], minlength=3) / draws
-    expected = expected_shares([8, 4, 3], class_weights([8, 4, 3], "sqrt"))
+    expected = expected_shares([7, 4, 3], class_weights([7, 4, 3], "sqrt"))
     assert shares == pytest.approx(expected, abs=0.01)
     torch_drawn = torch.multinomial(weights, draws, replacement=True, generator=torch.Generator().manual_seed(7))
     assert not torch.isin(torch_drawn, excluded).any()
@@ -465,7 +465,7 @@ def test_export_usable_in_worker_processes(capsys, usable_tree, tmp_path):
     assert err.strip().splitlines()[-1] == f"wrote {out}: 59 samples in 4 classes, scheme inverse; {EXCLUDED_LINE}"
     record = torch.load(out, weights_only=True)
     assert [record["samples"][i] for i in record["excluded"].tolist()] == UNUSABLE
-    # Weights on the usable counts (8, 4, 3, 40): each class gets a quarter of the mass.
+    # Weights on the usable counts (7, 4, 3, 40): each class gets a quarter of the mass.
     mass = torch.zeros(4, dtype=torch.float64).index_add_(0, record["targets"], record["weights"])
     assert mass.tolist() == pytest.approx([mass[0].item()] * 4)
     code, _, err = run(capsys, "export", str(usable_tree), "-o", str(out), "--usable", "--workers", "0")

@@ -11,7 +11,8 @@
 It also gathers per-class sizes and modes, and optionally decode timings. Results are cached
 per file (see :mod:`.image_cache`), so a re-check of an unchanged tree only stats the files.
 ``usable_mask`` / ``usable_counts`` / ``usable_weights`` give the corrected counts: without
-corrupt files and duplicate copies, which get weight 0.
+corrupt files and duplicate copies, which get weight 0 (a group of copies in one class keeps its
+first copy; a group across classes, a label conflict, keeps none: see :mod:`.duplicates`).
 
 Every file is data anyone could have made, so one set of rules serves every reader of dataset
 images (the check's workers and the GUI's thumbnails, through :func:`open_image_file`):
@@ -47,6 +48,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from .dataset import IMG_EXTENSIONS, DatasetIndex
+from .duplicates import excluded_copies
 from .errors import Cancelled, SettingsError
 from .image_cache import CheckCache, FileInfo, default_cache_path
 from .weights import Scheme, class_weights, sample_weights
@@ -206,7 +208,8 @@ class CheckResult:
 
     @property
     def usable_mask(self) -> np.ndarray:
-        """Per sample, in index order: True unless corrupt or a duplicate copy."""
+        """Per sample, in index order: True unless corrupt, a later copy, or any copy of a
+        cross-class group (``core.duplicates.resolve`` applies other choices)."""
         return ~self._unusable
 
     @property
@@ -895,7 +898,7 @@ def _summarise(index: DatasetIndex, rel_paths: list[str], infos: list[FileInfo],
                 cross_class=bool(targets[f] != targets[i]),
             )
         )
-    unusable = corrupt | duplicate
+    unusable = corrupt | excluded_copies(first, targets)  # a label conflict loses every copy
     decode_s = np.array(decode_col, dtype=np.float64)
     decode_s[corrupt] = np.nan
     widths = np.array(width_col, dtype=np.int64)
