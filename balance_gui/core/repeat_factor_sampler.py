@@ -14,8 +14,9 @@ epoch.  ``state_dict``/``load_state_dict`` are the item samplers' (``core.epochs
 exact at every cut, mid-epoch and at the epoch boundaries, through torchdata's
 ``StatefulDataLoader``.
 
-Weighted sampling by repeat factors (mmdetection's ``ClassBalancedDataset`` draws each image
-``r_i`` times in expectation too) stays available as ``BalancedSampler(repeat_factors)``.
+Weighted sampling by the repeat factors (a fixed number of draws per epoch, image ``i`` drawn with
+probability ``r_i / sum(r)``) stays available as ``BalancedSampler(repeat_factors)``.  (mmdetection's
+``ClassBalancedDataset`` instead repeats image ``i`` ``ceil(r_i)`` times, the same every epoch.)
 """
 
 from __future__ import annotations

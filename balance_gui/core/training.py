@@ -331,7 +331,7 @@ def load_sampler(
     ``dataset`` the annotation file (COCO ``.json`` or ``path,labels`` ``.csv``) or its
     ``MultiLabelIndex`` (``core.annotations.open_annotations``), checked by image ids and files:
     ``mode="weighted"`` gives a ``BalancedSampler`` on the image weights (the repeat factors of an
-    ``rfs:T`` file: mmdetection's weighted form); ``mode="repeat"`` (``rfs:T`` files) a
+    ``rfs:T`` file, drawn by weight); ``mode="repeat"`` (``rfs:T`` files) a
     :class:`~balance_gui.core.repeat_factor_sampler.RepeatFactorSampler`, epochs where image ``i``
     appears ``floor(r_i)`` or ``floor(r_i) + 1`` times.  The app's image-level run with seed ``S``
     is ``seed=S`` (epochs advance by one per iteration).
