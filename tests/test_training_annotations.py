@@ -206,9 +206,29 @@ def test_the_cli_export_loads_as_a_repeat_factor_sampler(files, tmp_path, capsys
     data = torch.load(out, weights_only=True)
     index = open_annotations(files["coco"])
     assert data["weights"].dtype == torch.float64 and data["image_ids"].tolist() == index.image_ids.tolist()
+    assert main(["verify", str(out), files["coco"]]) == 0
     s = balance_gui.load_sampler(out, files["coco"], mode="repeat", seed=1)
     assert isinstance(s, RepeatFactorSampler)
     assert list(s) == list(RepeatFactorSampler(scheme_image_weights(index, RFS), seed=1))
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
+def test_a_coco_file_away_from_its_images_gets_its_image_root(files, tmp_path):
+    away = tmp_path / "annotations" / "instances.json"
+    away.parent.mkdir()
+    away.write_text(open(files["coco"]).read())
+    index = open_annotations(away, image_root=files["base"])
+    path = str(tmp_path / "w.pt")
+    export_image_weights(path, index, scheme_image_weights(index, RFS), RFS)
+    code = training_snippet(path, str(away), "coco", seed=2, mode="repeat", image_root=files["base"])
+    assert f"image_root={files['base']!r}" in code
+    beside = training_snippet(path, files["coco"], "coco", seed=2, mode="repeat", image_root=files["base"])
+    assert "image_root" not in beside  # the default: the images beside the file
+    ns: dict = {}
+    exec(compile(code, "<snippet>", "exec"), ns)
+    assert list(ns["sampler"]) == list(RepeatFactorSampler(scheme_image_weights(index, RFS), seed=2))
+    image, target = ns["dataset"][3]
+    assert image.shape == (3, 224, 224) and target.nonzero().flatten().tolist() == index.labels(3)
 
 
 def test_wrong_files_modes_and_settings_are_refused(files, tmp_path):

@@ -41,7 +41,7 @@ def training_snippet(
     PIL. ``batch_size`` (the sampler panel's) draws whole batches (``batch_sampler=``).
 
     For ``"coco"`` and ``"multilabel"``, ``dataset_root`` is the annotation file (``image_root``:
-    where a COCO file's images are, when not beside it), opened with ``open_annotations`` and read
+    where a COCO file's images are, written out when not beside it), opened with ``open_annotations`` and read
     by a small ``Dataset`` giving image ``i`` of the file and its classes as a multi-hot vector;
     ``mode`` is ``"repeat"`` (repeat-factor epochs, an ``rfs:T`` file) or ``"weighted"``, and the
     seed is passed as ``seed=`` as the app's image-level run does."""
@@ -149,7 +149,8 @@ def _annotation_snippet(
         if str(device) != "cpu":
             args.append(f"device={str(device)!r}")
     args.append(f"seed={int(seed)}")
-    opened = repr(annotations) if image_root is None else f"{annotations!r}, image_root={image_root!r}"
+    beside = image_root is None or image_root == os.path.dirname(annotations)  # open_annotations' default
+    opened = repr(annotations) if beside else f"{annotations!r}, image_root={image_root!r}"
     what = "COCO file's" if source == "coco" else "manifest's"
     lines = [
         "import torch",
