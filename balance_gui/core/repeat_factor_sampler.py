@@ -235,7 +235,9 @@ class DistributedRepeatFactorSampler(RepeatFactorSampler, DistributedSampler):  
     around; rank ``r`` hands out positions ``[r*m, (r+1)*m)``.  ``num_samples`` is ``m`` of the
     current epoch and ``total_size`` is ``m * world``.  A state records the world size but not the
     rank: every rank is at the same position of the same epoch, so the state of one rank (Lightning
-    saves rank 0's) resumes them all.
+    saves rank 0's) resumes them all.  Lightning counts an epoch's batches when it sets up the
+    loader: make the loader again each epoch (``reload_dataloaders_every_n_epochs=1``, with
+    ``set_epoch(self.current_epoch)`` in the hook) or it cuts an epoch longer than the first.
 
     Example:
         >>> from balance_gui.core.repeat_factor_sampler import DistributedRepeatFactorSampler
