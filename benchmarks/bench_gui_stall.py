@@ -242,7 +242,7 @@ def main(argv=None) -> int:
         results["check_stall"] = stall
         print(
             f"check of {len(window.index):,} real images (Check Images): {check_s:.2f} s; "
-            f"{window.problems.list.topLevelItemCount():,} problems; longest stall {1000 * stall:.1f} ms "
+            f"{window.problems.model.rowCount():,} problem rows; longest stall {1000 * stall:.1f} ms "
             f"({meter.ticks} ticks)",
             flush=True,
         )

@@ -3,12 +3,16 @@
 A class of 50,000 images is 50,000 rows of a ``QAbstractListModel``, not 50,000 widgets:
 the view asks only for the rows it paints, and only those are decoded - by a
 :class:`ThumbnailLoader` on its own threads, newest request first, into a bounded cache.
+Small images are enlarged to the thumbnail size (nearest neighbour from 2x up, so their pixels
+stay visible); hover shows the full relative path; after an image check, corrupt files and the
+copies that get weight 0 carry a badge, and the tooltip says why.
 
 Self-contained API (the main window wires it)::
 
     panel = GalleryPanel()
     panel.set_class(index, class_idx, draw_counts=None)  # draw_counts: per-sample uses of a run
-    panel.imageActivated.connect(...)                     # double-click; also opens the system viewer
+    panel.set_check(session.check)                        # badges for corrupt and excluded files (None: none)
+    panel.imageActivated.connect(...)                     # double-click: the system viewer, else a large preview
     panel.shutdown()                                      # before the app quits: waits for the decoders
 """
 
@@ -37,24 +41,45 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QImageReader, QPainter, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QPushButton,
+    QScrollArea,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from balance_gui.core.dataset import DatasetIndex
+from balance_gui.core.duplicates import DuplicateGroup, duplicate_groups, group_of_sample
 from balance_gui.core.images import (
     ACCEPTED_FORMATS,
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_PIXELS,
+    CheckResult,
     UnusableFile,
     format_reason,
     open_image_file,
     too_many_pixels,
 )
+from balance_gui.core.names import escape_name
 
 THUMB_SIZE = 96
+PREVIEW_SIZE = 768  # the large preview: fits a 1280x800 screen with the dialog around it
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's full path
 SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 2  # its position in the dataset index
+BADGE_ROLE = Qt.ItemDataRole.UserRole + 3  # BADGE_CORRUPT, BADGE_EXCLUDED or None
+BADGE_CORRUPT = "corrupt"
+BADGE_EXCLUDED = "excluded"
 _PATH_ROLES = frozenset(
-    {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, PATH_ROLE}
+    {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, PATH_ROLE, BADGE_ROLE}
 )
 _ROOT = QModelIndex()
 
@@ -135,9 +160,19 @@ def _decode(device: QFile, fh: BinaryIO, size: int, max_pixels: int) -> tuple[QI
     image = reader.read()
     if image.isNull():
         return QImage(), full.width(), full.height(), reader.errorString() or "cannot be decoded"
-    if image.width() > size or image.height() > size:  # formats that cannot scale while decoding
-        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    return image, full.width(), full.height(), ""
+    return fit(image, size), full.width(), full.height(), ""
+
+
+def fit(image: QImage, size: int) -> QImage:
+    """``image`` scaled to fit ``size`` x ``size``, aspect kept: shrunk smoothly (formats that cannot
+    scale while decoding), or enlarged - a 32 px icon is hard to judge at 32 px. From twice its size
+    up it is enlarged by nearest neighbour, so each pixel shows as a sharp block, as it is."""
+    longest = max(image.width(), image.height())
+    if longest == size or longest == 0:
+        return image
+    smooth = longest > size or 2 * longest > size
+    mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
+    return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
 
 
 class _Drain(QRunnable):
@@ -231,7 +266,9 @@ class ThumbnailLoader(QObject):
 class GalleryModel(QAbstractListModel):
     """One row per image of a class, in file order or by draw count. Nothing is computed per row
     up front (a path is made when a row is asked for); thumbnails load lazily: asking for a row's
-    decoration requests it from the loader, and ``cache_size`` bounds the thumbnails kept."""
+    decoration requests it from the loader, and ``cache_size`` bounds the thumbnails kept.
+    ``BADGE_ROLE`` marks a corrupt file (the check found it, or its thumbnail does not decode) and
+    a file the check's usable mask excludes (a duplicate copy)."""
 
     def __init__(self, loader: ThumbnailLoader, cache_size: int = 1000, parent: Any = None) -> None:
         super().__init__(parent)
@@ -242,6 +279,10 @@ class GalleryModel(QAbstractListModel):
         self._draws: np.ndarray | None = None
         self._waiting: dict[str, set[int]] = {}  # rows waiting for a thumbnail (a manifest may list a file twice)
         self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
+        self._check: CheckResult | None = None
+        self._reasons: dict[int, str] = {}  # the check's corrupt files: sample -> reason
+        self._groups: tuple[DuplicateGroup, ...] = ()
+        self._group_of = np.zeros(0, dtype=np.int64)
         self._placeholder = _placeholder(loader.size, QColor(220, 220, 220))
         self._broken = _placeholder(loader.size, QColor(230, 150, 150))
         loader.loaded.connect(self._on_loaded)
@@ -257,10 +298,22 @@ class GalleryModel(QAbstractListModel):
         self._waiting = {}
         self.endResetModel()
 
+    def set_check(self, result: CheckResult | None) -> None:
+        """The image check of the dataset shown (None: none): its corrupt files and the files its
+        usable mask excludes get a badge."""
+        self._check = result
+        self._reasons = {} if result is None else {p.sample: p.reason or "corrupt" for p in result.corrupt}
+        self._groups = () if result is None else duplicate_groups(result)
+        self._group_of = group_of_sample(self._groups, 0 if result is None else len(result.targets))
+        if self.rowCount():
+            roles = [BADGE_ROLE, Qt.ItemDataRole.ToolTipRole]
+            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), roles)
+
     def clear(self) -> None:
         """No images (another dataset was opened)."""
         self.beginResetModel()
         self.loader.clear()
+        self.set_check(None)
         self._index = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws = None
@@ -298,10 +351,63 @@ class GalleryModel(QAbstractListModel):
             return hit[0]
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, path)
+        if role == BADGE_ROLE:
+            return self.badge(row, path)
         return path  # PATH_ROLE
 
+    def _checked(self, sample: int) -> bool:
+        return self._check is not None and sample < len(self._check.targets)
+
+    def badge(self, row: int, path: str | None = None) -> str | None:
+        """BADGE_CORRUPT, BADGE_EXCLUDED (weight 0 after the check: a duplicate copy), or None."""
+        sample = int(self._samples[row])
+        if sample in self._reasons:
+            return BADGE_CORRUPT
+        hit = self._cache.get(self.path(row) if path is None else path)
+        if hit is not None and hit[3]:
+            return BADGE_CORRUPT
+        if self._checked(sample):
+            assert self._check is not None
+            if not self._check.usable_mask[sample]:
+                return BADGE_EXCLUDED
+        return None
+
+    def _check_lines(self, sample: int) -> list[str]:
+        """What the check says about a sample: corrupt, excluded, and its copies in other classes."""
+        if not self._checked(sample):
+            return []
+        assert self._check is not None
+        if sample in self._reasons:
+            return [f"corrupt (weight 0): {escape_name(self._reasons[sample])}"]
+        g = int(self._group_of[sample])
+        if g < 0:
+            return []
+        group = self._groups[g]
+        usable = self._check.usable_mask
+        classes = self._check.classes  # a COCO file's check has one class, "images": not the file's
+        others = [
+            f"{escape_name(classes[t])} ({escape_name(p)})"
+            for s, p, t in zip(group.samples, group.paths, group.targets, strict=True)
+            if s != sample
+        ]
+        lines = []
+        if group.cross_class:
+            own = int(self._check.targets[sample])
+            labels = [escape_name(classes[t]) for t in dict.fromkeys(group.targets) if t != own]
+            lines.append("also labelled: " + ", ".join(labels) + " (a label conflict)")
+        if usable[sample]:
+            lines.append("kept (its copies get weight 0)")
+        elif group.cross_class and group.kept(usable) is None:
+            lines.append("excluded (weight 0): a label conflict, no copy kept until one is chosen in Problems")
+        else:
+            lines.append("excluded (weight 0): a duplicate copy")
+        lines.append("copies: " + ", ".join(others))
+        return lines
+
     def _tooltip(self, row: int, path: str) -> str:
-        lines = [os.path.basename(path)]
+        sample = int(self._samples[row])
+        rel = self._index.relative_path(sample) if self._index is not None else os.path.basename(path)
+        lines = [escape_name(rel)]
         try:
             lines.append(_human_size(os.path.getsize(path)))
         except OSError as e:
@@ -309,10 +415,11 @@ class GalleryModel(QAbstractListModel):
         hit = self._cache.get(path)
         if hit is not None:
             _, width, height, error = hit
-            lines.append(f"cannot decode: {error}" if error else f"{width} \N{MULTIPLICATION SIGN} {height} px")
+            lines.append(f"cannot decode: {error}" if error else f"{width:,} \N{MULTIPLICATION SIGN} {height:,} px")
         if self._index is not None and hasattr(self._index, "labels"):  # multi-label: the image's classes
             names = [self._index.classes[c] for c in self._index.labels(int(self._samples[row]))]
             lines.append("labels: " + ", ".join(names))
+        lines.extend(self._check_lines(sample))
         if self._draws is not None:
             lines.append(f"drawn {int(self._draws[row]):,} times in the run's last epoch")
         return "\n".join(lines)
@@ -327,7 +434,9 @@ class GalleryModel(QAbstractListModel):
             self._cache.popitem(last=False)
         for row in rows:
             where = self.index(row)
-            self.dataChanged.emit(where, where, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+            self.dataChanged.emit(
+                where, where, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, BADGE_ROLE]
+            )
 
 
 def _placeholder(size: int, colour: QColor) -> QPixmap:
@@ -339,21 +448,97 @@ def _placeholder(size: int, colour: QColor) -> QPixmap:
     return pixmap
 
 
+_BADGE_COLOURS = {BADGE_CORRUPT: QColor(200, 30, 30), BADGE_EXCLUDED: QColor(200, 120, 0)}
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints a thumbnail as usual, then, for a corrupt or excluded file, dims it and writes the
+    badge's word on a coloured band across its foot."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        super().paint(painter, option, index)
+        badge = index.data(BADGE_ROLE)
+        if badge is None:
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        style = opt.widget.style() if opt.widget is not None else None
+        if style is None:
+            return
+        icon = style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration, opt, opt.widget)
+        painter.save()
+        painter.fillRect(icon, QColor(255, 255, 255, 110))  # dimmed: this file is not drawn
+        band = icon.adjusted(0, icon.height() - opt.fontMetrics.height() - 4, 0, 0)
+        painter.fillRect(band, _BADGE_COLOURS[badge])
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(band, Qt.AlignmentFlag.AlignCenter, badge)
+        painter.restore()
+
+
 def most_drawn_order(samples: np.ndarray, draw_counts: np.ndarray) -> np.ndarray:
     """Positions into ``samples``, most drawn first; ties keep file order."""
     counts = np.asarray(draw_counts, dtype=np.int64)[samples]
     return np.argsort(-counts, kind="stable")
 
 
-def open_with_system_viewer(path: str) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+def open_with_system_viewer(path: str) -> bool:
+    """Open ``path`` in the system's viewer; False when the system has none (the gallery then
+    shows its own large preview)."""
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+
+
+class PreviewDialog(QDialog):
+    """A large preview of one image, decoded off the GUI thread by ``loader``: the image (a small
+    one enlarged, its pixels kept sharp), or why it cannot be shown, and what the gallery knows of it."""
+
+    def __init__(self, loader: ThumbnailLoader, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preview")
+        self.loader = loader
+        self.path = ""
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(loader.size // 2, loader.size // 2)
+        scroll = QScrollArea()
+        scroll.setWidget(self.image)
+        scroll.setWidgetResizable(True)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.info)
+        layout.addWidget(buttons)
+        self.resize(loader.size + 40, loader.size + 120)
+        loader.loaded.connect(self._on_loaded)
+
+    def show_image(self, path: str, info: str) -> None:
+        self.path = path
+        self.setWindowTitle(f"Preview: {escape_name(os.path.basename(path))}")
+        self.info.setText(info)
+        self.image.clear()
+        self.image.setText("loading\N{HORIZONTAL ELLIPSIS}")
+        self.loader.request(path)
+        self.show()
+        self.raise_()
+
+    def _on_loaded(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
+        if path != self.path:
+            return
+        if image.isNull():
+            self.image.setText(f"cannot be shown: {error}")
+        else:
+            self.image.setPixmap(QPixmap.fromImage(image))
 
 
 class GalleryPanel(QWidget):
     """A class's thumbnails, with a sort choice (file order or most drawn) and a one-line caption.
 
-    Double-click emits ``imageActivated(path)`` and opens the file with ``open_file``
-    (the system viewer by default).
+    Double-click emits ``imageActivated(path)`` and opens the file with ``open_file`` (the system
+    viewer by default); when that returns False (no viewer) or there is none, and on "Preview",
+    the file shows in a large preview dialog (``preview_dialog``).
     """
 
     imageActivated = Signal(str)
@@ -365,10 +550,12 @@ class GalleryPanel(QWidget):
         thumb_size: int = THUMB_SIZE,
         cache_size: int = 1000,
         threads: int | None = None,
-        open_file: Callable[[str], None] | None = open_with_system_viewer,
+        open_file: Callable[[str], object] | None = open_with_system_viewer,
     ) -> None:
         super().__init__(parent)
         self.loader = ThumbnailLoader(thumb_size, threads, parent=self)
+        self.preview_loader = ThumbnailLoader(PREVIEW_SIZE, 1, max_pending=2, parent=self)
+        self.preview_dialog: PreviewDialog | None = None
         self.model = GalleryModel(self.loader, cache_size, parent=self)
         self._open_file = open_file
         self._index: DatasetIndex | None = None
@@ -393,10 +580,15 @@ class GalleryPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setModel(self.model)
+        self.view.setItemDelegate(BadgeDelegate(self.view))
         self.view.doubleClicked.connect(self._activate)
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.setToolTip("Show the selected image large, with what the check says of it")
+        self.preview_button.clicked.connect(self._preview_current)
 
         top = QHBoxLayout()
         top.addWidget(self.caption, 1)
+        top.addWidget(self.preview_button)
         top.addWidget(self.sort)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -414,6 +606,10 @@ class GalleryPanel(QWidget):
             raise ValueError(f"draw_counts has {self._draw_counts.size} values for {len(index)} samples")
         self._update_sort_enabled()
         self._fill()
+
+    def set_check(self, result: CheckResult | None) -> None:
+        """The image check of the dataset shown (None: none): corrupt and excluded files get a badge."""
+        self.model.set_check(result)
 
     def set_draw_counts(self, draw_counts: Any) -> None:
         """New draw counts for the class shown (after a run), keeping the class."""
@@ -461,19 +657,40 @@ class GalleryPanel(QWidget):
     def _activate(self, where: QModelIndex | QPersistentModelIndex) -> None:
         path = self.model.path(where.row())
         self.imageActivated.emit(path)
-        if self._open_file is not None:
-            self._open_file(path)
+        if self._open_file is None or self._open_file(path) is False:  # no viewer: our own preview
+            self.preview(where.row())
+
+    def _preview_current(self) -> None:
+        current = self.view.currentIndex()
+        if current.isValid():
+            self.preview(current.row())
+
+    def preview(self, row: int) -> PreviewDialog:
+        """Show row ``row``'s image large (in ``preview_dialog``, made on first use)."""
+        if self.preview_dialog is None:
+            self.preview_dialog = PreviewDialog(self.preview_loader, self)
+        where = self.model.index(row)
+        self.preview_dialog.show_image(self.model.path(row), where.data(Qt.ItemDataRole.ToolTipRole))
+        return self.preview_dialog
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Stop decoding; call before the application quits. True when no decoder thread is left."""
-        return self.loader.shutdown(timeout_s)
+        if self.preview_dialog is not None:
+            self.preview_dialog.close()
+        return self.preview_loader.shutdown(timeout_s) & self.loader.shutdown(timeout_s)
 
 
 __all__ = [
+    "BADGE_CORRUPT",
+    "BADGE_EXCLUDED",
+    "BADGE_ROLE",
+    "BadgeDelegate",
     "GalleryModel",
     "GalleryPanel",
+    "PreviewDialog",
     "ThumbnailLoader",
     "decode_thumbnail",
+    "fit",
     "most_drawn_order",
     "open_with_system_viewer",
 ]

@@ -12,7 +12,9 @@ would show numbers that belong to neither. Attaching an image check's result or 
 
 With a check attached and ``use_usable`` on, the class weights and every expected figure are
 computed on the usable counts (``core.images.usable_weights``): corrupt files and duplicate
-copies get weight 0, in the run and in the exported file.
+copies get weight 0, in the run and in the exported file. On multi-label data the check runs on
+the file's images (``core.annotation_check``): an unusable image gets image weight 0 and the class
+counts (and N under ``rfs:T``) are those of the usable images.
 
 The index is a single-label ``DatasetIndex`` (a folder or ``path,label`` manifest) or a
 ``MultiLabelIndex`` (a COCO/LVIS instances JSON or a ``path,labels`` manifest). For the latter a
@@ -25,15 +27,16 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from balance_gui.core.annotations import MultiLabelIndex
+from balance_gui.core.duplicates import resolve
 from balance_gui.core.errors import BalanceError, SettingsError
 from balance_gui.core.expected import ClassFigures, class_figures
-from balance_gui.core.images import CheckResult
 from balance_gui.core.options import Device, Implementation, Mode
 from balance_gui.core.repeat_factors import (
     ClassLevel,
@@ -44,6 +47,9 @@ from balance_gui.core.repeat_factors import (
     image_weights,
 )
 from balance_gui.core.weights import Scheme, class_weights
+
+if TYPE_CHECKING:  # the image check's modules load when a check runs, not with the window
+    from balance_gui.core.images import CheckResult
 
 
 class RunState(enum.Enum):
@@ -189,9 +195,20 @@ class Session(QObject):
         if self._index is None:
             return None
         if self.use_usable:
-            assert self._check is not None
-            return self._check.usable_counts
+            return self.usable_counts
         return np.asarray(self._index.counts)
+
+    @property
+    def usable_counts(self) -> np.ndarray | None:
+        """Per class, the usable images of the attached check (None without one). On multi-label data
+        an image counts for each class it carries (``core.annotation_check.usable_counts``)."""
+        if self._check is None or self._index is None:
+            return None
+        if self.multilabel:
+            from balance_gui.core.annotation_check import usable_counts
+
+            return usable_counts(self._index, self._check.usable_mask)
+        return self._check.usable_counts
 
     @property
     def excluded(self) -> np.ndarray | None:
@@ -318,6 +335,13 @@ class Session(QObject):
         if was_usable or self.use_usable:
             self._reweigh()
 
+    def resolve_duplicates(self, choices: Mapping[int, int | None]) -> None:
+        """Keep the chosen copy of each named duplicate group, or none (``core.duplicates.resolve``:
+        ``{first copy's sample: sample to keep, or None}``); the usable mask, counts and weights follow."""
+        if self._check is None:
+            raise SettingsError("run the image check first: there are no duplicate groups to resolve")
+        self.set_check(resolve(self._check, choices))
+
     def set_use_usable(self, on: bool) -> None:
         """Compute the weights on the usable counts (corrupt files and duplicate copies get 0)."""
         if bool(on) == self._use_usable:
@@ -355,7 +379,8 @@ class Session(QObject):
         assert counts is not None  # weights are applied only with a dataset
         if self.multilabel and scheme.name == "rfs":  # f_c is the share of ALL the file's images
             assert scheme.param is not None
-            w = class_repeat_factors(counts, len(self._index), scheme.param)
+            images = int(self._check.usable_mask.sum()) if self.use_usable and self._check else len(self._index)
+            w = class_repeat_factors(counts, images, scheme.param)
         else:
             w = class_weights(counts, scheme, self._index.classes)
         w.setflags(write=False)
@@ -390,6 +415,9 @@ class Session(QObject):
         assert self._weights is not None
         # rfs: an image without annotations repeats once (detectron2); else the reduction's default
         w = image_weights(index, self._weights, "max", empty_weight=1.0 if rfs else None)
+        if self.use_usable:  # corrupt files and duplicate copies are never drawn
+            assert self._check is not None
+            w[~self._check.usable_mask] = 0.0
         w.setflags(write=False)
         self._image_weights = w
         self._figures_note = ""

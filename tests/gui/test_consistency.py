@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_usable_images_reach_every_view(qtbot, window, health_tree):  # noqa: F811
-    """health_tree: 11 files, 8 usable (ant 4 of 6, bee 2 of 3, cat 2 of 2)."""
+    """health_tree: 11 files, 7 usable (ant 3 of 6, bee 2 of 3, cat 2 of 2)."""
     assert open_and_wait(qtbot, window, health_tree) == "ok"
     assert run_check(qtbot, window) == "ok"
     assert window.sampler.num_samples.value() == 11
@@ -33,13 +33,13 @@ def test_usable_images_reach_every_view(qtbot, window, health_tree):  # noqa: F8
 
     window.usable_check.setChecked(True)
     s = window.session
-    assert window.summary.values["num_samples"].text() == "8 usable of 11"
-    np.testing.assert_array_equal(window.histogram.raw_heights_by_class(), [4, 2, 2])
+    assert window.summary.values["num_samples"].text() == "7 usable of 11"
+    np.testing.assert_array_equal(window.histogram.raw_heights_by_class(), [3, 2, 2])
     assert "usable" in window.histogram.raw_title
-    assert window.sampler.num_samples.value() == 8 and s.settings.num_samples == 8  # N usable, not N files
-    uses = class_figures([4, 2, 2], s.class_weights, 8).expected_uses_per_image
+    assert window.sampler.num_samples.value() == 7 and s.settings.num_samples == 7  # N usable, not N files
+    uses = class_figures([3, 2, 2], s.class_weights, 7).expected_uses_per_image
     np.testing.assert_allclose(window.table_model.column_values("expected_uses"), uses)
-    assert "8 of 11 images" in window.status_label.text()
+    assert "7 of 11 images" in window.status_label.text()
 
     window.usable_check.setChecked(False)
     assert window.summary.values["num_samples"].text() == "11"

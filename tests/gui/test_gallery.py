@@ -120,12 +120,12 @@ def test_thumbnails_are_scaled_and_hover_shows_name_and_size(qtbot, panel, image
     tip = model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
     size = os.path.getsize(image_tree / "small" / "0.jpg")
     assert tip.splitlines()[:3] == [
-        "0.jpg",
+        "small/0.jpg",  # the full relative path
         f"{size:,} bytes" if size < 1024 else f"{size / 1024:.1f} KB",
         "200 × 100 px",
     ]
     broken = model.data(model.index(5), Qt.ItemDataRole.ToolTipRole)
-    assert broken.startswith("zz_broken.jpg") and "cannot decode" in broken
+    assert broken.startswith("small/zz_broken.jpg") and "cannot decode" in broken
 
 
 def test_most_drawn_order(qtbot, panel, image_tree):
@@ -174,15 +174,15 @@ def test_check_job_reports_problems_into_the_panel(qtbot, tmp_path, image_tree):
     qtbot.addWidget(problems)
     try:
         problems.set_result(index, result)
-        assert problems.list.topLevelItemCount() == 400
-        assert "399 duplicate copies" in problems.summary.text()
+        assert problems.model.rowCount() == 2  # one group of 400 copies, one corrupt file
+        assert "399 duplicate copies in 1 group " in problems.summary.text()
         with qtbot.waitSignal(problems.problemSelected) as selected:
-            problems.select_row(399)  # the corrupt file: its reason, no image
+            problems.select_row(1)  # the corrupt file: its reason, no image
         assert selected.args[0].kind == "corrupt"
         assert "not an image" in problems.detail.text() and problems.image.pixmap().isNull()
-        problems.select_row(0)  # a duplicate: its image is shown
+        problems.select_row(0, copy=3)  # a copy: its image is shown
         qtbot.waitUntil(lambda: not problems.image.pixmap().isNull(), timeout=5000)
-        assert "copy of big/0000.png" in problems.detail.text()
+        assert "big/0003.png: copy of big/0000.png" in problems.detail.text()
     finally:
         assert problems.shutdown(timeout_s=30)
 

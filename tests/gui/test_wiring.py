@@ -33,7 +33,7 @@ def cache_in_tmp(tmp_path, monkeypatch):
 @pytest.fixture
 def health_tree(tmp_path):
     """ant: 6 real images, one a text file named .jpg and one a copy of ant/a0; bee: 3 real images,
-    one a copy of ant/a1 (a label error); cat: 2 real images. Usable: ant 4, bee 2, cat 2."""
+    one a copy of ant/a1 (a label conflict: both copies excluded); cat: 2 real images. Usable: ant 3, bee 2, cat 2."""
     root = tmp_path / "health"
     for i in range(4):
         write(root, f"ant/a{i}.png", image_bytes(100 + i))
@@ -68,19 +68,19 @@ def test_check_action_fills_the_problems_tab_and_the_usable_column(qtbot, window
     assert run_check(qtbot, window) == "ok"
     assert not window.checking and not window.check_progress.isVisible()
     expected = check_images(window.index, cache_path=None)
-    np.testing.assert_array_equal(expected.usable_counts, [4, 2, 2])
-    # the problems tab lists each problem, in sample order, and is brought forward
-    tree = window.problems.list
-    rows = [(tree.topLevelItem(r).text(0), tree.topLevelItem(r).text(1)) for r in range(tree.topLevelItemCount())]
-    assert rows == [("duplicate", "ant/b_copy.png"), ("corrupt", "ant/c_broken.jpg"), ("duplicate", "bee/z_copy.png")]
-    assert "another class" in tree.topLevelItem(2).text(2)
+    np.testing.assert_array_equal(expected.usable_counts, [3, 2, 2])
+    # the problems tab lists each problem (a duplicate group on one row), in sample order, and is brought forward
+    model = window.problems.model
+    rows = [(model.index(r, 0).data(), model.index(r, 1).data()) for r in range(model.rowCount())]
+    assert rows == [("duplicate", "ant/a0.png"), ("label conflict", "ant/a1.png"), ("corrupt", "ant/c_broken.jpg")]
+    assert model.index(1, 2).data() == "ant, bee"
     assert window.tabs.currentWidget() is window.problems
     assert "1 corrupt, 2 duplicate copies" in window.problems.summary.text()
     # the class table gains the Usable column
     assert not window.table.isColumnHidden(COL["usable"])
-    np.testing.assert_array_equal(window.table_model.column_values("usable"), [4, 2, 2])
+    np.testing.assert_array_equal(window.table_model.column_values("usable"), [3, 2, 2])
     np.testing.assert_array_equal(window.table_model.column_values("count"), [6, 3, 2])
-    assert window.table_model.index(window.table_model.row_of_class(0), COL["usable"]).data() == "4"
+    assert window.table_model.index(window.table_model.row_of_class(0), COL["usable"]).data() == "3"
     assert window.usable_check.isEnabled() and not window.usable_check.isChecked()
     assert "corrupt" in window.status_label.text()
 
@@ -108,7 +108,7 @@ def test_weights_on_usable_images_are_the_cores_usable_weights(qtbot, window, he
     kwargs = s.export_kwargs()
     np.testing.assert_allclose(kwargs["class_w"], class_w)
     np.testing.assert_array_equal(kwargs["excluded"], ~s.check.usable_mask)
-    assert kwargs["excluded"].sum() == 3
+    assert kwargs["excluded"].sum() == 4
 
     set_params(window, num_samples=4000, seed=3)
     step = run_to_end(qtbot, window)
@@ -138,7 +138,7 @@ def test_exporting_usable_weights_writes_the_exclusions(qtbot, window, health_tr
         window.export_weights_to(str(path))
     class_w, per_sample = usable_weights(s.check, "inverse")
     record = read_weights_file(str(path))
-    assert record["num_excluded"] == (0 if ext == ".npy" else 3)  # a .npy holds weights only: no record
+    assert record["num_excluded"] == (0 if ext == ".npy" else 4)  # a .npy holds weights only: no record
     if ext != ".json":
         np.testing.assert_array_equal(np.asarray(record["weights"]), per_sample)
     if ext == ".pt":
@@ -247,7 +247,7 @@ def test_reopening_resets_the_check_and_the_gallery(qtbot, window, health_tree, 
     assert not window.usable_check.isChecked() and not window.usable_check.isEnabled()
     assert window.table.isColumnHidden(COL["usable"])
     assert window.table_model.column_values("usable") is None
-    assert window.problems.list.topLevelItemCount() == 0
+    assert window.problems.model.rowCount() == 0
     assert window.problems.summary.text() == "No check run yet"
     assert window.gallery.model.rowCount() == 0 and window.gallery.class_index == -1
     np.testing.assert_allclose(s.class_weights, class_weights([3, 5], "inverse"))
@@ -281,7 +281,7 @@ def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree
         gate.set()
     assert blocker.args == ["cancelled"]
     assert window.session.check is None
-    assert window.problems.list.topLevelItemCount() == 0
+    assert window.problems.model.rowCount() == 0
     assert window.table.isColumnHidden(COL["usable"])
     assert not window.check_progress.isVisible() and not window.cancel_check_button.isVisible()
     assert window.start_action.isEnabled()
