@@ -79,4 +79,5 @@ def test_every_python_block_runs(page, scratch, capsys):
         last = [float(x) for x in lines[-1].split("shares [")[1].rstrip("]").split(", ")]
         assert all(abs(x - 0.25) < 0.1 for x in last)  # balanced at the end
     if page.name == "image-check.md":
-        assert "3 1 [ 23 400 138  68  15  47   8]" in out and "0.0 True" in out
+        assert "3 1 [ 23 399 138  68  15  47   8]" in out and "0.0 0.0 True" in out  # a label conflict: both copies
+        assert "True None 399" in out and "400 8 1314" in out  # until the circle copy is kept
