@@ -42,7 +42,7 @@ from superqt.utils import FunctionWorker
 
 from balance_gui.core.atomic import atomic_write
 from balance_gui.core.dataset import DatasetIndex
-from balance_gui.core.duplicates import DuplicateGroup, resolve
+from balance_gui.core.duplicates import DuplicateGroup, duplicate_groups, resolve
 from balance_gui.core.errors import BalanceError
 from balance_gui.core.images import (
     DEFAULT_CACHE,
@@ -84,7 +84,7 @@ def make_check_job(
     """A check of every image of ``index`` in worker processes, not started yet."""
     job = CheckJob(index=index, worker=None)  # type: ignore[arg-type]
     job.worker = FunctionWorker(
-        check_images,
+        check_and_group,
         index,
         workers=workers,
         cache_path=cache_path,
@@ -95,6 +95,15 @@ def make_check_job(
         max_pixels=max_pixels,
     )
     return job
+
+
+def check_and_group(index: DatasetIndex, **kwargs: Any) -> CheckResult:
+    """``check_images``, then its duplicate groups, on the worker's thread: the Problems tab and the
+    gallery find them made (``core.duplicates`` keeps the last ones), so at 54,442 copies the GUI
+    thread does not pause to group them."""
+    result = check_images(index, **kwargs)
+    duplicate_groups(result)
+    return result
 
 
 def describe(problem: Problem) -> str:
@@ -446,4 +455,4 @@ class ProblemsPanel(QWidget):
         return self.loader.shutdown(timeout_s)
 
 
-__all__ = ["CheckJob", "ProblemsPanel", "describe", "make_check_job", "summary_text"]
+__all__ = ["CheckJob", "ProblemsPanel", "check_and_group", "describe", "make_check_job", "summary_text"]

@@ -169,6 +169,9 @@ def test_check_job_reports_problems_into_the_panel(qtbot, tmp_path, image_tree):
     [result] = returned
     assert job.latest is not None and job.latest.files_done == len(index)
     assert len(result.duplicates) == 399 and [p.path for p in result.corrupt] == ["small/zz_broken.jpg"]
+    from balance_gui.core import duplicates
+
+    assert any(p is result.problems for p, _ in duplicates._GROUPS_CACHE)  # grouped on the worker's thread
 
     problems = ProblemsPanel()
     qtbot.addWidget(problems)
