@@ -27,14 +27,18 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import DEMO_DATASET
-from .cli_tables import add_table_args, table_match_note, table_options
+from .cli_tables import add_table_args, table_options
 from .core.errors import BalanceError, SettingsError
 from .core.names import escape_name, escape_text
+from .core.reports.check import check_report, format_check_report
+from .core.reports.inspect import format_inspect_report, inspect_report
+from .core.reports.text import excluded_note
+from .core.reports.verify import verify_summary
 
 if TYPE_CHECKING:  # numpy and the core load only when a subcommand needs them
     from .core.dataset import DatasetIndex, ScanProgress
@@ -265,87 +269,6 @@ def _weights_for(
     return scheme, class_weights(index.counts, scheme, index.classes)
 
 
-def inspect_report(
-    index: DatasetIndex,
-    scheme: Scheme,
-    class_w: Any,
-    draws: int | None = None,
-    check: CheckResult | None = None,
-) -> dict[str, Any]:
-    """Everything ``inspect`` shows, as plain JSON-ready data; names escaped as ``ls -b`` does,
-    so that the JSON is valid UTF-8 whatever bytes the file names hold. With ``check`` (a health
-    check of ``index``), counts, weights and figures are those of the usable images."""
-    from .core.expected import class_figures
-    from .core.weights import dataset_figures
-
-    counts = index.counts if check is None else check.usable_counts
-    fig = class_figures(counts, class_w, draws)
-    data = dataset_figures(counts).as_dict()
-    data["skipped_files"] = index.skipped_files
-    data["skipped_extensions"] = {escape_name(k): v for k, v in index.skipped_extensions.items()}
-    return {
-        "root": escape_name(os.path.abspath(index.root)),
-        "source": index.source,
-        "scheme": str(scheme),
-        "draws": fig.draws,
-        # Present with --usable: counts are usable images; this many samples are left out.
-        **({} if check is None else {"usable": True, "excluded": int((~check.usable_mask).sum())}),
-        "dataset": data,
-        "classes": [
-            {
-                "index": i,
-                "name": escape_name(name),
-                "count": int(fig.counts[i]),
-                "share": float(fig.shares[i]),
-                "weight": float(fig.weights[i]),
-                "expected_share": float(fig.expected_shares[i]),
-                "expected_draws": float(fig.expected_draws[i]),
-                "expected_uses_per_image": float(fig.expected_uses_per_image[i]),
-                "expected_distinct": float(fig.expected_distinct[i]),
-            }
-            for i, name in enumerate(index.classes)
-        ],
-        "warnings": [escape_name(w) for w in index.warnings()],
-    }
-
-
-def format_inspect_report(report: dict[str, Any]) -> str:
-    header = ("idx", "class", "count", "share", "weight", "exp.share", "exp.draws", "uses/img", "exp.distinct")
-    rows = [
-        (
-            str(c["index"]),
-            c["name"],
-            f"{c['count']:,}",
-            f"{c['share']:.4f}",
-            f"{c['weight']:.6g}",
-            f"{c['expected_share']:.4f}",
-            f"{c['expected_draws']:,.1f}",
-            f"{c['expected_uses_per_image']:.2f}",
-            f"{c['expected_distinct']:,.1f}",
-        )
-        for c in report["classes"]
-    ]
-    d = report["dataset"]
-    out = [
-        f"dataset: {report['root']} ({report['source']})",
-        f"scheme: {report['scheme']}   draws per epoch (k): {report['draws']:,}",
-        *([f"counts are usable images: {excluded_note(report['excluded'])}"] if report.get("usable") else []),
-        "",
-        *_table(header, rows, left=(1,)),
-        "",
-        f"images (N): {d['num_samples']:,}   classes (C): {d['num_classes']:,}   empty classes: {d['empty_classes']}",
-        f"imbalance ratio (max/min): {d['imbalance_ratio']:.2f}   normalised entropy: "
-        f"{d['normalized_entropy']:.4f}   Gini: {d['gini']:.4f}",
-    ]
-    out += [f"warning: {w}" for w in report["warnings"]]
-    return "\n".join(out)
-
-
-def excluded_note(count: int) -> str:
-    """How the CLI says that ``count`` samples are left out of the weights."""
-    return f"{count:,} sample{'' if count == 1 else 's'} excluded (weight 0: corrupt or duplicate copies)"
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .cli_annotations import cmd_inspect_annotations, is_annotation_file
 
@@ -403,8 +326,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
 
+    from .core.reports.simulate import format_simulation_report, simulation_record
     from .core.sampler_inputs import resolve_device
-    from .core.simulate import format_simulation_report, simulate, simulation_record
+    from .core.simulate import simulate
 
     try:  # the device is the one setting only the sampler can judge: its words, naming the option
         resolve_device(args.device)
@@ -433,144 +357,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.total = last.total_draws
             bar.update(last.draws_done - bar.n)
     assert last is not None  # simulate yields at least one step per epoch
-    names = [escape_name(c) for c in index.classes]
     if args.json:
-        _say(json.dumps(simulation_record(last, names, index.counts), indent=2))
+        _say(json.dumps(simulation_record(last, index.classes, index.counts), indent=2))
     else:
-        _say(format_simulation_report(last, names, index.counts))
+        _say(format_simulation_report(last, index.classes, index.counts))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 0 when the file belongs to the dataset, 2 when it does not, 1 when it cannot tell."""
     from .cli_annotations import cmd_verify_annotations, is_annotation_file
-    from .core.weightsfile import IDENTIFIED_FORMATS, verify_weights_file
+    from .core.weightsfile import verify_weights_file
 
     if args.root and is_annotation_file(args.root):  # per-image weights of a COCO or path,labels file
         return cmd_verify_annotations(args)
     index = load_dataset(args)
-    info = verify_weights_file(args.file, index)
-    if info["sample_weights"] is None:  # a .json that excludes samples: drawable per class
-        drawable = int(info["usable_counts"][info["class_weights"] > 0].sum())
-    else:
-        drawable = int((info["sample_weights"] > 0).sum())
-    shown, root = escape_name(args.file), escape_name(index.root)
-    if info["format"] not in IDENTIFIED_FORMATS:
-        _say(
-            f"{shown}: only its length could be checked: {len(index):,} weights for the {len(index):,} samples "
-            f"of {root}; a {info['format']} file holds no class or file names, so it cannot show that it "
-            "belongs to this dataset (export .pt or .csv for that)"
-        )
-        return 1
-    if info["format"] == ".json":
-        what = f"the same {index.num_classes} classes with the same counts (a .json holds no file names)"
-    else:
-        what = f"{len(index):,} samples in {index.num_classes} classes, same order"
-    if (table_note := table_match_note(info, index)) is not None:  # rows by position, labels by hash
-        root, what = escape_name(index.source_file or index.root), table_note
-    excluded = info["num_excluded"]
-    note = f"; {excluded_note(excluded)}" if excluded else ""
-    _say(f"{shown} matches {root}: {what}; {drawable:,} can be drawn{note}")
-    return 0
-
-
-def check_report(index: DatasetIndex, result: CheckResult) -> dict[str, Any]:
-    """Everything ``check`` shows, as plain JSON-ready data. Every name and reason is escaped as
-    ``inspect`` escapes them (``escape_name``, as ``ls -b`` does): a file name cannot start a line
-    of its own in the table, and the JSON is valid UTF-8 whatever bytes the names hold."""
-    dups = result.duplicates
-    return {
-        "root": escape_name(os.path.abspath(index.root)),
-        "source": index.source,
-        "images": len(index),
-        "usable": int(result.usable_counts.sum()),
-        "summary": {
-            "corrupt": len(result.corrupt),
-            "duplicates": len(dups),
-            "cross_class_duplicates": sum(p.cross_class for p in dups),
-        },
-        "problems": [_escaped(p.as_dict()) for p in result.problems],
-        "classes": [_escaped(s.as_dict()) for s in result.class_stats],
-        "files_decoded": result.files_decoded,
-        "cache": None if result.cache_path is None else escape_name(result.cache_path),
-        "warnings": [escape_name(w) for w in result.warnings],
-    }
-
-
-def _escaped(record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` with each of its strings escaped (names, paths, reasons, modes); its keys are ours."""
-    return {
-        key: escape_name(value)
-        if isinstance(value, str)
-        else {escape_name(k): v for k, v in value.items()}
-        if key == "modes"
-        else value
-        for key, value in record.items()
-    }
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[Any]) -> str:
-        return "  ".join(
-            cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
-
-
-def format_check_report(report: dict) -> str:
-    out = [f"dataset: {report['root']} ({report['source']})", ""]
-    if report["problems"]:
-        problem_rows: list[tuple[str, ...]] = []
-        for p in report["problems"]:
-            if p["kind"] == "corrupt":
-                detail = p["reason"]
-            else:
-                detail = f"copy of {p['duplicate_of']}" + ("  (ANOTHER CLASS)" if p["cross_class"] else "")
-            problem_rows.append((p["kind"], p["path"], detail))
-        out += _table(("kind", "path", "detail"), problem_rows, left=(0, 1, 2)) + [""]
-
-    def spread(s: dict | None) -> str:
-        return "-" if s is None else f"{s['min']}/{s['median']}/{s['max']}"
-
-    rows: list[tuple[str, ...]] = [
-        (
-            c["name"],
-            f"{c['images']:,}",
-            f"{c['usable']:,}",
-            f"{c['corrupt']:,}",
-            f"{c['duplicates']:,}",
-            spread(c["width"]),
-            spread(c["height"]),
-            f"{c['grayscale']:,}",
-            f"{c['colour']:,}",
-        )
-        for c in report["classes"]
-    ]
-    header = (
-        "class",
-        "images",
-        "usable",
-        "corrupt",
-        "dup",
-        "width min/med/max",
-        "height min/med/max",
-        "gray",
-        "colour",
-    )
-    out += _table(header, rows, left=(0,))
-    s = report["summary"]
-    out += [
-        "",
-        f"images: {report['images']:,}   usable: {report['usable']:,}   corrupt: {s['corrupt']:,}   "
-        f"duplicate copies: {s['duplicates']:,} ({s['cross_class_duplicates']:,} across classes)",
-        f"decoded now: {report['files_decoded']:,}   from the cache: {report['images'] - report['files_decoded']:,}"
-        + (f"   cache: {report['cache']}" if report["cache"] else ""),
-    ]
-    out += [f"warning: {w}" for w in report["warnings"]]
-    return "\n".join(out)
+    identified, summary = verify_summary(args.file, verify_weights_file(args.file, index), index)
+    _say(summary)
+    return 0 if identified else 1
 
 
 def run_check(
