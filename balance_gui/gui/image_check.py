@@ -56,6 +56,7 @@ from balance_gui.core.images import (
 from balance_gui.core.names import escape_name
 
 from .gallery import ThumbnailLoader
+from .numbers import percent
 from .problems_model import FILTER_ALL, KIND_FILTERS, SORT_ROLE, ClassStatsModel, ProblemsModel
 from .workers import ProgressJob
 
@@ -122,7 +123,8 @@ def summary_text(index: DatasetIndex, result: CheckResult, groups: int, conflict
     return (
         f"{len(result.corrupt):,} corrupt, {len(result.duplicates):,} duplicate copies in "
         f"{_plural(groups, 'group')} ({_plural(conflicts, 'label conflict')}: no copy kept unless "
-        f"you keep one); {usable:,} of {len(index):,} images usable"
+        f"you keep one); {usable:,} of {len(index):,} images usable "
+        f"({len(index) - usable:,} excluded: {percent((len(index) - usable) / max(len(index), 1))})"
     )
 
 

@@ -17,7 +17,7 @@ from balance_gui.core.duplicates import duplicate_groups
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.images import CheckResult, ClassStats, Problem, check_images
 from balance_gui.core.weights import class_weights
-from balance_gui.gui.image_check import ProblemsPanel
+from balance_gui.gui.image_check import ProblemsPanel, summary_text
 from balance_gui.gui.problems_model import (
     FILTER_CONFLICTS,
     FILTER_CORRUPT,
@@ -75,7 +75,7 @@ def test_one_row_per_group_expandable_to_its_copies_and_their_classes(qtbot, pan
     assert "bee/b1.png  (class bee, excluded)" in model.index(1, 1).data(Qt.ItemDataRole.ToolTipRole)
     assert panel.summary.text() == (
         "1 corrupt, 4 duplicate copies in 3 groups (1 label conflict: no copy kept unless you keep one); "
-        "4 of 10 images usable"
+        "4 of 10 images usable (6 excluded: 60.00%)"
     )
     assert panel.shown_label.text() == "4 of 4 rows"
 
@@ -282,3 +282,24 @@ def test_54442_copies_are_rows_of_a_lazy_model(qtbot, monkeypatch):
         assert all(7 in p.model.entry(p.model.index(r, 0)).targets for r in range(p.model.rowCount()))
     finally:
         assert p.shutdown(timeout_s=30)
+
+
+def test_the_summary_keeps_a_small_share_readable():
+    n = 1_000_000
+    unusable = np.zeros(n, dtype=bool)
+    unusable[5] = True
+    stats = (ClassStats("a", n, n - 1, 1, 0, None, None, 0, 0, {}),)
+    result = CheckResult(
+        ("a",),
+        np.zeros(n, dtype=np.int64),
+        (Problem(5, "a/5.jpg", "corrupt", reason="empty"),),
+        stats,
+        0,
+        0.0,
+        _unusable=unusable,
+    )
+    index = type("Index", (), {"__len__": lambda self: n})()
+    assert summary_text(index, result, 0, 0) == (
+        "1 corrupt, 0 duplicate copies in 0 groups (0 label conflicts: no copy kept unless you keep one); "
+        "999,999 of 1,000,000 images usable (1 excluded: 0.0001%)"
+    )
