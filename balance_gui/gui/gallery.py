@@ -386,7 +386,7 @@ class GalleryModel(QAbstractListModel):
         usable = self._check.usable_mask
         classes = self._check.classes  # a COCO file's check has one class, "images": not the file's
         others = [
-            f"{escape_name(classes[t])} ({escape_name(p)})"
+            f"{escape_name(classes[t])} ({escape_name(p)})" if len(classes) > 1 else escape_name(p)
             for s, p, t in zip(group.samples, group.paths, group.targets, strict=True)
             if s != sample
         ]

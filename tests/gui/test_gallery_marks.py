@@ -155,3 +155,17 @@ def test_a_corrupt_file_previews_its_reason(qtbot, panel, checked):
     qtbot.waitUntil(lambda: dialog.image.text().startswith("cannot be shown"), timeout=5000)
     assert "not an image" in dialog.image.text() and "corrupt (weight 0)" in dialog.info.text()
     dialog.close()
+
+
+def test_a_one_class_check_names_copies_by_path_alone(qtbot, panel, tmp_path):
+    """A COCO file's check runs on its images as one class ("images"): a copy's class says nothing."""
+    from ..test_images import image_bytes
+
+    for name, seed in (("x0", 1), ("x1", 2), ("x2", 1)):
+        write(tmp_path / "one", f"a/{name}.png", image_bytes(seed))
+    index = scan_image_folder(tmp_path / "one")
+    panel.set_class(index, 0)
+    panel.set_check(check_images(index, workers=1, cache_path=None))
+    tip = panel.model.index(2).data(Qt.ItemDataRole.ToolTipRole).splitlines()
+    assert tip[0] == "a/x2.png" and "copies: a/x0.png" in tip and "excluded (weight 0): a duplicate copy" in tip
+    assert not any("label" in line for line in tip)
