@@ -120,10 +120,10 @@ def summary_text(index: DatasetIndex, result: CheckResult, groups: int, conflict
     if not result.problems:
         return f"All {len(index):,} images decode and none is a copy of another"
     usable = int(result.usable_counts.sum())
+    conflict = f" ({_plural(conflicts, 'label conflict')}: no copy kept unless you keep one)" if conflicts else ""
     return (
         f"{len(result.corrupt):,} corrupt, {len(result.duplicates):,} duplicate copies in "
-        f"{_plural(groups, 'group')} ({_plural(conflicts, 'label conflict')}: no copy kept unless "
-        f"you keep one); {usable:,} of {len(index):,} images usable "
+        f"{_plural(groups, 'group')}{conflict}; {usable:,} of {len(index):,} images usable "
         f"({len(index) - usable:,} excluded: {percent((len(index) - usable) / max(len(index), 1))})"
     )
 

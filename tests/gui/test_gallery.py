@@ -178,7 +178,7 @@ def test_check_job_reports_problems_into_the_panel(qtbot, tmp_path, image_tree):
     try:
         problems.set_result(index, result)
         assert problems.model.rowCount() == 2  # one group of 400 copies, one corrupt file
-        assert "399 duplicate copies in 1 group " in problems.summary.text()
+        assert "399 duplicate copies in 1 group;" in problems.summary.text()
         with qtbot.waitSignal(problems.problemSelected) as selected:
             problems.select_row(1)  # the corrupt file: its reason, no image
         assert selected.args[0].kind == "corrupt"
