@@ -180,3 +180,89 @@ def test_checks_outside_a_ray_block_stay_local(tmp_path, local_ray, monkeypatch)
     assert check_images(scan_image_folder(root), workers=1, cache_path=None).files_decoded == 3
     assert called == []
     assert getattr(images._run, "_ray_dispatch", False)
+
+
+def _slow_tree(root, n: int = 48):
+    """PNGs slow enough to decode (900 x 900 noise) that Ray tasks are still running when a test stops them."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(7).integers(0, 256, (900, 900, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, "PNG")
+    for i in range(n):
+        write(root, f"c/img_{i:03d}.png", buffer.getvalue()[:-1] + bytes([i]))  # distinct bytes, same pixels
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("when", "to_group"),
+    [("progress", True), ("start", False)],
+    ids=["ctrl-c-while-decoding", "sigint-while-ray-starts"],
+)
+def test_ctrl_c_ends_check_engine_ray_with_130_and_leaves_no_ray_process(tmp_path, when, to_group):
+    """``balance-gui check ROOT --engine ray`` stopped by Ctrl-C (SIGINT to its process group, as a terminal
+    sends it) once progress has started, or by SIGINT to it alone while Ray starts: exit status 130 once
+    Ray is shut down (no crash at exit), and none of the processes it started (GCS, raylet, agents,
+    workers) outlives it."""
+    import os
+    import re
+    import signal
+    import subprocess
+
+    from . import hostile_helpers as hh
+
+    root = _slow_tree(tmp_path / "data")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(
+        os.environ,
+        XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
+        PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "balance_gui", "check", str(root), "--engine", "ray", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=repo,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    err = bytearray()
+
+    def read_stderr() -> None:
+        while piece := proc.stderr.read1(4096):
+            err.extend(piece)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    seen: set[int] = set()  # every process it started, looked for until it ends (Ray's reparent to init)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen.update(hh.descendants(proc.pid))
+            done = [int(k) for k in re.findall(rb"\| *(\d+)/\d+ \[", bytes(err))]
+            if (when == "progress" and done and done[-1] > 0) or (when == "start" and b"checking" in err):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the check never got there: {bytes(err)[-2000:]!r}")
+        if when == "start":
+            time.sleep(1.0)  # inside ray.init by now
+            seen.update(hh.descendants(proc.pid))
+        if to_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        while proc.poll() is None and time.monotonic() < deadline + 120:
+            seen.update(hh.descendants(proc.pid))
+            time.sleep(0.05)
+        reader.join(10)
+        assert proc.returncode == 130, (proc.stdout.read()[-2000:], bytes(err)[-3000:])
+        assert b"interrupted" in err
+        assert seen, "Ray started no process"
+        assert hh.all_gone(sorted(seen), 30) == [], "processes of the Ray check outlived it"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in seen:  # only this test's own processes, by id
+            if not hh.gone(pid):
+                os.kill(pid, signal.SIGKILL)

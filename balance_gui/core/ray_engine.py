@@ -30,7 +30,9 @@ import contextvars
 import hashlib
 import io
 import logging
+import os
 import re
+import signal
 import threading
 import time
 from collections import deque
@@ -149,6 +151,64 @@ def check_chunk(paths: Sequence[str | ImageBytes], settings: DecodeSettings) -> 
 # ---------------------------------------------------------------- the runner (in the checking process)
 
 
+@contextlib.contextmanager
+def _ctrl_c_held(raise_after: bool) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while Ray starts or stops: a KeyboardInterrupt inside ``ray.init``
+    leaves the processes it had started running (its GCS, raylet and agents, reparented to init), and
+    one inside ``ray.shutdown`` those it had not yet ended. A Ctrl-C that came meanwhile is raised
+    once that is done (``raise_after``), or dropped (a shutdown after a first Ctrl-C: it is on its way).
+
+    Ray's own SIGINT deferral inside ``ray.init`` drops a signal that came while an exception it then
+    handled was under way: so whether one came is read from the signal wakeup fd, which the
+    interpreter writes for every signal whatever handler runs. Only in the main thread, only where
+    Python's own handler is in place and no one else uses the wakeup fd (an event loop)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    try:
+        other = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        if other != -1:  # someone else's: left as it was
+            signal.set_wakeup_fd(other)
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: None)  # held: seen through the fd
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            signal.set_wakeup_fd(-1)
+        try:
+            came = os.read(read_end, 4096)
+        except BlockingIOError:
+            came = b""
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    if raise_after and signal.SIGINT in came:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """Keep this process's SIGTERM handler across ``ray.init``, which puts in its own (``sys.exit``): the
+    CLI's ends the check, kills its tasks and shuts Ray down, then dies of the signal, as without Ray."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class RayRunner:
     """Runs the check's per-file work on Ray; called as the local check calls its process pool:
     ``runner(full_paths, todo, workers, settings, store, report, cancel)``.
@@ -190,20 +250,24 @@ class RayRunner:
             options.update(num_cpus=self.num_cpus or workers, num_gpus=0, object_store_memory=_LOCAL_OBJECT_STORE_BYTES)
         else:
             options["address"] = self.address
-        try:
-            ray.init(**options)
-        except Exception as e:  # ConnectionError, a bad address, a cluster of another Ray version, ...
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-            raise RayUnavailable(f"cannot start or reach {where}: {type(e).__name__}: {e}") from e
-        self.started = True
         self._ray = ray
+        with _ctrl_c_held(raise_after=True), _sigterm_kept():
+            try:
+                ray.init(**options)
+            except Exception as e:  # ConnectionError, a bad address, a cluster of another Ray version, ...
+                with contextlib.suppress(Exception):  # whatever it started of a local instance goes
+                    ray.shutdown()
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+                raise RayUnavailable(f"cannot start or reach {where}: {type(e).__name__}: {e}") from e
+            self.started = True  # before a Ctrl-C held back is raised: close() shuts it down
         self.timings["connect"] = time.perf_counter() - start
         return ray
 
     def close(self) -> None:
         """Shut Ray down if this runner started it (nothing of the check is left running)."""
         if self.started and self._ray is not None:
-            self._ray.shutdown()
+            with _ctrl_c_held(raise_after=False):  # a second Ctrl-C must not cut the shutdown short
+                self._ray.shutdown()
             self.started = False
 
     def __call__(
