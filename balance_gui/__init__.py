@@ -6,13 +6,19 @@ and torch loads only when a sampler or weights file is used.
 
 import os
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("balance-gui")  # the one version: pyproject.toml's, as installed
-except PackageNotFoundError:  # a source tree on sys.path that was never installed
-    __version__ = "0+unknown"
+
+def _version() -> str:
+    """pyproject.toml's version, as installed; read when first asked for (importlib.metadata costs
+    about 0.1 s at import, on the app's launch path)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("balance-gui")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SHIPPED_DEMO = os.path.join(_HERE, "_demo")  # the wheel's copy of resources/demo
@@ -67,6 +73,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run time names load lazily
+    __version__: str
     from .core.dataset import IMG_EXTENSIONS as IMG_EXTENSIONS
     from .core.dataset import DatasetIndex as DatasetIndex
     from .core.dataset import ScanProgress as ScanProgress
@@ -108,6 +115,9 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     if name in _EXPORTS:
         value = getattr(import_module(f".core.{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

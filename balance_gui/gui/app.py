@@ -1,6 +1,7 @@
 """Start the desktop app: ``run_app(path)`` opens the window at once and scans in the background.
 
-Nothing here imports torch: it loads in a worker after the window shows.
+Nothing here imports torch, pyqtgraph or superqt: the window shows first; the plots are built and
+torch loads (in a worker) after its first frame.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def create_window(path: str | None = None, settings: Any = None) -> MainWindow:
     window = MainWindow(settings=settings)
     window.show()
     target = path or DEMO_DATASET
-    if path or os.path.isdir(target):
-        QTimer.singleShot(0, lambda: window.open_path(target))
+    if path or os.path.isdir(target):  # the scan starts once the first frame is up: it does not delay it
+        window.after_first_frame(lambda: window.open_path(target))
     else:
         window.show_status("Open a dataset: File > Open Folder (Ctrl+O), or drop a folder on the window")
     return window

@@ -93,6 +93,12 @@ class ClassTableModel(QAbstractTableModel):
         self._perm = np.zeros(0, dtype=np.int64)
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._editable = True
+        if hasattr(session, "datasetChanged"):  # a gui.session.Session: the model follows it itself
+            session.datasetChanged.connect(lambda _index: self.reset())
+            session.weightsChanged.connect(self.refresh)
+            session.stepChanged.connect(lambda _step: self.refresh_observed())
+            session.checkChanged.connect(self.refresh_usable)
+            session.stateChanged.connect(lambda state: self.set_editable(state.value == "idle"))
 
     # ------------------------------------------------------------------ the session's data
     @property
@@ -103,8 +109,7 @@ class ClassTableModel(QAbstractTableModel):
 
     @property
     def _usable(self) -> np.ndarray | None:
-        check = self.session.check
-        return None if check is None else check.usable_counts
+        return self.session.usable_counts  # per class; on multi-label data, images carrying the class
 
     @property
     def _observed(self) -> np.ndarray | None:
@@ -392,6 +397,22 @@ class ClassTableView(QTableView):
         self._select_all.triggered.connect(self.selectAll)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
+
+    def bind(self, session: Any) -> None:
+        """Show the columns that apply: single- or multi-label ones, and Usable once a check is attached."""
+        self._session = session
+        session.datasetChanged.connect(lambda _index: self._show_columns())
+        session.checkChanged.connect(self._show_columns)
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        s = self._session
+        multi = s.multilabel
+        for key in SINGLE_LABEL_ONLY:
+            self.setColumnHidden(COL[key], multi)
+        for key in MULTI_LABEL_ONLY:
+            self.setColumnHidden(COL[key], not multi)
+        self.setColumnHidden(COL["usable"], s.check is None)
 
     def model(self) -> ClassTableModel:
         model = super().model()

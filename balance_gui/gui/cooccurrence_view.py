@@ -55,6 +55,19 @@ class CooccurrenceView(QWidget):
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
+    def bind(self, session: Any) -> None:
+        """Follow ``session``: the heat map of a multi-label dataset; empty for single-label data."""
+        self._session = session
+        session.datasetChanged.connect(self._session_dataset)
+        if session.index is not None:
+            self._session_dataset(session.index)
+
+    def _session_dataset(self, index: Any) -> None:
+        if index is not None and self._session.multilabel:
+            self.set_dataset(index)
+        else:
+            self.clear()
+
     def set_dataset(self, index: Any) -> None:
         """A multi-label index (None clears the view)."""
         if index is None:

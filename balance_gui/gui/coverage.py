@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
@@ -11,6 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
+
+from balance_gui.core.expected import step_figures
 
 from .histogram import AXIS_TEXT, BarSeries, configure_pyqtgraph, make_plot
 from .numbers import percent
@@ -48,6 +50,35 @@ class CoverageView(QWidget):
         self.seen = np.zeros(0, dtype=np.int64)
         self.expected: np.ndarray | None = None
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        # the class order of the linked dataset plot (sorted by count or not); None: class order
+        self.order_source: Callable[[], Any] = lambda: None
+
+    def bind(self, session: Any) -> None:
+        """Follow ``session``: a new dataset resets the bars, each run step shows its epoch's coverage."""
+        self._session = session
+        session.datasetChanged.connect(self._session_dataset)
+        session.stepChanged.connect(self._session_step)
+        if session.index is not None:
+            self._session_dataset(session.index)
+            self._session_step(session.step)
+
+    def _session_dataset(self, index: Any) -> None:
+        if index is not None and not self._session.multilabel:
+            order = self.order_source()
+            self.set_dataset(index.classes, index.counts)
+            if order is not None:
+                self.set_order(order)
+
+    def _session_step(self, step: Any) -> None:
+        s = self._session
+        if s.index is None or s.multilabel:
+            return
+        if step is None:
+            self.clear_run()
+        elif step.distinct_seen is not None:
+            epochs = max(s.settings.epochs, 1)
+            label = f"Epoch {step.epoch + 1:,} of {epochs:,}: " if epochs > 1 else ""
+            self.set_coverage(step.distinct_seen, step_figures(step, s.index.counts), label)
 
     def set_dataset(self, classes: Sequence[str], counts: Any) -> None:
         self.classes = tuple(classes)

@@ -425,6 +425,58 @@ class HistogramView(QWidget):
         self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.selected: int | None = None
 
+    # ------------------------------------------------------------------ the session
+    def bind(self, session: Any) -> None:
+        """Follow ``session`` (a ``gui.session.Session``): its dataset, weights, run steps and usable
+        counts; shown now as they are (a view built after the dataset opened shows it at once)."""
+        self._session = session
+        self._usable_shown = False
+        self.weights_source = lambda: session.class_weights
+        session.datasetChanged.connect(self._session_dataset)
+        session.weightsChanged.connect(self._session_weights)
+        session.stepChanged.connect(self._session_step)
+        session.checkChanged.connect(self._session_counts)
+        if session.index is not None:
+            self._session_dataset(session.index)
+            self._session_weights()
+            self._session_counts()
+            self._session_step(session.step)
+
+    def _session_dataset(self, index: Any) -> None:
+        multi = self._session.multilabel
+        self.setVisible(not multi)  # multi-label data shows its own plots instead
+        if index is None or multi:
+            return
+        self._usable_shown = False
+        self.set_dataset(index.classes, index.counts)
+
+    def _session_weights(self) -> None:
+        s = self._session
+        if s.index is None or s.figures is None or s.multilabel:
+            return
+        self.set_scheme_figures(s.figures.expected_shares, s.settings.num_samples)
+        if s.step is None:
+            self.set_planned(s.settings.total_draws)
+
+    def _session_counts(self) -> None:
+        """ "Weights on usable images": the dataset plot shows the counts the weights are computed on."""
+        s = self._session
+        if s.index is None or s.multilabel or s.use_usable == self._usable_shown:
+            return
+        self._usable_shown = s.use_usable
+        self.set_counts(s.counts, usable=s.use_usable)
+
+    def _session_step(self, step: Any) -> None:
+        s = self._session
+        if s.index is None or s.multilabel:
+            return
+        if step is None:  # no run results: back to the plan
+            self.set_planned(s.settings.total_draws)
+            self.set_figures_text("")
+            return
+        self.set_sampled(step.class_counts, step.expected_shares, step.draws_done)
+        self.set_figures_text(figures_html(step))
+
     # ------------------------------------------------------------------ data in
     def set_dataset(self, classes: Any, counts: Any) -> None:
         self.classes = tuple(classes)
@@ -670,6 +722,25 @@ class HistogramView(QWidget):
                 if 0 <= pos < len(self.classes) and abs(x - pos) <= 0.5:
                     return self.hover_text(pos, sampled)
         return ""
+
+
+def figures_html(step: Any) -> str:
+    """A run step's stats line: draws, speed, the fit to the expected shares, elapsed time."""
+    fit = step.fit
+    tv = "—" if not np.isfinite(step.tv_distance) else f"{step.tv_distance:.4f}"
+    if fit is not None and not fit.valid:
+        chi = f"<b>χ²</b> {fit.chi_square:,.1f} <i>(not valid: {fit.low_expected:,} class(es) expect &lt; 5 draws)</i>"
+    else:
+        p = step.p_value
+        p_text = "—" if p is None or not np.isfinite(p) else (f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}")
+        chi_v = "—" if step.chi2 is None or not np.isfinite(step.chi2) else f"{step.chi2:,.1f}"
+        chi = f"<b>χ²</b> {chi_v} &nbsp;&nbsp; <b>p-value</b> {p_text}"
+    how = f"{step.mode}, {'with' if step.replacement else 'without'} replacement"
+    return (
+        f"<b>Draws</b> {step.draws_done:,} / {step.total_draws:,} ({how}) &nbsp;&nbsp; "
+        f"<b>Draws/s</b> {step.draws_per_s:,.0f} &nbsp;&nbsp; {chi} &nbsp;&nbsp; "
+        f"<b>TV distance to expected</b> {tv} &nbsp;&nbsp; <b>Elapsed</b> {step.elapsed_s:.2f} s"
+    )
 
 
 def _short(name: str, limit: int = 12) -> str:

@@ -23,15 +23,23 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, Signal
-from superqt.utils import GeneratorWorker, WorkerBase
+
+if TYPE_CHECKING:  # superqt imports all of qtpy: the first screen does not wait for it
+    from superqt.utils import WorkerBase
 
 # How often held workers are looked at until the pool has deleted them (see above).
 _RELEASE_POLL_MS = 50
 _HELD: list[WorkerBase] = []  # started, and not yet deleted by the pool
+
+
+def _generator(worker: Any) -> Any:
+    """``worker`` if it is a superqt GeneratorWorker (it pauses, resumes, and must be woken up to
+    see a quit), else None."""
+    return worker if hasattr(worker, "resume") and hasattr(worker, "yielded") else None
 
 
 def _release_deleted() -> bool:
@@ -153,7 +161,7 @@ class JobRunner(QObject):
         self._current, self._relay = worker, relay
         self._alive.add(worker)
         _HELD.append(worker)
-        if hasattr(worker, "yielded"):
+        if _generator(worker) is not None:
             worker.yielded.connect(relay.yielded)
             worker.paused.connect(relay.paused)
             worker.resumed.connect(relay.resumed)
@@ -189,24 +197,24 @@ class JobRunner(QObject):
             return
         relay.live = False
         self._current, self._relay = None, None
-        if isinstance(worker, GeneratorWorker):
-            worker.resume()  # a paused generator must wake up to see the quit
+        if (gen := _generator(worker)) is not None:
+            gen.resume()  # a paused generator must wake up to see the quit
         self._cancel_fn()
 
     def pause(self) -> None:
-        if isinstance(self._current, GeneratorWorker):
-            self._current.pause()
+        if (gen := _generator(self._current)) is not None:
+            gen.pause()
 
     def resume(self) -> None:
-        if isinstance(self._current, GeneratorWorker):
-            self._current.resume()
+        if (gen := _generator(self._current)) is not None:
+            gen.resume()
 
     def quit(self) -> None:
         """Ask the current job to stop, keeping its callbacks (its ``on_finished`` still runs)."""
         if self._current is not None:
             self._cancel_fn()
-            if isinstance(self._current, GeneratorWorker):
-                self._current.resume()  # a paused job must wake up to see the quit
+            if (gen := _generator(self._current)) is not None:
+                gen.resume()  # a paused job must wake up to see the quit
 
     def wait(self, timeout_ms: int) -> bool:
         """Process events until every worker this runner started has ended; True if they have."""

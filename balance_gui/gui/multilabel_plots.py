@@ -54,6 +54,34 @@ class MultiLabelPlots(QWidget):
         self._counts = np.zeros(0)
         self._instances = np.zeros(0)
 
+    def bind(self, session: Any) -> None:
+        """Follow ``session``: shown only for multi-label data, its dataset, the expected figures of
+        the scheme and settings, and a finished run."""
+        self._session = session
+        session.datasetChanged.connect(self._session_dataset)
+        session.weightsChanged.connect(self._session_weights)
+        session.stepChanged.connect(self._session_step)
+        self.setVisible(session.multilabel)
+        if session.index is not None:
+            self._session_dataset(session.index)
+            self._session_weights()
+            self._session_step(session.step)
+
+    def _session_dataset(self, index: Any) -> None:
+        multi = self._session.multilabel
+        self.setVisible(multi)
+        if multi:
+            self.set_dataset(index)
+
+    def _session_weights(self) -> None:
+        s = self._session
+        if s.multilabel and s.image_figures is not None:
+            self.set_expected(s.image_figures)
+
+    def _session_step(self, step: Any) -> None:
+        if self._session.multilabel:
+            self.set_sampled(step)
+
     def set_dataset(self, index: Any) -> None:
         """A multi-label index: its classes, images and instances per class."""
         self.classes = tuple(index.classes)

@@ -54,6 +54,8 @@ class SamplerPanel(QGroupBox):
         form_host = QWidget()
         form = QFormLayout(form_host)
         form.setContentsMargins(0, 0, 0, 0)
+        self._form = form
+        self._default_draws = 0  # draws per epoch set by the panel itself (N, or N usable)
 
         self.num_samples = QSpinBox()
         self.num_samples.setObjectName("num_samples")
@@ -167,6 +169,56 @@ class SamplerPanel(QGroupBox):
         self.num_samples.blockSignals(True)
         self.num_samples.setValue(max(1, min(int(n), INT_MAX)))
         self.num_samples.blockSignals(False)
+        self._default_draws = self.num_samples.value()
+
+    # ------------------------------------------------------------------ the session
+    def bind(self, session: Any) -> None:
+        """Follow ``session``: the run state (controls locked mid-run), the run's progress, the
+        default draws per epoch (N usable with "Weights on usable images"), and for multi-label data
+        only the controls an image-level run uses."""
+        self._session = session
+        session.stateChanged.connect(self._session_state)
+        session.stepChanged.connect(self._session_step)
+        session.datasetChanged.connect(lambda _index: self._show_applicable())
+        session.weightsChanged.connect(self._show_applicable)
+        session.checkChanged.connect(self._session_counts)
+
+    def _session_state(self, state: Any) -> None:
+        self.set_state(state.value, can_start=self._session.index is not None)
+
+    def _session_step(self, step: Any) -> None:
+        s = self._session
+        if s.index is None:
+            return
+        total = s.settings.total_draws
+        if step is None:
+            if s.state.value == "idle":
+                self.set_progress(0, total, "idle")
+        elif s.multilabel:  # an image-level run reports once, at its end
+            self.set_progress(1, 1, "done")
+        else:
+            self.set_progress(step.draws_done, step.total_draws)
+
+    def _session_counts(self) -> None:
+        """Draws per epoch still at their default follow the counts the weights are computed on."""
+        s = self._session
+        if s.index is None or s.multilabel or s.counts is None:
+            return
+        n = int(s.counts.sum())
+        if self.num_samples.value() == self._default_draws and n != self._default_draws:
+            self.set_dataset_size(n)
+            self.settingsEdited.emit()
+
+    def _show_applicable(self) -> None:
+        """An image-level run (multi-label data) has no mode, sampler or batches; under rfs:T an epoch
+        is the repeat-factor epoch, so draws per epoch and replacement do not apply either."""
+        s = self._session
+        multi = s.multilabel
+        rfs = multi and s.scheme.name == "rfs"
+        hidden = {self.mode: multi, self.implementation: multi, self.batch_size: multi}
+        hidden.update({self.num_samples: rfs, self.replacement: rfs})
+        for widget, hide in hidden.items():
+            self._form.setRowVisible(widget, not hide)
 
     def set_devices(self, info: dict[str, tuple[bool, str]] | None) -> None:
         """Enable the devices torch can use; a disabled one says why in its tooltip.

@@ -54,6 +54,34 @@ class SummaryPanel(QGroupBox):
         layout.addWidget(self.warnings_label)
         self._warnings: list[str] = []
 
+    def bind(self, session: Any) -> None:
+        """Follow ``session``: the dataset's figures, and the usable ones with "Weights on usable images"."""
+        self._session = session
+        self._usable_shown = False
+        session.datasetChanged.connect(self._session_dataset)
+        session.checkChanged.connect(self._session_counts)
+        if session.index is not None:
+            self._session_dataset(session.index)
+            self._session_counts()
+
+    def _session_dataset(self, index: Any) -> None:
+        from balance_gui.core.weights import dataset_figures
+
+        if index is None:
+            self.clear()
+            return
+        self._usable_shown = False
+        self.set_dataset(index, dataset_figures(index.counts))
+        if self._session.multilabel:  # N is the file's images: its class counts overlap
+            self.values["num_samples"].setText(f"{len(index):,} ({index.num_annotations:,} annotations)")
+
+    def _session_counts(self) -> None:
+        s = self._session
+        if s.index is None or s.multilabel or s.use_usable == self._usable_shown:
+            return
+        self._usable_shown = s.use_usable
+        self.set_usable(s.index, s.counts if s.use_usable else None)
+
     def set_dataset(self, index: Any, figures: Any) -> None:
         """``index``: core DatasetIndex; ``figures``: core DatasetFigures."""
         root = index.root

@@ -130,7 +130,7 @@ def test_multilabel_manifest_opens(qtbot, window, tmp_path):
     assert open_and_wait(qtbot, window, manifest) == "ok"
     assert window.session.multilabel
     np.testing.assert_array_equal(window.table_model.column_values("count"), [1, 2])  # cat, dog
-    assert not window.check_action.isEnabled()  # the image check takes single-label data only
+    assert window.check_action.isEnabled()  # the image check takes multi-label data too (issue 16)
 
 
 def test_export_writes_the_sessions_image_weights(qtbot, window, coco_file, tmp_path):
