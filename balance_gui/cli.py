@@ -2,7 +2,7 @@
 
     balance-gui [PATH]                                   open the app (the demo dataset without PATH)
     balance-gui inspect ROOT [--scheme S] [--json] [--usable]   class table and dataset figures
-    balance-gui export ROOT -o FILE [--scheme S] [--usable]     write a weights file (.pt .csv .json .npy)
+    balance-gui export ROOT -o FILE [--scheme S] [--usable]     write a weights file (the extension picks the format)
     balance-gui simulate ROOT [--scheme S] [--num-samples K] [--epochs E] [--device D] [--seed S] [--mode M]
     balance-gui verify FILE ROOT                         check that a weights file belongs to a dataset
     balance-gui check ROOT [--json] [--workers N] [--max-file-size SIZE]   find corrupt images and exact duplicates
@@ -71,6 +71,7 @@ def _say(text: str, stream: TextIO | None = None) -> None:
 def _parser() -> argparse.ArgumentParser:
     from .core.modes import MODES
     from .core.schemes import DEFAULT_SCHEME, SCHEMES
+    from .core.weightsfile_formats import WEIGHTS_FORMATS, listed
 
     parser = argparse.ArgumentParser(
         prog="balance-gui",
@@ -113,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a weights file; the extension picks the format")
     dataset_args(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .pt, .csv, .json or .npy")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help=f"output file: {listed(WEIGHTS_FORMATS)}")
     usable_args(p)
 
     p = sub.add_parser("simulate", help="run the sampler and compare sampled against expected shares")
@@ -209,6 +210,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise SettingsError(f"give a dataset folder (ROOT) or --manifest CSV, not both ({args.root!r} and --manifest)")
     if args.command == "inspect":
         _check_int(args.draws, "--draws", 1)
+    if args.command == "export":  # an unknown extension is refused before the dataset is read
+        from .core.weightsfile_formats import format_of
+
+        format_of(args.output)
     if args.command in ("inspect", "export") and args.workers is not None and not args.usable:
         raise SettingsError("--workers sets the image check's processes: it needs --usable")
     if args.command == "simulate":

@@ -9,7 +9,11 @@ import pytest
 from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.weights import class_weights
-from balance_gui.core.weightsfile import FORMATS, IDENTIFIED_FORMATS, export_weights, read_weights_file
+from balance_gui.core.weightsfile import export_weights, read_weights_file
+from balance_gui.core.weightsfile_formats import WEIGHTS_FORMATS
+
+FORMATS = tuple(f.extension for f in WEIGHTS_FORMATS)
+IDENTIFIED_FORMATS = tuple(f.extension for f in WEIGHTS_FORMATS if f.identified)
 
 FLIPS_PER_FORMAT = 120
 

@@ -28,13 +28,9 @@ from balance_gui.core.dataset import scan_image_folder, scan_manifest
 from balance_gui.core.errors import BalanceError, DatasetError, SettingsError, WeightsError, WeightsFileError
 from balance_gui.core.simulate import chi_square_test
 from balance_gui.core.weights import class_weights, parse_scheme
-from balance_gui.core.weightsfile import (
-    _fingerprint,
-    _json_fingerprint,
-    export_weights,
-    load_weights,
-    read_weights_file,
-)
+from balance_gui.core.weightsfile import export_weights, load_weights, read_weights_file
+from balance_gui.core.weightsfile_formats.json_file import record_fingerprint as _json_fingerprint
+from balance_gui.core.weightsfile_formats.pt_file import record_fingerprint as _fingerprint
 
 from .conftest import make_tree
 

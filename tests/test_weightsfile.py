@@ -18,7 +18,9 @@ from balance_gui.core.dataset import scan_image_folder
 from balance_gui.core.errors import WeightsFileError
 from balance_gui.core.expected import expected_shares
 from balance_gui.core.weights import class_weights
-from balance_gui.core.weightsfile import FORMAT_VERSION, READ_VERSION, _fingerprint, export_weights, load_weights
+from balance_gui.core.weightsfile import export_weights, load_weights
+from balance_gui.core.weightsfile_formats.base import FORMAT_VERSION, READ_VERSION
+from balance_gui.core.weightsfile_formats.pt_file import record_fingerprint as _fingerprint
 
 from .conftest import make_tree
 
@@ -261,7 +263,7 @@ def _rewrite_csv(path, edit):
 
 def _signed_csv(path, rows):
     """A hand-made .csv weights file with a correct fingerprint."""
-    from balance_gui.core.weightsfile import _csv_fingerprint
+    from balance_gui.core.weightsfile_formats.csv_file import rows_fingerprint as _csv_fingerprint
 
     trailer = f"format_version={FORMAT_VERSION} sha256={_csv_fingerprint(FORMAT_VERSION, rows)}"
     with open(path, "w", newline="") as fh:
@@ -347,7 +349,7 @@ def test_newer_format_version_is_refused(exported, tmp_path, ext):
         record["fingerprint"] = _fingerprint(record)
         torch.save(record, path)
     elif ext == ".json":
-        from balance_gui.core.weightsfile import _json_fingerprint
+        from balance_gui.core.weightsfile_formats.json_file import record_fingerprint as _json_fingerprint
 
         record = json.loads(path.read_text())
         record["format_version"] = READ_VERSION + 1
@@ -369,7 +371,7 @@ def test_newer_format_version_is_refused(exported, tmp_path, ext):
     ],
 )
 def test_json_with_wrong_types_is_refused(exported, field, value, message):
-    from balance_gui.core.weightsfile import _json_fingerprint
+    from balance_gui.core.weightsfile_formats.json_file import record_fingerprint as _json_fingerprint
 
     _, _, files = exported
     record = json.loads(files[".json"].read_text())
@@ -617,7 +619,7 @@ def test_pt_exclusions_edited_without_resigning_are_refused(exported_excluding):
     ],
 )
 def test_tampered_json_exclusions_are_refused(exported_excluding, edit, message):
-    from balance_gui.core.weightsfile import _json_fingerprint
+    from balance_gui.core.weightsfile_formats.json_file import record_fingerprint as _json_fingerprint
 
     path = exported_excluding[4][".json"]
     record = json.loads(path.read_text())
@@ -634,9 +636,9 @@ def test_tampered_json_exclusions_are_refused(exported_excluding, edit, message)
 
 def test_a_version_2_reader_refuses_a_file_with_exclusions(exported_excluding, monkeypatch):
     """What an older balance-gui does with the new files: refuse to upgrade, never misread."""
-    from balance_gui.core import weightsfile
+    from balance_gui.core.weightsfile_formats import base
 
-    monkeypatch.setattr(weightsfile, "READ_VERSION", 2)
+    monkeypatch.setattr(base, "READ_VERSION", 2)
     for ext in (".pt", ".json"):
         with pytest.raises(WeightsFileError, match="format_version 3, newer than this balance-gui reads"):
             load_weights(exported_excluding[4][ext])

@@ -19,41 +19,21 @@ number of images, the image ids, and the file names, and says what differs.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import re
 from typing import Any
 
 import numpy as np
 
 from .annotations import MultiLabelIndex, is_multilabel_manifest, open_annotations
-from .atomic import atomic_write
 from .errors import WeightsFileError
+from .weightsfile_formats import ImageExport, format_of
+from .weightsfile_formats.base import IMAGE_WEIGHTS_KIND, IMAGE_WEIGHTS_VERSION
+from .weightsfile_formats.csv_file import IMAGE_HEADER as CSV_HEADER
 
-KIND = "image_weights"
-VERSION = 1
-FORMATS = (".pt", ".csv", ".json", ".npy")
-CSV_HEADER = ["file", "image_id", "weight", "fingerprint"]
-_TRAILER = re.compile(r"kind=image_weights format_version=(\d{1,9}) sha256=([0-9a-f]{64})")
-_FORMULA_START = "=+-@\t\r"
-
-
-def _fmt(path: str | os.PathLike[str]) -> str:
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in FORMATS:
-        raise WeightsFileError(f"{os.fspath(path)}: unknown weights format {ext!r} (use .pt, .csv, .json or .npy)")
-    return ext
-
-
-def _quote(cell: str) -> str:
-    return "'" + cell if cell[:1] in _FORMULA_START or (cell.startswith("'") and cell[1:2] in _FORMULA_START) else cell
-
-
-def _unquote(cell: str) -> str:
-    return cell[1:] if cell.startswith("'") and cell[1:2] in (*_FORMULA_START, "'") else cell
+KIND = IMAGE_WEIGHTS_KIND
+VERSION = IMAGE_WEIGHTS_VERSION
 
 
 def _fingerprint(record: dict[str, Any]) -> str:
@@ -65,15 +45,9 @@ def _fingerprint(record: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def _csv_fingerprint(version: int, rows: list[list[str]]) -> str:
-    h = hashlib.sha256(f"balance-gui image_weights csv format_version={version}\n".encode())
-    h.update("".join("\0".join(r) + "\n" for r in rows).encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
 def export_image_weights(path: str | os.PathLike[str], index: MultiLabelIndex, weights: Any, scheme: Any) -> str:
     """Write per-image ``weights`` (file order of ``index``) to ``path``; the extension picks the format."""
-    fmt = _fmt(path)
+    fmt = format_of(path)
     w = np.array(weights, dtype=np.float64).ravel()
     if w.shape != (len(index),):
         raise WeightsFileError(f"{len(w)} weights for the {len(index)} images of {index.file}")
@@ -95,36 +69,7 @@ def export_image_weights(path: str | os.PathLike[str], index: MultiLabelIndex, w
         "weights": w.tolist(),
     }
     record["fingerprint"] = _fingerprint(record)
-    if fmt == ".pt":
-        import torch
-
-        pt = dict(record)
-        pt["weights"] = torch.from_numpy(w.copy())
-        pt["image_ids"] = None if ids is None else torch.tensor(ids, dtype=torch.int64)
-        buffer = io.BytesIO()
-        torch.save(pt, buffer)
-        atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
-    elif fmt == ".npy":
-        buffer = io.BytesIO()
-        np.save(buffer, w, allow_pickle=False)
-        atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
-    elif fmt == ".json":
-        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
-    else:
-        rows = [[f, "" if ids is None else str(ids[i]), repr(float(w[i]))] for i, f in enumerate(files)]
-        trailer = f"kind={KIND} format_version={VERSION} sha256={_csv_fingerprint(VERSION, rows)}"
-
-        def write(fh: Any) -> None:
-            text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
-            out = csv.writer(text)
-            out.writerow(CSV_HEADER)
-            out.writerows([_quote(r[0]), r[1], r[2], ""] for r in rows)
-            out.writerow(["", "", "", trailer])
-            text.flush()
-            text.detach()
-
-        atomic_write(path, write)
+    fmt.write_image(path, ImageExport(record=record, weights=w))
     return os.fspath(path)
 
 
@@ -132,93 +77,29 @@ def _bad(path: str, why: str) -> WeightsFileError:
     return WeightsFileError(f"{path}: {why}")
 
 
-def _read_pt(path: str) -> dict[str, Any] | None:
-    import torch
-
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001  (a truncated or foreign file)
-        raise _bad(path, f"not a readable .pt weights file ({type(e).__name__})") from e
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        return None
-    rec = dict(data)
-    if not isinstance(rec.get("weights"), torch.Tensor) or rec["weights"].dtype != torch.float64:
-        raise _bad(path, "its weights are not a float64 tensor")
-    rec["weights"] = rec["weights"].numpy().tolist()
-    if isinstance(rec.get("image_ids"), torch.Tensor):
-        rec["image_ids"] = rec["image_ids"].tolist()
-    return rec
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            data = json.load(fh)
-    except (ValueError, RecursionError) as e:
-        raise _bad(path, f"not valid JSON ({e})") from e
-    return data if isinstance(data, dict) and data.get("kind") == KIND else None
-
-
-def _read_csv(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except csv.Error as e:
-        raise _bad(path, f"not a valid CSV file ({e})") from e
-    if not rows or rows[0] != CSV_HEADER:
-        return None
-    if len(rows) < 2 or not (m := _TRAILER.fullmatch(rows[-1][-1] if rows[-1] else "")):
-        raise _bad(path, "no fingerprint row at the end: the file was cut or edited")
-    body = rows[1:-1]
-    if any(len(r) != 4 for r in body):
-        raise _bad(path, "a row does not have the 4 fields file,image_id,weight,fingerprint")
-    plain = [[_unquote(r[0]), r[1], r[2]] for r in body]
-    if int(m.group(1)) != VERSION:
-        raise _bad(path, f"format version {m.group(1)} is not one this version reads ({VERSION})")
-    if _csv_fingerprint(VERSION, plain) != m.group(2):
-        raise _bad(path, "fingerprint mismatch: the file was edited after export")
-    try:
-        weights = [float(r[2]) for r in plain]
-        ids = None if all(r[1] == "" for r in plain) else [int(r[1]) for r in plain]
-    except ValueError as e:
-        raise _bad(path, f"a weight or image id is not a number ({e})") from e
-    return {
-        "kind": KIND,
-        "format_version": VERSION,
-        "files": [r[0] for r in plain],
-        "image_ids": ids,
-        "weights": weights,
-        "fingerprint": m.group(2),
-        "_csv": True,
-    }
-
-
 def read_image_weights_file(path: str | os.PathLike[str], *, sniff: bool = False) -> dict[str, Any] | None:
     """The file's record (``weights`` as a float64 array), or None when it is not an image-weights
     file (a class-level weights file of a single-label dataset). A ``.npy`` is read as bare weights
     (``files`` None). Raises WeightsFileError for an edited or unreadable image-weights file; with
     ``sniff``, a .pt or .json that cannot be parsed at all is None too (its own reader says why)."""
-    fmt = _fmt(path)
+    fmt = format_of(path)
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise WeightsFileError(f"weights file not found: {p}")
-    if fmt == ".npy":
-        try:
-            w = np.load(p, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001
-            raise _bad(p, f"not a readable .npy file ({type(e).__name__})") from e
-        if w.ndim != 1 or w.dtype != np.float64:
-            raise _bad(p, f"expected a 1-D float64 array, got {w.dtype} of shape {w.shape}")
-        return {"format": fmt, "weights": w, "files": None, "image_ids": None}
     try:
-        rec = {".pt": _read_pt, ".json": _read_json, ".csv": _read_csv}[fmt](p)
+        rec = fmt.read_image(p)
     except WeightsFileError:
-        if sniff and fmt != ".csv":
+        # A .csv names itself by its header before anything can fail; a file that cannot be parsed
+        # at all may be a single-label dataset's, whose own reader says why.
+        if sniff and fmt.identified and fmt.extension != ".csv":
             return None
         raise
     if rec is None:
         return None
-    if not rec.pop("_csv", False):
+    if rec.pop("bare", False):  # the weights alone: nothing to check them against
+        rec["format"] = fmt.extension
+        return rec
+    if not rec.pop("checked", False):  # a reader that checked the fingerprint itself says so
         if rec.get("format_version") != VERSION:
             raise _bad(p, f"format version {rec.get('format_version')!r} is not one this version reads ({VERSION})")
         try:
@@ -233,7 +114,7 @@ def read_image_weights_file(path: str | os.PathLike[str], *, sniff: bool = False
     if rec.get("files") is not None and len(rec["files"]) != w.size:
         raise _bad(p, f"{len(rec['files'])} files for {w.size} weights")
     rec["weights"] = w
-    rec["format"] = fmt
+    rec["format"] = fmt.extension
     return rec
 
 
@@ -297,7 +178,7 @@ def image_weights_hook(path: str | os.PathLike[str], dataset: Any) -> dict[str, 
     index = annotation_index(dataset)
     if index is not None:
         return verify_image_weights(path, index)
-    if dataset is None and _fmt(path) != ".npy":
+    if dataset is None and format_of(path).identified:
         return read_image_weights_file(path, sniff=True)
     return None
 

@@ -1,8 +1,9 @@
 """The core's short lists of choices: one StrEnum per concept, iterated by the CLI and the GUI.
 
 Each member is its own value (``Device.CUDA == "cuda"``), so it passes straight to the core's
-functions; ``label`` and ``tooltip`` are what a person reads. Weighting schemes and sampler modes
-are not here: each is a file of :mod:`.schemes` or :mod:`.modes`, which carries its text too.
+functions; ``label`` and ``tooltip`` are what a person reads. Weighting schemes, sampler modes and
+weights-file formats are not here: each is a file of :mod:`.schemes`, :mod:`.modes` or
+:mod:`.weightsfile_formats`, which carries its text too.
 """
 
 from __future__ import annotations
@@ -41,13 +42,6 @@ class Mode(StrEnum):
         return sampler_mode(self.value).tooltip
 
 
-class FileFormat(_Choice):
-    PT = ".pt"
-    CSV = ".csv"
-    JSON = ".json"
-    NPY = ".npy"
-
-
 class Device(_Choice):
     CPU = "cpu"
     CUDA = "cuda"
@@ -62,15 +56,6 @@ class Implementation(_Choice):
 # Each list's own texts, by list and value: a value two lists share ("balanced" was both a scheme
 # and a sampler) keeps one text per list.
 _TEXT: dict[type[StrEnum], dict[str, tuple[str, str]]] = {
-    FileFormat: {
-        ".pt": (
-            "PyTorch weights record",
-            "weights, class weights and the dataset fingerprint; torch.load(weights_only=True)",
-        ),
-        ".csv": ("CSV, one row per image", "one row per image: path, class, class_index, weight"),
-        ".json": ("JSON, one weight per class", "per-class weights and counts, readable by any language"),
-        ".npy": ("NumPy per-image weights", "the per-image weights only: no identity, only its length can be checked"),
-    },
     Device: {
         "cpu": ("CPU", "run on the CPU"),
         "cuda": ("CUDA", "run on an NVIDIA GPU"),

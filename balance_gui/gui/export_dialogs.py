@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from balance_gui.core.options import FileFormat
 from balance_gui.core.training_code import training_snippet as training_snippet  # the lines live in the core
+from balance_gui.core.weightsfile_formats import WEIGHTS_FORMATS
 
 # The core's list of weights-file formats, as file-dialog filters.
-WEIGHT_FORMATS = tuple((str(f), f"{f.label} (*{f})") for f in FileFormat)
+WEIGHT_FORMATS = tuple((f.extension, f.file_filter) for f in WEIGHTS_FORMATS)
 PLOT_FORMATS = {".png": "PNG image (*.png)", ".svg": "SVG drawing (*.svg)"}
 LAST_DIR_KEY = "export/last_dir"
 

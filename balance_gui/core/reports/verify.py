@@ -37,21 +37,24 @@ def verify_summary(file: str, info: dict[str, Any], index: DatasetIndex) -> tupl
     """Whether the weights file ``file`` could be shown to belong to ``index`` (``info`` is what
     ``weightsfile.verify_weights_file`` found; it raises when the file does not belong), and the
     line that says what matched. A ``.npy`` holds no names: only its length was checked."""
-    from ..weightsfile import IDENTIFIED_FORMATS
+    from ..weightsfile_formats import WEIGHTS_FORMATS, listed, weights_format
+
+    fmt = weights_format(info["format"])
 
     if info["sample_weights"] is None:  # a .json that excludes samples: drawable per class
         drawable = int(info["usable_counts"][info["class_weights"] > 0].sum())
     else:
         drawable = int((info["sample_weights"] > 0).sum())
     shown, root = escape_name(file), escape_name(index.root)
-    if info["format"] not in IDENTIFIED_FORMATS:
+    if not fmt.identified:
+        named = listed(f for f in WEIGHTS_FORMATS if f.identified and f.per_sample)
         return False, (
             f"{shown}: only its length could be checked: {len(index):,} weights for the {len(index):,} samples "
             f"of {root}; a {info['format']} file holds no class or file names, so it cannot show that it "
-            "belongs to this dataset (export .pt or .csv for that)"
+            f"belongs to this dataset (export {named} for that)"
         )
-    if info["format"] == ".json":
-        what = f"the same {index.num_classes} classes with the same counts (a .json holds no file names)"
+    if not fmt.per_sample:
+        what = f"the same {index.num_classes} classes with the same counts (a {fmt.extension} holds no file names)"
     else:
         what = f"{len(index):,} samples in {index.num_classes} classes, same order"
     if (table_note := table_match_note(info, index)) is not None:  # rows by position, labels by hash
@@ -64,12 +67,15 @@ def verify_summary(file: str, info: dict[str, Any], index: DatasetIndex) -> tupl
 def image_weights_verify_summary(file: str, info: dict[str, Any], index: MultiLabelIndex) -> tuple[bool, str]:
     """``verify_summary`` for per-image weights of an annotation file (``info`` from
     ``annotation_weights.verify_image_weights``)."""
+    from ..weightsfile_formats import WEIGHTS_FORMATS, listed
+
     shown, root = escape_name(file), escape_name(index.file)
     drawable = int((info["sample_weights"] > 0).sum())
     if not info["identified"]:
+        identified = listed(f for f in WEIGHTS_FORMATS if f.identified)
         return False, (
             f"{shown}: only its length could be checked: {len(index):,} weights for the {len(index):,} images of "
-            f"{root}; a .npy holds no image ids or file names (export .pt, .csv or .json for that)"
+            f"{root}; a {info['format']} holds no image ids or file names (export {identified} for that)"
         )
     ids = "same image ids and " if index.image_ids is not None else ""
     what = f"{len(index):,} images, {ids}same files, same order"
