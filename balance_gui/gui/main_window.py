@@ -42,6 +42,7 @@ from balance_gui import DEMO_DATASET
 from balance_gui.core.errors import BalanceError
 from balance_gui.core.expected import fit_line
 from balance_gui.core.weights import Scheme
+from balance_gui.core.weightsfile_formats import WEIGHTS_FORMATS, listed
 
 from .class_table import ClassTableModel, ClassTableView
 from .help import HelpDialog
@@ -474,7 +475,7 @@ class MainWindow(QMainWindow):
             self.export_weights,
             QKeySequence("Ctrl+E"),
             sp.SP_DialogSaveButton,
-            "Export weights as .pt, .csv, .json or .npy",
+            f"Export weights as {listed(WEIGHTS_FORMATS)}",
         )
         self.export_png_action = self._action(
             "Export Plots as &PNG…",
