@@ -44,6 +44,8 @@ def bind_problems(panel: Any, session: Session, show_status: Callable[[str], Non
             session.resolve_duplicates(choices)
         except BalanceError as e:  # e.g. mid-run: the weights the run draws with stay
             show_status(f"Not applied: {e}")
+            shown[0] = None  # the panel applied the choice itself: back to what the session holds
+            changed()
 
     session.checkChanged.connect(changed)
     panel.duplicatesResolved.connect(resolved)

@@ -430,7 +430,7 @@ class HistogramView(QWidget):
         """Follow ``session`` (a ``gui.session.Session``): its dataset, weights, run steps and usable
         counts; shown now as they are (a view built after the dataset opened shows it at once)."""
         self._session = session
-        self._usable_shown = False
+        self._usable_shown: object = False  # the check shown (False: all counts)
         self.weights_source = lambda: session.class_weights
         session.datasetChanged.connect(self._session_dataset)
         session.weightsChanged.connect(self._session_weights)
@@ -461,9 +461,10 @@ class HistogramView(QWidget):
     def _session_counts(self) -> None:
         """ "Weights on usable images": the dataset plot shows the counts the weights are computed on."""
         s = self._session
-        if s.index is None or s.multilabel or s.use_usable == self._usable_shown:
+        shown = s.check if s.use_usable else False  # a kept duplicate re-attaches the check: new counts
+        if s.index is None or s.multilabel or shown is self._usable_shown:
             return
-        self._usable_shown = s.use_usable
+        self._usable_shown = shown
         self.set_counts(s.counts, usable=s.use_usable)
 
     def _session_step(self, step: Any) -> None:

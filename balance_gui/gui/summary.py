@@ -57,7 +57,7 @@ class SummaryPanel(QGroupBox):
     def bind(self, session: Any) -> None:
         """Follow ``session``: the dataset's figures, and the usable ones with "Weights on usable images"."""
         self._session = session
-        self._usable_shown = False
+        self._usable_shown: object = False  # the check shown (False: all counts)
         session.datasetChanged.connect(self._session_dataset)
         session.checkChanged.connect(self._session_counts)
         if session.index is not None:
@@ -77,9 +77,10 @@ class SummaryPanel(QGroupBox):
 
     def _session_counts(self) -> None:
         s = self._session
-        if s.index is None or s.multilabel or s.use_usable == self._usable_shown:
+        shown = s.check if s.use_usable else False  # a kept duplicate re-attaches the check: new counts
+        if s.index is None or s.multilabel or shown is self._usable_shown:
             return
-        self._usable_shown = s.use_usable
+        self._usable_shown = shown
         self.set_usable(s.index, s.counts if s.use_usable else None)
 
     def set_dataset(self, index: Any, figures: Any) -> None:
