@@ -47,8 +47,8 @@ def test_each_format_is_one_file_listed_once():
 def test_the_extension_picks_the_format_in_any_case():
     for fmt in WEIGHTS_FORMATS:
         assert format_of(f"dir.x/w{fmt.extension.upper()}") is fmt
-    with pytest.raises(WeightsFileError, match=r"unknown weights file type '\.txt'.*use one of \.pt, \.csv"):
-        format_of("w.txt")
+    with pytest.raises(WeightsFileError, match=r"unknown weights file type '\.unknown'.*use one of \.pt, \.csv"):
+        format_of("w.unknown")
 
 
 def test_the_cli_help_and_the_export_dialog_list_the_registry(capsys):
@@ -63,10 +63,10 @@ def test_the_cli_help_and_the_export_dialog_list_the_registry(capsys):
 
 def test_the_cli_refuses_an_unknown_extension_before_reading_the_dataset(tmp_path, capsys):
     missing = tmp_path / "not-there"  # never read: the -o check comes first
-    assert main(["export", str(missing), "-o", str(tmp_path / "w.txt")]) == 2
+    assert main(["export", str(missing), "-o", str(tmp_path / "w.unknown")]) == 2
     err = capsys.readouterr().err
-    assert "unknown weights file type '.txt'" in err and "not-there" not in err
-    assert not (tmp_path / "w.txt").exists()
+    assert "unknown weights file type '.unknown'" in err and "not-there" not in err
+    assert not (tmp_path / "w.unknown").exists()
 
 
 def test_the_weights_files_page_describes_every_format():
@@ -116,49 +116,63 @@ def test_json_csv_and_npy_files_are_written_and_verified_without_torch(tmp_path)
 # ---------------------------------------------------------------- a new format is one file
 
 
-def _write_txt(path: str | os.PathLike[str], data: Export) -> None:
+def _write_lines(path: str | os.PathLike[str], data: Export) -> None:
     write_buffer(path, "".join(f"{w!r}\n" for w in data.per_sample.tolist()).encode())
 
 
-def _read_txt(path: str) -> dict[str, Any]:
+def _read_lines(path: str) -> dict[str, Any]:
     with open(path, encoding="ascii") as fh:
         return {"weights": np.array([float(line) for line in fh], dtype=np.float64)}
 
 
-def _write_image_txt(path: str | os.PathLike[str], data: ImageExport) -> None:
+def _write_image_lines(path: str | os.PathLike[str], data: ImageExport) -> None:
     write_buffer(path, "".join(f"{w!r}\n" for w in data.weights.tolist()).encode())
 
 
-def _read_image_txt(path: str) -> dict[str, Any] | None:
-    return {**_read_txt(path), "files": None, "image_ids": None, "bare": True}
+def _read_image_lines(path: str) -> dict[str, Any] | None:
+    return {**_read_lines(path), "files": None, "image_ids": None, "bare": True}
 
 
-TXT = WeightsFormat(
-    extension=".txt",
+LINES = WeightsFormat(
+    extension=".lines",
     label="Text, one weight a line",
     tooltip="the per-sample weights as text",
     identified=False,
     per_sample=True,
     newest_version=0,
-    write=_write_txt,
-    read=_read_txt,
-    write_image=_write_image_txt,
-    read_image=_read_image_txt,
+    write=_write_lines,
+    read=_read_lines,
+    write_image=_write_image_lines,
+    read_image=_read_image_lines,
 )
 
 
 def test_a_format_added_to_the_registry_is_written_read_and_verified(tmp_path, monkeypatch, capsys):
     """Everything dispatches through the registry: a format it lists works with nothing else changed."""
-    monkeypatch.setitem(registry._BY_EXTENSION, ".txt", TXT)
+    monkeypatch.setitem(registry._BY_EXTENSION, ".lines", LINES)
     root = make_tree(tmp_path / "data", {"ant": 6, "bee": 3})
     index = scan_image_folder(root)
-    out, npy = tmp_path / "w.txt", tmp_path / "w.npy"
+    out, npy = tmp_path / "w.lines", tmp_path / "w.npy"
     for path in (out, npy):
         export_weights(path, index, class_weights(index.counts, "inverse"), "inverse")
-    assert read_weights_file(out)["format"] == ".txt"
+    assert read_weights_file(out)["format"] == ".lines"
     weights = verify_weights_file(out, index)["sample_weights"]
     np.testing.assert_array_equal(weights, read_weights_file(npy)["weights"])
     assert weights[0] * 6 == weights[-1] * 3  # inverse frequency: each class the same total
     capsys.readouterr()
     assert main(["verify", str(out), str(root)]) == 1  # identified=False: only its length could be checked
     assert "only its length could be checked" in capsys.readouterr().out
+
+
+def test_a_format_added_to_the_registry_holds_per_image_weights(tmp_path, monkeypatch):
+    from balance_gui.core.annotation_weights import export_image_weights, verify_image_weights
+    from balance_gui.core.annotations import open_annotations
+
+    monkeypatch.setitem(registry._BY_EXTENSION, ".lines", LINES)
+    make_tree(tmp_path, {"img": ["a.jpg", "b.jpg"]})
+    (tmp_path / "multi.csv").write_text("path,labels\nimg/a.jpg,x|y\nimg/b.jpg,y\n")
+    index = open_annotations(tmp_path / "multi.csv")
+    export_image_weights(tmp_path / "w.lines", index, [0.25, 2.0], "rfs:0.5")
+    info = verify_image_weights(tmp_path / "w.lines", index)
+    assert info["format"] == ".lines" and not info["identified"]
+    assert info["sample_weights"].tolist() == [0.25, 2.0]
