@@ -82,8 +82,6 @@ def main() -> int:
         settle(1500)
         ok = window.grab().save(args.out, "PNG")
 
-        # check_views.bind_gallery is to pass the session's check on (see docs/gui.md); again is harmless
-        window.gallery.set_check(window.session.check)
         window.select_class(window.index.class_to_idx["plus"])
         window.tabs.setCurrentWidget(window.gallery)
         window.gallery.view.scrollToBottom()

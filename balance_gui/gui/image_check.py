@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -55,7 +56,7 @@ from balance_gui.core.images import (
 )
 from balance_gui.core.names import escape_name
 
-from .gallery import ThumbnailLoader
+from .gallery import ThumbnailLoader, fit
 from .numbers import percent
 from .problems_model import FILTER_ALL, KIND_FILTERS, SORT_ROLE, ClassStatsModel, ProblemsModel
 from .workers import ProgressJob
@@ -132,6 +133,36 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
+class FitImage(QLabel):
+    """An image label that shows its image whole, scaled to fit as the label is resized (a short
+    pane would otherwise show only the middle of a 256 px preview)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image = QImage()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Ignored: the pixmap set here must not grow the label, or each fit would ask for more room.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self._fit()
+
+    def clear(self) -> None:
+        self._image = QImage()
+        super().clear()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._image.isNull():
+            return
+        side = max(1, min(self.width(), self.height(), PREVIEW_SIZE))
+        self.setPixmap(QPixmap.fromImage(fit(self._image, side)))
+
+
 class ProblemsPanel(QWidget):
     """The problems of a check: one row per corrupt file and per duplicate group (expand a group for
     its copies and their classes), filtered by kind, class and path text; "Export CSV…" writes the
@@ -194,8 +225,7 @@ class ProblemsPanel(QWidget):
         filters.addWidget(self.shown_label)
         filters.addWidget(self.export_button)
 
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image = FitImage()
         self.image.setMinimumSize(PREVIEW_SIZE // 2, PREVIEW_SIZE // 2)
         self.detail = QLabel()
         self.detail.setWordWrap(True)
@@ -451,7 +481,7 @@ class ProblemsPanel(QWidget):
         if image.isNull():
             self.image.setText(f"cannot be shown: {error}")
         else:  # decode_thumbnail already enlarged a small image to the preview size
-            self.image.setPixmap(QPixmap.fromImage(image))
+            self.image.set_image(image)
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         return self.loader.shutdown(timeout_s)
