@@ -1,9 +1,9 @@
 """Run an image-level sampler on a multi-label index and compare, per class, the images and
 instances it drew against the exact expectations.
 
-``rfs:T`` runs :class:`~balance_gui.core.repeat_factor_sampler.RepeatFactorSampler` (epochs of
+``rfs:T`` runs :class:`~balance_gui.sampling.repeat_factor_sampler.RepeatFactorSampler` (epochs of
 ``sum r`` images on average); any other scheme runs
-:class:`~balance_gui.core.sampler.BalancedSampler` on the per-image weights (the max of the image's
+:class:`~balance_gui.sampling.sampler.BalancedSampler` on the per-image weights (the max of the image's
 class weights), ``num_samples`` draws per epoch, with or without replacement.
 """
 
@@ -55,8 +55,8 @@ def simulate_image_level(
     ``image_weights`` (per image, file order) replaces the scheme's: custom class weights, as the
     GUI's table edits make them (under ``rfs:T`` they are the repeat factors).
     (The samplers, and torch, are imported here: the figures alone stay torch-free.)"""
-    from .repeat_factor_sampler import RepeatFactorSampler
-    from .sampler import BalancedSampler
+    from ..sampling.repeat_factor_sampler import RepeatFactorSampler
+    from ..sampling.sampler import BalancedSampler
 
     s = parse_scheme(scheme)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:

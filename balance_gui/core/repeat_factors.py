@@ -159,7 +159,7 @@ def expected_without_replacement(index: MultiLabelIndex, weights: ArrayLike, dra
 
 
 def expected_repeat_factor_epoch(index: MultiLabelIndex, factors: ArrayLike) -> ClassLevel:
-    """One epoch of :class:`~balance_gui.core.repeat_factor_sampler.RepeatFactorSampler`: image i
+    """One epoch of :class:`~balance_gui.sampling.repeat_factor_sampler.RepeatFactorSampler`: image i
     appears ``r_i`` times on average, so class c's images ``sum_i r_i [c in i]`` and instances
     ``sum_i r_i n_ic``; the epoch's expected length is ``sum_i r_i``."""
     r = _check_image_weights(index, factors, "repeat factors")

@@ -21,15 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .draws import StratifiedDraw, mix_seed
-from .errors import BalanceError, SettingsError, WeightsError
-from .expected import ArrayLike, FitTest, fit_test, mode_shares
-from .expected import distinct_with_replacement as expected_distinct
-from .modes import sampler_mode
-from .options import Mode
-from .reports.simulate import format_simulation_report, simulation_record  # the run's report, its home
-from .sampler import CHUNK_SIZE, BalancedSampler
-from .sampler_inputs import (
+from ..sampling.draws import StratifiedDraw, mix_seed
+from ..sampling.sampler import CHUNK_SIZE, BalancedSampler
+from ..sampling.sampler_inputs import (
     MAX_DRAWS,
     WHOLE_EPOCH_BYTES_PER_DRAW,
     as_float64,
@@ -39,6 +33,12 @@ from .sampler_inputs import (
     memory_bytes,
     to_tensor,
 )
+from .errors import BalanceError, SettingsError, WeightsError
+from .expected import ArrayLike, FitTest, fit_test, mode_shares
+from .expected import distinct_with_replacement as expected_distinct
+from .modes import sampler_mode
+from .options import Mode
+from .reports.simulate import format_simulation_report, simulation_record  # the run's report, its home
 from .training import build_sampler
 
 __all__ = [

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..sampling.repeat_factor_sampler import RepeatFactorSampler
+from ..sampling.sampler import MODES, BalancedBatchSampler, BalancedSampler
+from ..sampling.sampler_inputs import as_float64, check_weights
 from .errors import SettingsError, WeightsError, WeightsFileError
-from .repeat_factor_sampler import RepeatFactorSampler
-from .sampler import MODES, BalancedBatchSampler, BalancedSampler
-from .sampler_inputs import as_float64, check_weights
 
 __all__ = ["REPEAT", "run_weights", "file_weights", "class_groups", "build_sampler", "load_sampler"]
 
@@ -332,7 +332,7 @@ def load_sampler(
     ``MultiLabelIndex`` (``core.annotations.open_annotations``), checked by image ids and files:
     ``mode="weighted"`` gives a ``BalancedSampler`` on the image weights (the repeat factors of an
     ``rfs:T`` file, drawn by weight); ``mode="repeat"`` (``rfs:T`` files) a
-    :class:`~balance_gui.core.repeat_factor_sampler.RepeatFactorSampler`, epochs where image ``i``
+    :class:`~balance_gui.sampling.repeat_factor_sampler.RepeatFactorSampler`, epochs where image ``i``
     appears ``floor(r_i)`` or ``floor(r_i) + 1`` times.  The app's image-level run with seed ``S``
     is ``seed=S`` (epochs advance by one per iteration).
     """

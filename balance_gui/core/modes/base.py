@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-    from ..draws import Draw, Where
+    from ...sampling.draws import Draw, Where
 
 
 @dataclass(frozen=True)

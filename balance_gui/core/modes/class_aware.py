@@ -11,7 +11,7 @@ from ..expected import distinct_cycled, expected_shares
 from .base import ClassLayout, EpochFigures, SamplerMode
 
 if TYPE_CHECKING:
-    from ..draws import Draw, Where
+    from ...sampling.draws import Draw, Where
 
 
 def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> EpochFigures:
@@ -23,7 +23,7 @@ def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> E
 def _class_draw(c: ClassLayout, where: Where) -> Draw:
     import torch
 
-    from ..draws import ClassAwareDraw, stable_argsort
+    from ...sampling.draws import ClassAwareDraw, stable_argsort
 
     if c.runs is not None and c.runs[0].numel() == int(torch.count_nonzero(c.counts)):
         # every class is one contiguous run: no permutation needed

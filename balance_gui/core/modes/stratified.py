@@ -12,7 +12,7 @@ from ..expected import distinct_stratified, expected_shares
 from .base import ClassLayout, EpochFigures, SamplerMode
 
 if TYPE_CHECKING:
-    from ..draws import Draw, Where
+    from ...sampling.draws import Draw, Where
 
 
 def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> EpochFigures:
@@ -21,7 +21,7 @@ def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> E
 
 
 def _class_draw(c: ClassLayout, where: Where) -> Draw:
-    from ..draws import StratifiedDraw
+    from ...sampling.draws import StratifiedDraw
 
     return StratifiedDraw(c.targets, c.mass, where)
 

@@ -13,7 +13,7 @@ from .base import ClassLayout, EpochFigures, SamplerMode
 if TYPE_CHECKING:
     import torch
 
-    from ..draws import Draw, Where
+    from ...sampling.draws import Draw, Where
 
 
 def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> EpochFigures:
@@ -27,7 +27,7 @@ def _figures(n: np.ndarray, class_w: np.ndarray, k: int, replacement: bool) -> E
 def _sample_draw(w: torch.Tensor, where: Where) -> Draw:
     import torch
 
-    from ..draws import RUNS_DIVISOR, ItemsDraw, SegmentsDraw, runs_of
+    from ...sampling.draws import RUNS_DIVISOR, ItemsDraw, SegmentsDraw, runs_of
 
     n = w.numel()
     st = runs_of(w, max(64, n // RUNS_DIVISOR))
@@ -40,7 +40,7 @@ def _sample_draw(w: torch.Tensor, where: Where) -> Draw:
 def _class_draw(c: ClassLayout, where: Where) -> Draw:
     import torch
 
-    from ..draws import SegmentsDraw, stable_argsort
+    from ...sampling.draws import SegmentsDraw, stable_argsort
 
     if c.runs is not None:  # class-sorted (or few runs): segments are the runs
         starts, run_lens, run_cls = c.runs
