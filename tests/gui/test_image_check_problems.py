@@ -302,3 +302,18 @@ def test_the_summary_keeps_a_small_share_readable():
     assert summary_text(index, result, 0, 0) == (
         "1 corrupt, 0 duplicate copies in 0 groups; 999,999 of 1,000,000 images usable (1 excluded: 0.0001%)"
     )
+
+
+def test_the_preview_shows_the_whole_image_in_a_short_pane(qtbot, panel, checked):
+    index, result = checked
+    panel.resize(900, 260)  # a short pane: less than the 256 px preview
+    panel.show()
+    panel.set_result(index, result)
+    panel.select_row(0, copy=1)
+    qtbot.waitUntil(lambda: not panel.image.pixmap().isNull(), timeout=5000)
+    shown = panel.image.pixmap()
+    assert shown.height() <= panel.image.height() and shown.width() <= panel.image.width()
+    assert abs(shown.width() * 16 - shown.height() * 24) <= 24  # a 24 x 16 image, aspect kept (to a pixel)
+    panel.resize(1200, 900)
+    qtbot.waitUntil(lambda: panel.image.pixmap().width() > shown.width(), timeout=5000)  # it grows with the pane
+    assert panel.image.pixmap().width() <= 256
