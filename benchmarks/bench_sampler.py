@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmarks of balance_gui.core.sampler against torch's WeightedRandomSampler (run by hand).
+"""Benchmarks of balance_gui.sampling.sampler against torch's WeightedRandomSampler (run by hand).
 
 Every ratio is measured in the same run.  Dataset: N items (default 10,000,000) in
 1,000 long-tailed classes (Zipf counts, class-sorted as ImageFolder orders them),
@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.utils.data import BatchSampler, WeightedRandomSampler  # noqa: E402
 
-from balance_gui.core.sampler import BalancedSampler  # noqa: E402
+from balance_gui.sampling.sampler import BalancedSampler  # noqa: E402
 
 BATCH = 256
 
