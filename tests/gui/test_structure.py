@@ -85,6 +85,22 @@ def test_tasks_share_one_progress_widget(qtbot, window, small_tree):
     assert not window.scanning
 
 
+def test_a_task_reports_its_end_once_it_is_no_longer_busy(qtbot, window, small_tree):
+    """Orange's order: when scanEnded / checkEnded / runEnded come, the task is free, so a listener
+    may start the next job at once."""
+    seen = []
+    window.scanEnded.connect(lambda _o: seen.append(("scan", window.scanning)))
+    window.checkEnded.connect(lambda _o: seen.append(("check", window.checking)))
+    window.runEnded.connect(lambda _o: seen.append(("run", window.running)))
+    assert open_and_wait(qtbot, window, small_tree) == "ok"
+    with qtbot.waitSignal(window.checkEnded, timeout=60_000):
+        window.check_action.trigger()
+    window.sampler.num_samples.setValue(100)
+    with qtbot.waitSignal(window.runEnded, timeout=60_000):
+        window.start_run()
+    assert seen == [("scan", False), ("check", False), ("run", False)]
+
+
 # ---------------------------------------------------------------- drag and drop
 
 
