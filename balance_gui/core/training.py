@@ -226,12 +226,15 @@ def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.nd
         "counts": counts,
     }
     check_matches(info, view, path)
-    if info["format"] != ".json":
+    if "weights" in info:  # a per-sample file; a per-class one (.json) gives them for the targets
         return np.asarray(info["weights"], dtype=np.float64)
     if info["num_excluded"]:
+        from .weightsfile_formats import WEIGHTS_FORMATS, listed
+
+        per_sample = listed(f for f in WEIGHTS_FORMATS if f.per_sample)
         raise WeightsFileError(
             f"{os.fspath(path)} excludes {info['num_excluded']:,} samples (corrupt or duplicate copies), but a "
-            ".json names no files, so it cannot give per-sample weights: export .pt, .csv or .npy for those"
+            f"{info['format']} names no files, so it cannot give per-sample weights: export {per_sample} for those"
         )
     return sample_weights(targets, info["class_weights"])
 
