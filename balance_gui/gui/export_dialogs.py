@@ -49,7 +49,9 @@ def _with_extension(path: str, chosen_filter: str, formats: Any) -> str:
     return path + known[0]
 
 
-def ask_weights_path(parent: QWidget, settings: QSettings, base_name: str, preferred: str = ".pt") -> str | None:
+def ask_weights_path(
+    parent: QWidget, settings: QSettings, base_name: str, preferred: str = WEIGHTS_FORMATS[0].extension
+) -> str | None:
     """A save dialog for weights; returns the path with a known extension, or None if cancelled."""
     filters = [label for _, label in WEIGHT_FORMATS]
     selected = dict(WEIGHT_FORMATS).get(preferred, filters[0])
