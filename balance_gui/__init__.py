@@ -30,44 +30,44 @@ DEMO_DATASET = (
 )
 
 _EXPORTS = {
-    "scan_image_folder": "dataset",
-    "scan_manifest": "dataset",
-    "open_dataset": "dataset",
-    "DatasetIndex": "dataset",
-    "ScanProgress": "dataset",
-    "IMG_EXTENSIONS": "dataset",
-    "Scheme": "weights",
-    "parse_scheme": "weights",
-    "class_weights": "weights",
-    "sample_weights": "weights",
-    "expected_shares": "expected",
-    "class_figures": "expected",
-    "dataset_figures": "weights",
-    "make_weights_for_balanced_classes": "weights",
-    "export_weights": "weightsfile",
-    "load_weights": "weightsfile",
-    "load_sampler": "training",
-    "check_images": "images",
-    "CheckResult": "images",
-    "usable_weights": "images",
-    "BalancedSampler": "sampler",
-    "BalancedBatchSampler": "sampler",
-    "DistributedBalancedSampler": "sampler",
-    "PKBatchSampler": "sampler",
-    "DistributedPKBatchSampler": "distributed_pk",
-    "read_labels": "labels",
-    "Labels": "labels",
-    "downsampling_sampler": "recipes",
-    "upsampling_sampler": "recipes",
-    "BalanceSchedule": "recipes",
-    "simulate": "simulate",
-    "SimulationStep": "simulate",
-    "BalanceError": "errors",
-    "SettingsError": "errors",
-    "DatasetError": "errors",
-    "WeightsError": "errors",
-    "WeightsFileError": "errors",
-    "Cancelled": "errors",
+    "scan_image_folder": "core.dataset",
+    "scan_manifest": "core.dataset",
+    "open_dataset": "core.dataset",
+    "DatasetIndex": "core.dataset",
+    "ScanProgress": "core.dataset",
+    "IMG_EXTENSIONS": "core.dataset",
+    "Scheme": "core.weights",
+    "parse_scheme": "core.weights",
+    "class_weights": "core.weights",
+    "sample_weights": "core.weights",
+    "expected_shares": "core.expected",
+    "class_figures": "core.expected",
+    "dataset_figures": "core.weights",
+    "make_weights_for_balanced_classes": "core.weights",
+    "export_weights": "core.weightsfile",
+    "load_weights": "core.weightsfile",
+    "load_sampler": "core.training",
+    "check_images": "core.images",
+    "CheckResult": "core.images",
+    "usable_weights": "core.images",
+    "BalancedSampler": "sampling.sampler",
+    "BalancedBatchSampler": "sampling.sampler",
+    "DistributedBalancedSampler": "sampling.sampler",
+    "PKBatchSampler": "sampling.sampler",
+    "DistributedPKBatchSampler": "sampling.distributed_pk",
+    "read_labels": "core.labels",
+    "Labels": "core.labels",
+    "downsampling_sampler": "sampling.recipes",
+    "upsampling_sampler": "sampling.recipes",
+    "BalanceSchedule": "sampling.recipes",
+    "simulate": "core.simulate",
+    "SimulationStep": "core.simulate",
+    "BalanceError": "core.errors",
+    "SettingsError": "core.errors",
+    "DatasetError": "core.errors",
+    "WeightsError": "core.errors",
+    "WeightsFileError": "core.errors",
+    "Cancelled": "core.errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -80,7 +80,6 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
     from .core.dataset import open_dataset as open_dataset
     from .core.dataset import scan_image_folder as scan_image_folder
     from .core.dataset import scan_manifest as scan_manifest
-    from .core.distributed_pk import DistributedPKBatchSampler as DistributedPKBatchSampler
     from .core.errors import BalanceError as BalanceError
     from .core.errors import Cancelled as Cancelled
     from .core.errors import DatasetError as DatasetError
@@ -94,13 +93,6 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
     from .core.images import usable_weights as usable_weights
     from .core.labels import Labels as Labels
     from .core.labels import read_labels as read_labels
-    from .core.recipes import BalanceSchedule as BalanceSchedule
-    from .core.recipes import downsampling_sampler as downsampling_sampler
-    from .core.recipes import upsampling_sampler as upsampling_sampler
-    from .core.sampler import BalancedBatchSampler as BalancedBatchSampler
-    from .core.sampler import BalancedSampler as BalancedSampler
-    from .core.sampler import DistributedBalancedSampler as DistributedBalancedSampler
-    from .core.sampler import PKBatchSampler as PKBatchSampler
     from .core.simulate import SimulationStep as SimulationStep
     from .core.simulate import simulate as simulate
     from .core.training import load_sampler as load_sampler
@@ -112,6 +104,14 @@ if TYPE_CHECKING:  # the real types for type checkers (mirrors _EXPORTS); at run
     from .core.weights import sample_weights as sample_weights
     from .core.weightsfile import export_weights as export_weights
     from .core.weightsfile import load_weights as load_weights
+    from .sampling.distributed_pk import DistributedPKBatchSampler as DistributedPKBatchSampler
+    from .sampling.recipes import BalanceSchedule as BalanceSchedule
+    from .sampling.recipes import downsampling_sampler as downsampling_sampler
+    from .sampling.recipes import upsampling_sampler as upsampling_sampler
+    from .sampling.sampler import BalancedBatchSampler as BalancedBatchSampler
+    from .sampling.sampler import BalancedSampler as BalancedSampler
+    from .sampling.sampler import DistributedBalancedSampler as DistributedBalancedSampler
+    from .sampling.sampler import PKBatchSampler as PKBatchSampler
 
 
 def __getattr__(name: str) -> Any:
@@ -119,7 +119,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value = _version()
         return value
     if name in _EXPORTS:
-        value = getattr(import_module(f".core.{_EXPORTS[name]}", __name__), name)
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'balance_gui' has no attribute {name!r}")
