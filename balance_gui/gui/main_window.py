@@ -40,14 +40,15 @@ from PySide6.QtWidgets import (
 
 from balance_gui import DEMO_DATASET
 from balance_gui.core.errors import BalanceError
-from balance_gui.core.expected import fit_line
 from balance_gui.core.weights import Scheme
 from balance_gui.core.weightsfile_formats import WEIGHTS_FORMATS, listed
 
 from .class_table import ClassTableModel, ClassTableView
+from .export_text import plot_caption, stale_text, stats_line, training_lines
 from .help import HelpDialog
 from .jobs import JobRunner
 from .lazy import LazyTabs, LazyView
+from .recent import RecentPaths
 from .sampler_panel import SamplerPanel
 from .session import RunState, Session
 from .summary import SummaryPanel
@@ -66,8 +67,6 @@ from .tasks import (
 log = logging.getLogger(__name__)
 
 APP_NAME = "balance-gui"
-RECENT_KEY = "recent/folders"
-MAX_RECENT = 10
 SHUTDOWN_WAIT_S = 15.0
 # Longest wait for the first frame before the deferred views are built anyway (a platform that
 # never sends an Expose event must not leave the window without plots).
@@ -557,7 +556,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.help_action)
         help_menu.addAction(self.training_action)
         help_menu.addAction(self.about_action)
-        self._rebuild_recent_menu()
+        self.recent = RecentPaths(self.settings, self.recent_menu, self.open_path)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
@@ -807,39 +806,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================== recent folders
     def _recent(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [v for v in (value if isinstance(value, list) else []) if isinstance(v, str) and v]
+        return self.recent.paths()
 
     def _add_recent(self, path: str) -> None:
-        items = [path] + [p for p in self._recent() if p != path]
-        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
-        self.settings.sync()
-        self._rebuild_recent_menu()
+        self.recent.add(path)
 
     def clear_recent(self) -> None:
-        self.settings.setValue(RECENT_KEY, [])
-        self.settings.sync()
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self._recent()
-        for i, path in enumerate(recent):
-            label = f"&{i + 1}  {path}" if i < 9 else path
-            action = self.recent_menu.addAction(label)
-            action.setData(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
-        if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Recent", self.clear_recent)
-        else:
-            empty = self.recent_menu.addAction("(none yet)")
-            empty.setEnabled(False)
+        self.recent.clear()
 
     def recent_paths(self) -> list[str]:
-        return self._recent()
+        return self.recent.paths()
 
     # ================================================================== image check
     @property
@@ -1003,13 +979,8 @@ class MainWindow(QMainWindow):
 
     def stats_line(self) -> str:
         """The stats line as plain text (for plot export and tests); empty before a run."""
-        step = self.last_step
-        if step is None:
-            return ""
-        if self.session.multilabel:
-            return str(self.multilabel_plots.figures_label.text())
-        fit = fit_line(step.fit) if step.fit is not None else ""
-        return f"{step.draws_done:,} draws ({step.mode}); {fit}; TV distance {step.tv_distance:.4f}"
+        multi = self.session.multilabel and self.session.step is not None
+        return stats_line(self.session, str(self.multilabel_plots.figures_label.text()) if multi else "")
 
     # ================================================================== export
     def _base_name(self) -> str:
@@ -1038,19 +1009,7 @@ class MainWindow(QMainWindow):
             self._training_dialog.warning.setVisible(bool(stale))
 
     def _stale_text(self) -> str:
-        s = self.session
-        if not s.export_stale:
-            return ""
-        name = os.path.basename(s.export_path or "")
-        if s.export_scheme == str(s.scheme) and s.class_weights is not None:
-            return (
-                f"{name} is out of date: it excludes other files than the current weights "
-                f"({'on usable images' if s.use_usable else 'on all images'}): export again to use them."
-            )
-        return (
-            f"{name} holds the weights of scheme {s.export_scheme}, "
-            f"not the current {s.scheme}: export again to use the current weights."
-        )
+        return stale_text(self.session)
 
     def export_plots(self, ext: str) -> None:
         from .export_dialogs import ask_plot_path
@@ -1076,35 +1035,10 @@ class MainWindow(QMainWindow):
         self.plotsExported.emit(path)
 
     def _plot_caption(self) -> tuple[str, str]:
-        """Title and footer of an exported plot: dataset, scheme, settings and the stats line."""
-        name = os.path.basename(os.path.normpath(self.index.root)) if self.index is not None else APP_NAME
-        st = self.session.settings
-        title = (
-            f"{name}: scheme {self.scheme}, {st.mode}, {'with' if st.replacement else 'without'} replacement, "
-            f"{st.num_samples:,} draws × {st.epochs:,} epoch(s)"
-        )
-        return title, self.stats_line()
+        return plot_caption(self.session, self.stats_line(), APP_NAME)
 
     def training_snippet(self) -> str:
-        from .export_dialogs import training_snippet
-
-        st = self.session.settings
-        root = self.index.root if self.index is not None else "path/to/dataset"
-        source = self.index.source if self.index is not None else "folder"
-        if source == "manifest":  # the lines open the manifest itself
-            root = self.index.source_file or root
-        weights = self.last_export or os.path.join(os.getcwd(), "weights.pt")
-        return training_snippet(
-            weights,
-            root,
-            source,
-            num_samples=st.num_samples,
-            replacement=st.replacement,
-            batch_size=st.batch_size,
-            seed=st.seed,
-            mode=st.mode,
-            device=st.device,
-        )
+        return training_lines(self.session)
 
     def show_training_dialog(self) -> Any:
         from .export_dialogs import UseInTrainingDialog
