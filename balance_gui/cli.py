@@ -49,7 +49,7 @@ SUBCOMMANDS = ("inspect", "export", "simulate", "verify", "check")
 INT64_MAX = 2**63 - 1
 # torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
 SEED_RANGE = (-(2**63), 2**64 - 1)
-# The most draws a simulation makes (core.sampler_inputs.MAX_DRAWS; not imported: torch loads lazily).
+# The most draws a simulation makes (sampling.sampler_inputs.MAX_DRAWS; not imported: torch loads lazily).
 MAX_DRAWS = 2**48
 # An error message quotes at most this much of what it was given (a 100 MB CSV row, say).
 MESSAGE_LIMIT = 2000
@@ -332,8 +332,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
 
     from .core.reports.simulate import format_simulation_report, simulation_record
-    from .core.sampler_inputs import resolve_device
     from .core.simulate import simulate
+    from .sampling.sampler_inputs import resolve_device
 
     try:  # the device is the one setting only the sampler can judge: its words, naming the option
         resolve_device(args.device)

@@ -287,7 +287,7 @@ def _check_total(per_epoch: int, epochs: int) -> None:
 
 # torch's WeightedRandomSampler holds an epoch as an int64 tensor, then as a list of Python ints.
 _WRS_BYTES_PER_DRAW = 48
-# Part of the streamed stratified order's key (the sampler's tags, in core.draws, are 1 to 4).
+# Part of the streamed stratified order's key (the sampler's tags, in sampling.draws, are 1 to 4).
 _TAG_STREAM = 0x5354
 
 

@@ -9,7 +9,7 @@ from epoch to epoch with the rounding) with the epoch keys of
 :class:`~balance_gui.sampling.sampler.BalancedSampler`: without ``seed`` one draw from ``generator``
 (or torch's global one) at each epoch's first ``next()``; with ``seed=S`` the epoch is a pure
 function of ``(S, epoch)``, so ``set_epoch`` changes the rounding and any process recomputes any
-epoch.  ``state_dict``/``load_state_dict`` are the item samplers' (``core.epochs``): fingerprinted
+epoch.  ``state_dict``/``load_state_dict`` are the item samplers' (``sampling.epochs``): fingerprinted
 (the kind, a sha256 of the repeat factors, ``shuffle``, the seed or generator, the world size) and
 exact at every cut, mid-epoch and at the epoch boundaries, through torchdata's
 ``StatefulDataLoader``.

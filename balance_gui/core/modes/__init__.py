@@ -2,7 +2,7 @@
 
 The sampler (its draw strategy), the expected figures, the simulation, the CLI's ``--mode`` and
 the GUI's sampler panel read :data:`MODES`. A new mode is a file defining
-``MODE = SamplerMode(...)`` and one line below (and its draw strategy in ``core.draws`` if no
+``MODE = SamplerMode(...)`` and one line below (and its draw strategy in ``sampling.draws`` if no
 existing one fits)."""
 
 from __future__ import annotations

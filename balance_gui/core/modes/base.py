@@ -1,7 +1,7 @@
 """What a sampler mode is: the entry each file of this package defines.
 
 A mode says how an epoch's draws are made from the class weights: its name and text, what it can
-be combined with (replacement, torch's sampler), its draw strategy (``core.draws``) and its
+be combined with (replacement, torch's sampler), its draw strategy (``sampling.draws``) and its
 expected figures (``core.expected``). This module and the mode files import neither torch nor Qt
 at import time: the GUI lists the modes before torch is loaded."""
 
@@ -52,7 +52,7 @@ class SamplerMode:
     ``class_draw`` builds its draw strategy from the samples grouped by class (per-sample weights
     are grouped by equal weight); ``sample_draw``, where given, draws per-sample weights as they
     are. Without replacement every mode that allows it (``replacement_only`` False) draws by
-    ``core.draws.RaceDraw``, torch.multinomial's law."""
+    ``sampling.draws.RaceDraw``, torch.multinomial's law."""
 
     key: str
     label: str
