@@ -209,6 +209,94 @@ def _sigterm_kept() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _signals_between_calls() -> Iterator[Callable[[], None]]:
+    """Signals whose handler raises (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM/SIGHUP/SIGQUIT that
+    end the check) are recorded while the check waits on Ray, and their handlers called by the
+    ``checkpoint`` this yields, between calls into Ray. Raised inside one (``ray.wait`` is a call into
+    Ray's C++ core worker), such an exception came out as "SystemError: CoreWorker.wait returned a
+    result with an exception set" (SIGTERM: exit 3), or the process aborted (Ray's own SIGTERM handler:
+    SIGABRT). The cleanup after one (the tasks cancelled, their end awaited) runs with signals still
+    recorded: a second Ctrl-C cannot cut it short. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    wanted = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)]
+    handlers = {s: h for s in wanted if callable(h := signal.getsignal(s))}
+    came: list[int] = []
+
+    def checkpoint() -> None:
+        if came:
+            signum = came[0]
+            came.clear()
+            handler = handlers[signum]
+            assert callable(handler)
+            handler(signum, None)
+
+    for signum in handlers:
+        signal.signal(signum, lambda number, frame: came.append(number))
+    try:
+        yield checkpoint
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line), from /proc (empty where there is none)."""
+    out: dict[int, tuple[int, str]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if fields[0] in ("Z", "X"):
+                continue  # ended
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                command = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, IndexError):
+            continue
+        out[int(entry)] = (int(fields[1]), command)
+    return out
+
+
+def _ray_processes() -> list[int]:
+    """The processes below this one that a local Ray instance runs (its GCS and raylet, started here,
+    and everything below them: agents, workers), on Linux."""
+    table = _process_table()
+    mine = os.getpid()
+    found = [pid for pid, (parent, command) in table.items() if parent == mine and "ray" in command]
+    frontier = list(found)
+    while frontier:
+        here = frontier.pop()
+        children = [pid for pid, (parent, _) in table.items() if parent == here]
+        found += children
+        frontier += children
+    return found
+
+
+def _end_leftovers(pids: list[int], wait_s: float = 5.0) -> None:
+    """Kill those of ``pids`` (a local Ray instance's processes, found before its shutdown) still running
+    ``wait_s`` after it: Ray's agents, started by the raylet, outlived a shutdown that came while they
+    were still starting (seen after a Ctrl-C to the process group), reparented to init."""
+    deadline = time.monotonic() + wait_s
+    left = pids
+    while left:
+        table = _process_table()
+        left = [pid for pid in left if pid in table and table[pid][0] in (1, os.getpid(), *left)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class RayRunner:
     """Runs the check's per-file work on Ray; called as the local check calls its process pool:
     ``runner(full_paths, todo, workers, settings, store, report, cancel)``.
@@ -267,7 +355,9 @@ class RayRunner:
         """Shut Ray down if this runner started it (nothing of the check is left running)."""
         if self.started and self._ray is not None:
             with _ctrl_c_held(raise_after=False):  # a second Ctrl-C must not cut the shutdown short
+                started = _ray_processes()
                 self._ray.shutdown()
+                _end_leftovers(started)
             self.started = False
 
     def __call__(
@@ -312,49 +402,53 @@ class RayRunner:
                 in_flight[task.remote([full_paths[i] for i in positions], settings_ref)] = positions
             spent["submit"] += time.perf_counter() - t
 
-        try:
-            while done < len(todo):
-                check_cancel()
-                top_up()
-                t = time.perf_counter()
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=_POLL_S)
-                spent["wait"] += time.perf_counter() - t
-                for ref in ready:
-                    positions = in_flight.pop(ref)
-                    try:
-                        version, found = ray.get(ref)
-                    except ray.exceptions.WorkerCrashedError:
-                        if len(positions) > 1:
-                            singles.extend([i] for i in positions)
-                            continue
-                        found = [images.crashed_info(full_paths[positions[0]])]
-                        version = PIL.__version__
-                    if version != PIL.__version__:
-                        raise RayUnavailable(
-                            f"the Ray workers decode with Pillow {version}, this process with Pillow "
-                            f"{PIL.__version__}: their verdicts would not be this check's; install Pillow "
-                            f"{PIL.__version__} on the cluster"
-                        )
-                    t = time.perf_counter()
-                    self.result_bytes += len(pickle.dumps((version, found)))
-                    store(positions, found)
-                    done += len(positions)
-                    spent["store"] += time.perf_counter() - t
-                    report(done)
+        with _signals_between_calls() as checkpoint:  # a signal raises here, never inside a call into Ray
+            try:
+                while done < len(todo):
+                    checkpoint()
                     check_cancel()
-        finally:
-            self.timings.update(spent)
-            self.cancelled_tasks = len(in_flight)
-            for ref in in_flight:  # a cancel, Ctrl-C or a failure: stop every task still queued or running
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
-            # Return only once Ray has seen each of them end (cancelled, or its worker killed): until
-            # the owner has, their leases may still hold the cluster's CPUs.
-            self.unended_tasks = 0
-            if in_flight:
-                with contextlib.suppress(Exception):
-                    ended, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=_CANCEL_WAIT_S)
-                    self.unended_tasks = len(in_flight) - len(ended)
+                    top_up()
+                    t = time.perf_counter()
+                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=_POLL_S)
+                    spent["wait"] += time.perf_counter() - t
+                    checkpoint()
+                    for ref in ready:
+                        positions = in_flight.pop(ref)
+                        try:
+                            version, found = ray.get(ref)
+                        except ray.exceptions.WorkerCrashedError:
+                            if len(positions) > 1:
+                                singles.extend([i] for i in positions)
+                                continue
+                            found = [images.crashed_info(full_paths[positions[0]])]
+                            version = PIL.__version__
+                        if version != PIL.__version__:
+                            raise RayUnavailable(
+                                f"the Ray workers decode with Pillow {version}, this process with Pillow "
+                                f"{PIL.__version__}: their verdicts would not be this check's; install Pillow "
+                                f"{PIL.__version__} on the cluster"
+                            )
+                        t = time.perf_counter()
+                        self.result_bytes += len(pickle.dumps((version, found)))
+                        store(positions, found)
+                        done += len(positions)
+                        spent["store"] += time.perf_counter() - t
+                        report(done)
+                        check_cancel()
+            finally:
+                self.timings.update(spent)
+                self.cancelled_tasks = len(in_flight)
+                for ref in in_flight:  # a cancel, Ctrl-C or a failure: stop every task still queued or running
+                    with contextlib.suppress(Exception):
+                        ray.cancel(ref, force=True)
+                # Return only once Ray has seen each of them end (cancelled, or its worker killed): until
+                # the owner has, their leases may still hold the cluster's CPUs.
+                self.unended_tasks = 0
+                if in_flight:
+                    with contextlib.suppress(Exception):
+                        ended, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=_CANCEL_WAIT_S)
+                        self.unended_tasks = len(in_flight) - len(ended)
+            checkpoint()  # one that came after the last result
 
 
 # ---------------------------------------------------------------- using it from check_images
