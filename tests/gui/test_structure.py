@@ -250,3 +250,28 @@ def test_keeping_a_copy_in_the_problems_tab_reaches_the_weights(qtbot, window, t
     assert s.check.usable_mask[group.representative] and not s.check.usable_mask[group.samples[1]]
     np.testing.assert_array_equal(s.counts, [2, 1])  # ant keeps its copy
     np.testing.assert_array_equal(window.table_model.column_values("usable"), [2, 1])
+
+
+@pytest.mark.slow
+def test_check_on_a_real_local_ray_matches_the_local_check(qtbot, window, tmp_path):
+    """Engine Ray, no address: a local cluster is started for the check and stopped after it; the
+    problems are the local check's."""
+    import ray
+
+    from ..test_images import image_bytes, write
+
+    root = tmp_path / "ray"
+    write(root, "ant/a0.png", image_bytes(1))
+    write(root, "ant/a1.jpg", b"not a JPEG")
+    write(root, "bee/b0.png", image_bytes(1))
+    write(root, "bee/b1.png", image_bytes(2))
+    assert open_and_wait(qtbot, window, root) == "ok"
+    window.set_check_engine("ray", "")
+    with qtbot.waitSignal(window.checkEnded, timeout=110_000) as blocker:
+        window.check_action.trigger()
+    assert blocker.args == ["ok"], window.last_error
+    local = check_images(window.index, workers=1, cache_path=None)
+    got = window.session.check
+    assert [(p.kind, p.sample) for p in got.problems] == [(p.kind, p.sample) for p in local.problems]
+    np.testing.assert_array_equal(got.usable_mask, local.usable_mask)
+    assert not ray.is_initialized()  # the cluster started for the check is gone
