@@ -36,7 +36,8 @@ def cache_in_tmp(tmp_path, monkeypatch):
 
 
 def test_first_screen_needs_no_pyqtgraph_superqt_or_torch():
-    """Building the window imports neither pyqtgraph nor superqt nor torch; after its first frame the
+    """Building the window imports neither pyqtgraph nor superqt nor torch (nor the image check's
+    modules, nor importlib.metadata for the version); after its first frame the
     plots and the scheme picker are built (and the device probe starts loading torch in a worker)."""
     code = """
 import sys
@@ -44,7 +45,8 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from balance_gui.gui.main_window import MainWindow
 w = MainWindow(probe_devices=False)
-heavy = [m for m in ("pyqtgraph", "superqt", "torch") if m in sys.modules]
+heavy = [m for m in ("pyqtgraph", "superqt", "torch", "balance_gui.core.images", "importlib.metadata")
+         if m in sys.modules]
 print("BEFORE", heavy)
 got = []
 w.firstFrameShown.connect(lambda: got.append(1))
