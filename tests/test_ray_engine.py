@@ -259,3 +259,25 @@ def test_ctrl_c_ends_check_engine_ray_with_130_and_leaves_no_ray_process(tmp_pat
         for pid in seen:  # only this test's own processes, by id
             if not hh.gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_images_held_in_a_hugging_face_folder_get_the_local_verdicts_on_ray(tmp_path, local_ray):
+    datasets = pytest.importorskip("datasets")
+    from balance_gui.core.dataset import open_dataset
+
+    png = image_bytes(100, "PNG", (64, 48))
+    data = [image_bytes(k) for k in range(12)] + [png[: len(png) // 2], b"text", image_bytes(3)]
+    labels = [k % 2 for k in range(len(data))]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["a", "b"])})
+    column = [{"bytes": b, "path": None} for b in data]
+    datasets.Dataset.from_dict({"image": column, "label": labels}, features=features).save_to_disk(str(tmp_path / "hf"))
+    index = open_dataset(str(tmp_path / "hf"))
+    local = check_images(index, workers=1, cache_path=None)
+    on_ray = check_images_ray(index, runner=RayRunner(chunk_size=4), cache_path=None)  # bytes sent to Ray tasks
+
+    def verdicts(result):
+        return [(p.sample, p.kind, p.reason) for p in result.problems]
+
+    assert verdicts(on_ray) == verdicts(local)
+    assert [p.kind for p in local.problems] == ["corrupt", "corrupt", "duplicate"]
+    assert on_ray.class_stats == local.class_stats and on_ray.files_decoded == len(data)
