@@ -12,9 +12,21 @@ is clean:
   in front of it must cost nothing).
 
 Prints wall time and peak RSS of each, and the ratios against the anchor (goal: counting within
-2x of its time and of its peak memory).
+2x of its time and of its peak memory). The same two are also timed as whole processes (from the
+parent's start of the process to its exit: interpreter, imports, reading, counting, printing):
+``python -c`` the one-liner, against ``balance-gui inspect M.parquet --json``.
+
+Then the sampler over a table of ``--sampler-rows`` rows (default 100M; 0 skips it): a Hugging Face
+``save_to_disk`` folder holding only a ClassLabel column (1,000 long-tailed classes), a class-form
+``.json`` weights file exported from it, and, in a fresh process each, ``load_sampler(w.json, X)``
+for X the folder's index (``open_dataset``) and the ``datasets.Dataset`` (``load_from_disk``, when
+``datasets`` is installed): open, build, one epoch drawn (``iter_chunks``, N draws), against the
+anchor of benchmarks/bench_sampler.py (a): ``torch.multinomial`` on the per-sample weights, per draw
+(it takes at most 2^24 categories: timed on the first 10M rows' weights, 10M draws), target: the
+epoch >= 10x faster; with peak RSS.
 
     python benchmarks/bench_tables.py [--rows 30000000] [--csv-rows 1000000] [--file PATH] [--keep]
+                                      [--sampler-rows 100000000] [--only parquet|sampler]
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -86,6 +99,172 @@ print(f"{elapsed:.4f} {peak:.1f} {total}")
 """
 
 
+# A whole process: the parent times it from start to exit; it prints its peak RSS (VmHWM) last.
+WHOLE = r"""
+import atexit, sys
+def hwm():
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+    print(f"VMHWM {peak:.1f}", file=sys.stderr)
+atexit.register(hwm)
+path, what = sys.argv[1], sys.argv[2]
+if what == "oneliner":
+    import pyarrow.parquet as pq
+    print(pq.read_table(path, columns=["label"]).column("label").value_counts())
+else:
+    from balance_gui.cli import main
+    rc = main(["inspect", path, "--json"])
+    if rc:
+        raise SystemExit(rc)
+"""
+
+
+def run_whole(path: str, what: str) -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", WHOLE, path, what], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if out.returncode:
+        raise SystemExit(f"{what} (whole process) failed:\n{out.stderr}")
+    peak = float(out.stderr.strip().splitlines()[-1].split()[1])
+    return elapsed, peak
+
+
+SAMPLER_CHILD = r"""
+import sys, time, gc
+import torch
+folder, weights, what = sys.argv[1], sys.argv[2], sys.argv[3]
+from balance_gui import load_sampler, open_dataset
+import balance_gui.core.hf_source, balance_gui.core.tables, balance_gui.core.training, pyarrow.compute  # not timed
+if what == "datasets":
+    import datasets
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+def drain(sampler):
+    return sum(c.numel() for c in sampler.iter_chunks())
+t0 = time.perf_counter()
+if what == "index":
+    data = open_dataset(folder)
+else:
+    import datasets
+    data = datasets.load_from_disk(folder)
+t1 = time.perf_counter()
+sampler = load_sampler(weights, data)
+t2 = time.perf_counter()
+drawn = drain(sampler)
+t3 = time.perf_counter()
+peak = hwm()
+gc.collect()
+epochs = []
+for _ in range(2):
+    t = time.perf_counter(); drain(sampler); epochs.append(time.perf_counter() - t)
+targets = sampler.targets if getattr(sampler, "targets", None) is not None else None
+import numpy as np
+labels = torch.from_numpy(np.asarray(data.targets, dtype=np.int64)) if what == "index" else None
+if labels is None:
+    from balance_gui import read_labels
+    labels = torch.from_numpy(read_labels(data).targets)
+# torch.multinomial takes at most 2^24 categories: the anchor draws 10M from the first 10M rows'
+# weights (bench_sampler's N), and the comparison is per draw.
+m = min(len(labels), 10_000_000)
+counts = torch.bincount(labels).double()
+w = (1.0 / counts)[labels[:m]]
+del labels
+gc.collect()
+anchor = []
+for _ in range(2):
+    t = time.perf_counter(); torch.multinomial(w, m, True); anchor.append(time.perf_counter() - t)
+per_draw = min(anchor) / m * drawn
+print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {min(epochs + [t3 - t2]):.3f} {per_draw:.3f} {peak:.1f} {drawn}")
+"""
+
+
+def generate_hf(folder: str, rows: int) -> None:
+    """A save_to_disk folder of ``rows`` rows: one ClassLabel column of 1,000 long-tailed classes, written
+    as ``save_to_disk`` writes it (an Arrow IPC stream, ``state.json``, ``dataset_info.json``) but with
+    pyarrow in large batches (``save_to_disk`` itself writes about 100k rows/s here)."""
+    import json
+
+    import pyarrow as pa
+
+    os.makedirs(folder)
+    rng = np.random.default_rng(0)
+    p = 1.0 / np.arange(1, CLASSES + 1) ** 1.1
+    p /= p.sum()
+    name = "data-00000-of-00001.arrow"
+    names = [f"class_{c:04d}" for c in range(CLASSES)]
+    features = {"label": {"names": names, "_type": "ClassLabel"}}
+    schema = pa.schema([("label", pa.int64())], metadata={"huggingface": json.dumps({"info": {"features": features}})})
+    with pa.OSFile(os.path.join(folder, name), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for start in range(0, rows, 10 * BLOCK):
+            labels = rng.choice(CLASSES, size=min(10 * BLOCK, rows - start), p=p).astype(np.int64)
+            writer.write_table(pa.table({"label": labels}, schema=schema))
+    state = {
+        "_data_files": [{"filename": name}],
+        "_fingerprint": "bench",
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    }
+    with open(os.path.join(folder, "state.json"), "w") as fh:
+        json.dump(state, fh)
+    with open(os.path.join(folder, "dataset_info.json"), "w") as fh:
+        json.dump({"citation": "", "description": "", "features": features, "homepage": "", "license": ""}, fh)
+
+
+def sampler_cases(rows: int, keep: bool) -> None:
+    import shutil
+
+    tmp = tempfile.mkdtemp(prefix="bench_tables_sampler_")
+    folder = os.path.join(tmp, "hf")
+    weights = os.path.join(tmp, "w.json")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        t = time.perf_counter()
+        generate_hf(folder, rows)
+        print(f"generated a {rows:,}-row Hugging Face folder in {time.perf_counter() - t:.0f} s", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "balance_gui", "export", folder, "-o", weights],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        print(f"load_sampler over a {rows:,}-row table, class form (.json), one epoch of N draws:")
+        head = f"{'dataset object':<34}{'open s':>8}{'build s':>9}{'epoch s':>9}{'multinomial s':>15}"
+        print(f"{head}{'x faster':>10}{'peak MiB':>10}")
+        for what in ("index", "datasets"):
+            if what == "datasets":
+                try:
+                    import datasets  # noqa: F401
+                except ImportError:
+                    print("datasets.Dataset: skipped (datasets is not installed)")
+                    continue
+            out = subprocess.run(
+                [sys.executable, "-c", SAMPLER_CHILD, folder, weights, what], env=env, capture_output=True, text=True
+            )
+            if out.returncode:
+                raise SystemExit(f"sampler case {what} failed:\n{out.stderr}")
+            t_open, t_build, t_first, t_epoch, t_multi, peak, drawn = out.stdout.split()
+            assert int(drawn) == rows
+            name = "open_dataset(folder)" if what == "index" else "datasets.load_from_disk(folder)"
+            ratio = float(t_multi) / float(t_epoch)
+            print(
+                f"{name:<34}{float(t_open):>8.2f}{float(t_build):>9.2f}{float(t_epoch):>9.2f}{float(t_multi):>15.2f}"
+                f"{ratio:>10.1f}{float(peak):>10.0f}"
+            )
+        print(
+            "(epoch: the fastest of three, the first included; multinomial: torch.multinomial's time per draw at 10M "
+            "categories, its limit being 2^24, times N; target >= 10x, as bench_sampler (a))"
+        )
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept: {tmp}")
+
+
 def run(path: str, what: str) -> tuple[float, float, int]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", CHILD, path, what], env=env, capture_output=True, text=True)
@@ -102,7 +281,13 @@ def main() -> None:
     ap.add_argument("--file", help="a Parquet manifest to reuse (its .csv beside it)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
+    ap.add_argument("--sampler-rows", type=int, default=100_000_000, help="rows of the sampler case (0: skip it)")
+    ap.add_argument("--only", choices=("parquet", "sampler"), help="run only these cases")
     args = ap.parse_args()
+    if args.only != "parquet" and args.sampler_rows > 0:
+        sampler_cases(args.sampler_rows, args.keep)
+    if args.only == "sampler":
+        return
     tmp = tempfile.mkdtemp(prefix="bench_tables_")
     parquet = args.file or os.path.join(tmp, "manifest.parquet")
     csv_path = os.path.splitext(parquet)[0] + ".csv"
@@ -141,6 +326,18 @@ def main() -> None:
         print(
             f"counting within 2x of the one-liner: time {'yes' if ok_t else 'NO'}, "
             f"peak memory {'yes' if ok_m else 'NO'}"
+        )
+        whole = {}
+        for what in ("oneliner", "inspect"):
+            runs_w = [run_whole(parquet, what) for _ in range(args.repeat)]
+            whole[what] = (min(r[0] for r in runs_w), min(r[1] for r in runs_w))
+        (wt0, wm0), (wt, wm) = whole["oneliner"], whole["inspect"]
+        print("Whole processes (start to exit, as a user runs them):")
+        print(f"{'python -c one-liner':<48}{wt0:>9.2f}{wm0:>10.0f}{1.0:>8.2f}{1.0:>8.2f}")
+        print(f"{'balance-gui inspect M.parquet --json':<48}{wt:>9.2f}{wm:>10.0f}{wt / wt0:>8.2f}{wm / wm0:>8.2f}")
+        print(
+            f"whole process within 2x of the one-liner's: time {'yes' if wt / wt0 <= 2 else 'NO'}, "
+            f"peak memory {'yes' if wm / wm0 <= 2 else 'NO'}"
         )
     finally:
         if not args.keep and not args.file:
