@@ -50,16 +50,30 @@ def plot_caption(s: Session, stats: str, fallback_name: str) -> tuple[str, str]:
 
 
 def training_lines(s: Session) -> str:
-    """The lines that load the exported weights into a DataLoader (``core.training_code``)."""
+    """The lines that load the exported weights into a DataLoader (``core.training_code``).
+    Multi-label data: the annotation file itself, drawn image by image as the app's run draws it."""
     from balance_gui.core.training_code import training_snippet
 
     st = s.settings
     index = s.index
+    weights = s.export_path or os.path.join(os.getcwd(), "weights.pt")
+    if s.multilabel:
+        rfs = s.scheme.name == "rfs"  # the run's repeat-factor epochs; their length is their own
+        return training_snippet(
+            weights,
+            index.file,
+            "coco" if index.source == "coco" else "multilabel",
+            mode="repeat" if rfs else "weighted",
+            num_samples=None if rfs else st.num_samples,
+            replacement=True if rfs else st.replacement,
+            seed=st.seed,
+            device=st.device,
+            image_root=index.root,
+        )
     root = index.root if index is not None else "path/to/dataset"
     source = index.source if index is not None else "folder"
     if source == "manifest":  # the lines open the manifest itself
         root = index.source_file or root
-    weights = s.export_path or os.path.join(os.getcwd(), "weights.pt")
     return training_snippet(
         weights,
         root,

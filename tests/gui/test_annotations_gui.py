@@ -144,3 +144,92 @@ def test_export_writes_the_sessions_image_weights(qtbot, window, coco_file, tmp_
     got = verify_image_weights(out, read_coco(coco_file))["sample_weights"]
     np.testing.assert_array_equal(got, repeat_factors(read_coco(coco_file), 0.5))
     np.testing.assert_array_equal(got, window.session.image_weights)
+
+
+# ------------------------------------------------------------------ Use in Training on multi-label data
+
+TRAINING_RUNNER = r"""
+import json, sys
+out = []
+for path, epochs in json.load(open(sys.argv[1])):
+    ns = {}
+    exec(compile(open(path).read(), "<snippet>", "exec"), ns)
+    drawn = [list(ns["sampler"]) for _ in range(epochs)]
+    first = drawn[0][0]
+    image, target = ns["dataset"][first]
+    out.append({"type": type(ns["sampler"]).__name__, "drawn": drawn, "first": first,
+                "shape": list(image.shape), "target": target.tolist()})
+print(json.dumps(out))
+"""
+
+
+def _run_and_take_training_code(qtbot, window, tmp_path, name, scheme, **params):
+    """Run the window with ``params``, export its weights, and keep its Use in Training lines."""
+    from .test_run import run_to_end, set_params
+
+    assert window.set_scheme(scheme)
+    set_params(window, **params)
+    run = run_to_end(qtbot, window)
+    out = tmp_path / f"{name}.pt"
+    with qtbot.waitSignal(window.weightsExported, timeout=30_000):
+        window.export_weights_to(str(out))
+    dialog = window.show_training_dialog()
+    qtbot.addWidget(dialog)
+    assert not dialog.warning.isVisible()
+    code = dialog.text.toPlainText()
+    assert "open_annotations(" in code and "load_sampler(" in code
+    script = tmp_path / f"{name}.py"
+    script.write_text(code)
+    dialog.close()
+    return str(script), run
+
+
+@pytest.mark.timeout(240)
+def test_use_in_training_on_coco_and_path_labels_draws_what_the_run_drew(qtbot, window, coco_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from balance_gui.core.annotations import open_annotations
+
+    jobs, runs = [], []
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    for name, scheme, params in (
+        ("coco-rfs", Scheme("rfs", 0.5), {"num_samples": 8, "epochs": 3, "seed": 4}),
+        ("coco-inverse", Scheme("inverse"), {"num_samples": 5, "epochs": 2, "seed": 9, "replacement": False}),
+    ):
+        script, run = _run_and_take_training_code(qtbot, window, tmp_path, name, scheme, **params)
+        jobs.append((script, params["epochs"]))
+        runs.append((name, run, open_annotations(coco_file)))
+    manifest = coco_file.parent / "labels.csv"
+    manifest.write_text(
+        "path,labels\n"
+        + "".join(f"images/img{i}.png,{';'.join(sorted(set(map(str, c))))}\n" for i, c in enumerate(LAYOUT))
+    )
+    assert open_and_wait(qtbot, window, manifest) == "ok"
+    script, run = _run_and_take_training_code(
+        qtbot, window, tmp_path, "manifest-sqrt", Scheme("sqrt"), num_samples=30, epochs=2, seed=1
+    )
+    jobs.append((script, 2))
+    runs.append(("manifest-sqrt", run, open_annotations(manifest)))
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    (tmp_path / "runner.py").write_text(TRAINING_RUNNER)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "jobs.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout)
+    assert [r["type"] for r in results] == ["RepeatFactorSampler", "BalancedSampler", "BalancedSampler"]
+    for got, (name, run, index) in zip(results, runs, strict=True):
+        flat = [i for epoch in got["drawn"] for i in epoch]
+        # the very images the app's image-level run drew, each as often, over the same epochs
+        np.testing.assert_array_equal(np.bincount(flat, minlength=len(index)), run.image_uses, name)
+        want = np.zeros(index.num_classes)
+        want[index.labels(got["first"])] = 1.0
+        assert got["target"] == want.tolist() and got["shape"] == [3, 224, 224], name
+    assert all(len(set(epoch)) == len(epoch) == 5 for epoch in results[1]["drawn"])  # without replacement
