@@ -242,3 +242,16 @@ def test_cli_check_on_an_hf_folder_and_shards(tmp_path, capsys, monkeypatch):
     assert main(["check", folder, "--image-column", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no column 'nope'" in err[0] and "--image-column" in err[0]
+
+
+def test_a_folder_of_several_arrow_files_is_read_in_order(tmp_path):
+    data, labels = _samples()
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=CLASSES)})
+    column = [{"bytes": b, "path": None} for b in data]
+    ds = datasets.Dataset.from_dict({"image": column, "label": labels}, features=features)
+    ds.save_to_disk(str(tmp_path / "hf"), num_shards=3)
+    index = open_dataset(str(tmp_path / "hf"))
+    result = check_images(index, cache_path=None, workers=1)
+    assert _verdicts(result) == _verdicts(_file_check(tmp_path, data, labels, workers=1))
+    files = {p.path.split("#")[0] for p in result.problems}
+    assert len(files) >= 2  # the problems sit in several of the Arrow files, each named by its own row
