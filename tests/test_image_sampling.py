@@ -7,8 +7,9 @@ import pytest
 
 from balance_gui.core.annotations import read_coco
 from balance_gui.core.errors import SettingsError, WeightsError
-from balance_gui.core.image_sampling import simulate_image_level
-from balance_gui.core.repeat_factors import repeat_factors, scheme_image_weights
+from balance_gui.core.image_sampling import image_level_steps, simulate_image_level
+from balance_gui.core.repeat_factors import repeat_factors, sampled_per_class, scheme_image_weights
+from balance_gui.sampling.sampler import CHUNK_SIZE
 
 from .annotation_data import coco_dict, write_coco
 
@@ -70,3 +71,54 @@ def test_given_image_weights_replace_the_schemes(idx):
     np.testing.assert_array_equal(same.image_uses, simulate_image_level(idx, "inverse", epochs=2, seed=1).image_uses)
     with pytest.raises(WeightsError, match="image_weights must be 150 finite values"):
         simulate_image_level(idx, "inverse", image_weights=np.ones(3))
+
+
+def _steps(idx, scheme, **kw):
+    return list(image_level_steps(idx, scheme, interval_s=0.0, **kw))
+
+
+@pytest.mark.parametrize(
+    "scheme, kw",
+    [("rfs:0.1", {"epochs": 5, "seed": 2}), ("inverse", {"epochs": 4, "num_samples": 70, "replacement": False})],
+)
+def test_streamed_steps_end_in_the_one_shot_run(idx, scheme, kw):
+    steps = _steps(idx, scheme, **kw)
+    one_shot = simulate_image_level(idx, scheme, **kw)
+    epochs = kw["epochs"]
+    assert [st.epochs_done for st in steps] == list(range(1, epochs + 1))  # a step per epoch (one chunk each)
+    assert [st.done for st in steps] == [False] * (epochs - 1) + [True]
+    last = steps[-1]
+    np.testing.assert_array_equal(last.image_uses, one_shot.image_uses)
+    for a, b in ((last.sampled, one_shot.sampled), (last.expected, one_shot.expected)):
+        np.testing.assert_array_equal(a.images, b.images)
+        np.testing.assert_array_equal(a.instances, b.instances)
+        assert a.draws == b.draws
+    # the figures are those of the draws themselves, as a list of drawn images gives them
+    drawn = sampled_per_class(idx, np.repeat(np.arange(len(idx)), one_shot.image_uses))
+    np.testing.assert_allclose(one_shot.sampled.images, drawn.images / epochs, rtol=1e-15)
+    np.testing.assert_allclose(one_shot.sampled.instances, drawn.instances / epochs, rtol=1e-15)
+    # each step holds its own copy, counts only grow, and the means are over the epochs drawn so far
+    uses = np.stack([st.image_uses for st in steps])
+    assert np.all(np.diff(uses, axis=0) >= 0) and len({id(st.image_uses) for st in steps}) == epochs
+    for st in steps:
+        assert st.sampled.draws == pytest.approx(st.image_uses.sum() / st.epochs_done, rel=1e-15)
+
+
+def test_an_epoch_longer_than_a_chunk_reports_its_parts(idx):
+    k = CHUNK_SIZE + 1000
+    steps = _steps(idx, "inverse", epochs=2, num_samples=k, seed=5)
+    assert [st.epochs_done for st in steps] == [CHUNK_SIZE / k, 1, 1 + CHUNK_SIZE / k, 2]
+    first = steps[0]
+    assert first.image_uses.sum() == CHUNK_SIZE and first.sampled.draws == pytest.approx(k)
+    np.testing.assert_array_equal(
+        steps[-1].image_uses, simulate_image_level(idx, "inverse", epochs=2, num_samples=k, seed=5).image_uses
+    )
+
+
+def test_steps_are_throttled_and_the_last_always_comes(idx):
+    steps = list(image_level_steps(idx, "rfs:0.1", epochs=50, seed=1, interval_s=3600.0))
+    assert len(steps) == 1 and steps[0].epochs_done == 50  # only the last within an hour
+    gen = image_level_steps(idx, "rfs:0.1", epochs=50, seed=1)
+    first = next(gen)
+    gen.close()  # a consumer that stops: nothing more is drawn
+    assert first.epochs_done == 1 and first.image_uses.sum() > 0
