@@ -56,7 +56,7 @@ class MultiLabelPlots(QWidget):
 
     def bind(self, session: Any) -> None:
         """Follow ``session``: shown only for multi-label data, its dataset, the expected figures of
-        the scheme and settings, and a finished run."""
+        the scheme and settings, and a run's steps."""
         self._session = session
         session.datasetChanged.connect(self._session_dataset)
         session.weightsChanged.connect(self._session_weights)
@@ -79,7 +79,7 @@ class MultiLabelPlots(QWidget):
             self.set_expected(s.image_figures)
 
     def _session_step(self, step: Any) -> None:
-        if self._session.multilabel:
+        if self._session.multilabel:  # the run task hands steps over at most ~30 times a second
             self.set_sampled(step)
 
     def set_dataset(self, index: Any) -> None:
@@ -110,8 +110,9 @@ class MultiLabelPlots(QWidget):
             self.set_sampled(None)
 
     def set_sampled(self, run: Any) -> None:
-        """A finished run (``core.image_sampling.ImageLevelRun``), or None: empty bars, marks at
-        the expected figures."""
+        """A run's step (``core.image_sampling.ImageLevelRun``: the means per epoch drawn so far, live
+        while it runs; the bars are updated in place), or None: empty bars, marks at the expected
+        figures."""
         o = self.order
         self._has_run = run is not None
         exp = run.expected if run is not None else self._expected
@@ -125,9 +126,10 @@ class MultiLabelPlots(QWidget):
         self.sampled_images.update(np.asarray(run.sampled.images)[o], ei, False)
         self.sampled_instances.update(np.asarray(run.sampled.instances)[o], en, False)
         never = int((np.asarray(run.image_uses) == 0).sum())
+        epochs = f"{run.epochs} epoch(s)" if run.done else f"{run.epochs_done:,.2f} of {run.epochs} epoch(s)"
         self.figures_label.setText(
-            f"{run.sampler.replace('_', ' ')}, {run.epochs} epoch(s): {run.sampled.draws:,.1f} images drawn per "
-            f"epoch (expected {run.expected.draws:,.1f}); {never:,} images never drawn"
+            f"{run.sampler.replace('_', ' ')}, {epochs}: {run.sampled.draws:,.1f} images drawn per "
+            f"epoch (expected {run.expected.draws:,.1f}); {never:,} images never drawn{'' if run.done else ' so far'}"
         )
 
     def sampled_heights_by_class(self) -> tuple[np.ndarray, np.ndarray]:

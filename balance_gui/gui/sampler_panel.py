@@ -194,8 +194,10 @@ class SamplerPanel(QGroupBox):
         if step is None:
             if s.state.value == "idle":
                 self.set_progress(0, total, "idle")
-        elif s.multilabel:  # an image-level run reports once, at its end
-            self.set_progress(1, 1, "done")
+        elif s.multilabel:  # an image-level run: epochs, whose lengths may be their own (rfs:T)
+            self.set_progress(
+                round(step.epochs_done * 100), step.epochs * 100, f"{step.epochs_done:,.2f} / {step.epochs:,} epochs"
+            )
         else:
             self.set_progress(step.draws_done, step.total_draws)
 

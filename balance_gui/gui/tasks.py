@@ -27,6 +27,7 @@ from .jobs import JobRunner
 from .session import RunState, Session
 
 REDRAW_MS = 33  # ~30 progress reads and redraws per second while a task is going
+EPOCH_STEPS = 100  # an image-level run's progress bar: steps per epoch
 
 # settings keys of the check engine (offered when Ray is importable)
 ENGINE_KEY = "check/engine"  # "local" or "ray"
@@ -352,8 +353,9 @@ class CheckTask(Task):
 
 
 class RunTask(Task):
-    """Run the sampler (``core.simulate.simulate``; on multi-label data the core's image-level run).
-    Steps are kept as they come and handed to the session at the shared widget's ~30 Hz."""
+    """Run the sampler (``core.simulate.simulate``; on multi-label data the core's image-level run,
+    ``core.image_sampling.image_level_steps``). Steps are kept as they come and handed to the session
+    at the shared widget's ~30 Hz; both runs pause, resume and stop alike."""
 
     finished = Signal(object)  # the final step of a run that completed
     cancel_tip = "Stop the run"
@@ -385,7 +387,6 @@ class RunTask(Task):
             }
             worker = workers.make_image_level_worker(s.index, s.scheme, s.image_weights, params)
             self.host.show_status(f"Sampling images of {s.index.num_classes:,} classes, {settings.epochs} epoch(s)…")
-            self.runner.start(worker, on_done=self._on_step, on_exception=self._failed, on_finished=self._finished_job)
         else:
             from balance_gui.core.training import run_weights  # imports torch: only when a run starts
 
@@ -399,14 +400,14 @@ class RunTask(Task):
                 f"Sampling {settings.total_draws:,} draws "
                 f"({settings.mode}, {settings.implementation}, {settings.device})…"
             )
-            self.runner.start(
-                worker,
-                on_partial=self._on_step,
-                on_exception=self._failed,
-                on_finished=self._finished_job,
-                on_paused=lambda: s.set_state(RunState.PAUSED),
-                on_resumed=lambda: s.set_state(RunState.RUNNING),
-            )
+        self.runner.start(
+            worker,
+            on_partial=self._on_step,
+            on_exception=self._failed,
+            on_finished=self._finished_job,
+            on_paused=lambda: s.set_state(RunState.PAUSED),
+            on_resumed=lambda: s.set_state(RunState.RUNNING),
+        )
         self.progress.track(self)
         s.set_state(RunState.RUNNING)
 
@@ -434,8 +435,10 @@ class RunTask(Task):
     def poll(self) -> tuple[int, int, str | None] | None:
         self.draw_pending()
         step = self.host.session.step
-        if step is None or not hasattr(step, "draws_done"):
+        if step is None:
             return None
+        if hasattr(step, "epochs_done"):  # an image-level run: an epoch's length may be its own (rfs:T)
+            return round(step.epochs_done * EPOCH_STEPS), step.epochs * EPOCH_STEPS, None
         return step.draws_done, step.total_draws, None
 
     def draw_pending(self) -> None:
@@ -456,7 +459,9 @@ class RunTask(Task):
         if self._error is not None:
             self.ended.emit("failed")
         elif s.multilabel:
-            if step is not None:
+            if step is not None and self._stop_requested:
+                self.host.show_status(f"Run stopped after {step.epochs_done:,.2f} of {step.epochs:,} epoch(s)")
+            elif step is not None:
                 self.host.show_status(
                     f"Run finished: {step.epochs} epoch(s), {step.sampled.draws:,.1f} images per epoch "
                     f"(expected {step.expected.draws:,.1f})"

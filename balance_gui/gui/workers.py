@@ -129,17 +129,27 @@ def make_simulation_worker(
     return ClosingGeneratorWorker(_simulation_steps, targets, class_w, dict(params), interval_s)
 
 
-def _image_level_run(index: Any, scheme: Any, image_weights: Any, params: dict[str, Any]) -> Any:
-    from balance_gui.core.image_sampling import simulate_image_level  # imports torch: only in a worker
+def _image_level_steps(index: Any, scheme: Any, image_weights: Any, params: dict[str, Any], interval_s: float) -> Any:
+    from balance_gui.core.image_sampling import image_level_steps  # imports torch: only in a worker
 
     leave_a_core_to_the_gui()
-    return simulate_image_level(index, scheme, image_weights=image_weights, **params)
+    steps = image_level_steps(index, scheme, image_weights=image_weights, interval_s=interval_s, **params)
+    try:
+        yield from steps
+    finally:
+        steps.close()
 
 
-def make_image_level_worker(index: Any, scheme: Any, image_weights: Any, params: dict[str, Any]) -> FunctionWorker:
-    """A worker that runs ``core.image_sampling.simulate_image_level`` on a multi-label index
-    (``params``: epochs, num_samples, replacement, seed, device); its result is an ImageLevelRun."""
-    return FunctionWorker(_image_level_run, index, scheme, image_weights, dict(params))
+def make_image_level_worker(
+    index: Any, scheme: Any, image_weights: Any, params: dict[str, Any], interval_s: float | None = None
+) -> ClosingGeneratorWorker:
+    """A worker that runs ``core.image_sampling.image_level_steps`` on a multi-label index
+    (``params``: epochs, num_samples, replacement, seed, device); not started. ``yielded`` carries
+    ImageLevelRun steps, the last one the whole run's: at most one per ``interval_s`` (default
+    ``STEP_INTERVAL_S``), throttled in the core since a step costs a pass over the images.
+    ``pause()``, ``resume()`` and ``quit()`` as for ``make_simulation_worker``."""
+    every = STEP_INTERVAL_S if interval_s is None else interval_s
+    return ClosingGeneratorWorker(_image_level_steps, index, scheme, image_weights, dict(params), every)
 
 
 def _export(path: str, index: Any, scheme: Any, weights: dict[str, Any]) -> str:

@@ -233,3 +233,80 @@ def test_use_in_training_on_coco_and_path_labels_draws_what_the_run_drew(qtbot, 
         want[index.labels(got["first"])] = 1.0
         assert got["target"] == want.tolist() and got["shape"] == [3, 224, 224], name
     assert all(len(set(epoch)) == len(epoch) == 5 for epoch in results[1]["drawn"])  # without replacement
+
+
+# ------------------------------------------------------------------ the live image-level run
+
+
+def test_live_run_pauses_and_a_stop_leaves_the_partial_figures_shown(qtbot, window, coco_file):
+    from balance_gui.core.image_sampling import image_level_steps
+
+    from .conftest import active_threads
+    from .test_run import set_params
+
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    assert window.set_scheme(Scheme("inverse"))
+    k = 2_000_000_000  # far more than the test waits for: 2,000 chunks an epoch
+    set_params(window, num_samples=k, epochs=3, seed=6)
+    shown = []
+    window.session.stepChanged.connect(lambda st: shown.append(st) if st is not None else None)
+    qtbot.mouseClick(window.sampler.start_button, Qt.MouseButton.LeftButton)
+    assert window.running and window.sampler.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: window.last_step is not None, timeout=30_000)
+    first = window.last_step
+    assert 0 < first.epochs_done < 1 and not first.done  # a step within the first epoch, plotted live
+    qtbot.mouseClick(window.sampler.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.sampler.pause_button.text() == "Resume", timeout=30_000)
+    qtbot.waitUntil(lambda: window._pending_step is None, timeout=5_000)
+    paused_at = window.last_step.epochs_done
+    with qtbot.assertNotEmitted(window.session.stepChanged, wait=400):
+        pass  # nothing is drawn while paused
+    qtbot.mouseClick(window.sampler.pause_button, Qt.MouseButton.LeftButton)  # resume
+    qtbot.waitUntil(lambda: window.last_step.epochs_done > paused_at, timeout=30_000)
+    with qtbot.waitSignal(window.runEnded, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.sampler.stop_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["stopped"]
+    step = window.last_step
+    assert not step.done and step.image_uses.sum() == round(step.epochs_done * k)
+    # the plots keep the partial figures: the means per epoch drawn so far
+    images, instances = window.multilabel_plots.sampled_heights_by_class()
+    np.testing.assert_array_equal(images, step.sampled.images)
+    np.testing.assert_array_equal(instances, step.sampled.instances)
+    assert "so far" in window.multilabel_plots.figures_label.text()
+    assert "stopped after" in window.status_label.text()
+    assert not window.running and window.sampler.start_button.isEnabled()
+    qtbot.waitUntil(lambda: active_threads() == 0, timeout=5_000)
+    # each step shown is the core's own step at that point of the same seeded run
+    epochs_done = [st.epochs_done for st in shown]
+    assert epochs_done == sorted(epochs_done) and len(shown) >= 2
+    core = image_level_steps(read_coco(coco_file), "inverse", epochs=3, num_samples=k, seed=6)
+    want = {st.epochs_done: st for st in (shown[0], step)}
+    for st in core:
+        if st.epochs_done in want:
+            np.testing.assert_array_equal(st.image_uses, want.pop(st.epochs_done).image_uses)
+        if not want:
+            break
+    core.close()
+    assert not want
+
+
+def test_streamed_run_in_the_window_ends_in_the_one_shot_figures(qtbot, window, coco_file, monkeypatch):
+    from balance_gui.gui import workers
+
+    from .test_run import run_to_end, set_params
+
+    monkeypatch.setattr(workers, "STEP_INTERVAL_S", 0.0)  # the core hands over a step per chunk
+    assert open_and_wait(qtbot, window, coco_file) == "ok"
+    assert window.set_scheme(Scheme("sqrt"))
+    set_params(window, num_samples=2_500_000, epochs=2, seed=11)
+    run = run_to_end(qtbot, window)
+    one_shot = simulate_image_level(read_coco(coco_file), "sqrt", epochs=2, num_samples=2_500_000, seed=11)
+    assert run.done and run.epochs_done == 2
+    np.testing.assert_array_equal(run.image_uses, one_shot.image_uses)
+    np.testing.assert_array_equal(run.sampled.images, one_shot.sampled.images)
+    np.testing.assert_array_equal(run.sampled.instances, one_shot.sampled.instances)
+    images, instances = window.multilabel_plots.sampled_heights_by_class()
+    np.testing.assert_array_equal(images, one_shot.sampled.images)
+    np.testing.assert_array_equal(instances, one_shot.sampled.instances)
+    assert "never drawn" in window.multilabel_plots.figures_label.text()
+    assert "so far" not in window.multilabel_plots.figures_label.text()
