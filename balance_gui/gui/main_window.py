@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         self._message_boxes: list[QDialog] = []
         self._training_dialog: Any = None
         self._settings_dialog: Any = None
-        self._usable_shown = False  # the status bar said the weights are on the usable images
+        self._usable_shown: int | None = None  # the usable images the status bar said the weights are on
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -876,8 +876,10 @@ class MainWindow(QMainWindow):
         self.usable_check.setChecked(s.use_usable)
         self.usable_check.blockSignals(False)
         self.usable_check.setEnabled(s.check is not None and s.state is RunState.IDLE)
-        if s.use_usable != self._usable_shown:
-            self._usable_shown = s.use_usable
+        # a kept duplicate copy changes how many images are usable, the switch staying on
+        usable = int(s.check.usable_mask.sum()) if s.use_usable and s.check is not None else None
+        if usable != self._usable_shown:
+            self._usable_shown = usable
             self._usable_status()
 
     def _usable_toggled(self, on: bool) -> None:
