@@ -25,6 +25,9 @@ from .core.reports.annotation_files import (
 from .core.reports.verify import image_weights_verify_summary
 from .core.weights import parse_scheme
 
+# A step costs a pass over the images and their classes: a few a second keep the bar alive cheaply.
+PROGRESS_INTERVAL_S = 0.2
+
 
 def is_annotation_file(path: str) -> bool:
     """A ``.json`` file (read as COCO instances) or a ``.csv`` with the ``path,labels`` header."""
@@ -105,13 +108,15 @@ def cmd_verify_annotations(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate_annotations(args: argparse.Namespace) -> int:
-    from .cli import _say
-    from .core.image_sampling import simulate_image_level  # imports torch
+    """``simulate ANNOT.json``: the image-level run, with a progress bar in epochs on stderr (a Ctrl-C
+    ends it: ``main`` exits 130)."""
+    from .cli import _progress_bar, _say
+    from .core.image_sampling import image_level_steps  # imports torch
 
     if args.mode != "weighted" or args.batch_size is not None:
         raise SettingsError("annotation files are simulated image by image: --mode and --batch-size do not apply")
     index = load_annotations(args.root)
-    run = simulate_image_level(
+    steps = image_level_steps(
         index,
         args.scheme,
         epochs=args.epochs,
@@ -119,7 +124,14 @@ def cmd_simulate_annotations(args: argparse.Namespace) -> int:
         replacement=not args.no_replacement,
         seed=args.seed,
         device=args.device,
+        interval_s=PROGRESS_INTERVAL_S,
     )
+    run = None
+    with _progress_bar("sampling", " epoch") as bar:
+        bar.total = args.epochs
+        for run in steps:
+            bar.update(run.epochs_done - bar.n)
+    assert run is not None  # image_level_steps always yields its last step
     report = image_level_report(index, run)
     _say(json.dumps(report, indent=2) if args.json else format_image_level_report(report))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -148,3 +149,50 @@ def test_simulate_reports_expected_and_sampled_per_class(capsys, tmp_path):
     assert "sampler: with_replacement" in out and "exp.instances" in out
     code, _, err = run(capsys, "simulate", str(p), "--mode", "stratified")
     assert code == 2 and "--mode and --batch-size do not apply" in err
+
+
+def test_simulate_shows_epochs_on_a_progress_bar_and_prints_the_one_shot_figures(capsys, tmp_path, monkeypatch):
+    import tqdm
+
+    import balance_gui.cli as cli
+    import balance_gui.cli_annotations as cli_annotations
+    from balance_gui.core.image_sampling import simulate_image_level
+    from balance_gui.core.reports.annotation_files import image_level_report
+
+    data = coco_dict(60, 300, 8, seed=5, polygon_points=0)
+    p = tmp_path / "instances.json"
+    write_coco(p, data)
+    bars: list[tqdm.tqdm] = []
+
+    def bar_at_once(desc, unit, unit_scale=False):  # the CLI's bar waits 0.5 s before it shows
+        bars.append(tqdm.tqdm(desc=desc, unit=unit, file=sys.stderr, leave=True, mininterval=0))
+        return bars[-1]
+
+    monkeypatch.setattr(cli, "_progress_bar", bar_at_once)
+    monkeypatch.setattr(cli_annotations, "PROGRESS_INTERVAL_S", 0.0)  # a step after every epoch
+    argv = ("simulate", str(p), "--scheme", "sqrt", "--epochs", "7", "--num-samples", "40", "--seed", "3", "--json")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    sampling = bars[-1]
+    assert sampling.desc == "sampling" and sampling.total == 7 and sampling.n == 7
+    assert "sampling" in err and "7/7" in err and " epoch" in err
+    one_shot = simulate_image_level(read_coco(p), "sqrt", epochs=7, num_samples=40, seed=3)
+    assert json.loads(out) == json.loads(json.dumps(image_level_report(read_coco(p), one_shot)))
+
+
+def test_simulate_interrupted_exits_130_without_a_report(capsys, tmp_path, monkeypatch):
+    import balance_gui.core.image_sampling as image_sampling
+
+    p = tmp_path / "instances.json"
+    write_coco(p, coco_dict(30, 100, 5, seed=1, polygon_points=0))
+    real = image_sampling.image_level_steps
+
+    def ctrl_c_after_one_step(*args, **kwargs):
+        steps = real(*args, **{**kwargs, "interval_s": 0.0})
+        yield next(steps)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(image_sampling, "image_level_steps", ctrl_c_after_one_step)
+    code, out, err = run(capsys, "simulate", str(p), "--epochs", "5")
+    assert code == 130 and out == ""
+    assert "balance-gui simulate: interrupted" in err
