@@ -13,6 +13,16 @@ A QTimer ticks every 5 ms on the GUI thread and records the longest gap between 
 4. the window's gallery scrolls a 50,000-image class (the same files hard-linked to 50,000
    names) from top to bottom in about 10 s, thumbnails decoding as they come into view.
 
+With ``--table ROWS`` it measures instead a label table in the window (issue 17): a ROWS-row
+Parquet table (bench_tables.py's: 1,000 long-tailed classes, a short path column) generated once
+and kept in the temp folder, opened through the window's own scan worker; it reports the open time
+(Open to the class table and plots shown), the longest GUI-thread stall over that time, and the
+pyarrow one-liner's time (``read_table(columns=["label"])`` + ``value_counts``, in a subprocess) with
+the ratio. ``--profile`` prints the GUI thread's slowest calls during the open (cProfile on the
+GUI thread only: the worker's reading is not in it).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui_stall.py --table 10000000
+
 It also measures launch to a visible window (a fresh Python process to the window's first
 expose, as bench_launch.py does) beside an empty PySide6 window's. The quality bar: visible
 within 1 s, no stall over 100 ms.
@@ -101,10 +111,14 @@ class StallMeter:
         self.last = time.perf_counter()
         self.longest = 0.0
         self.ticks = 0
+        self.long_gaps: list[tuple[float, float]] = []  # (when the gap ended, its length) over 50 ms
 
     def _tick(self):
         now = time.perf_counter()
-        self.longest = max(self.longest, now - self.last)
+        gap = now - self.last
+        self.longest = max(self.longest, gap)
+        if gap > 0.05:
+            self.long_gaps.append((now, gap))
         self.last = now
         self.ticks += 1
 
@@ -131,7 +145,11 @@ def main(argv=None) -> int:
     parser.add_argument("--scroll-s", type=float, default=10.0, help="seconds to scroll the gallery top to bottom")
     parser.add_argument("--skip-check", action="store_true")
     parser.add_argument("--skip-gallery", action="store_true")
+    parser.add_argument("--table", type=int, default=0, metavar="ROWS", help="open a ROWS-row Parquet table instead")
+    parser.add_argument("--profile", action="store_true", help="with --table: the GUI thread's slowest calls")
     args = parser.parse_args(argv)
+    if args.table:
+        return table_case(args.table, args.profile)
 
     tree = args.tree or os.path.join(tempfile.gettempdir(), f"balance-gui-bench-{args.files}-{args.classes}")
     build_tree(tree, args.files, args.classes)
@@ -251,6 +269,91 @@ def main(argv=None) -> int:
     window.close()
     ok = all(results[k] <= 0.1 for k in results if k.endswith("_stall")) and results.get("startup", 0) <= 1.0
     print("quality bar (shown < 1 s, every stall < 100 ms):", "met" if ok else "NOT met")
+    return 0 if ok else 2
+
+
+def table_file(rows: int) -> str:
+    """bench_tables.py's Parquet manifest of ``rows`` rows, generated once into the temp folder."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_tables
+
+    folder = os.path.join(tempfile.gettempdir(), f"balance-gui-bench-table-{rows}")
+    path = os.path.join(folder, "labels.parquet")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        print(f"generating {rows:,} rows into {path} (kept for next runs)…", flush=True)
+        t0 = time.perf_counter()
+        bench_tables.generate(path + ".part", os.devnull, rows, 0)
+        os.replace(path + ".part", path)
+        print(f"  generated in {time.perf_counter() - t0:.1f} s", flush=True)
+    return path
+
+
+def table_case(rows: int, profile: bool) -> int:
+    """Open a ``rows``-row table in the window: open time, longest stall, ratio to the one-liner."""
+    import subprocess
+
+    path = table_file(rows)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_tables
+
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"uptime: {load}", flush=True)
+    oneliner = bench_tables.run(path, "oneliner")[0]
+    print(f"pyarrow one-liner (read_table(columns=[label]) + value_counts, subprocess): {oneliner:.2f} s", flush=True)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("balance-gui-bench")
+    from balance_gui.gui.app import wait_for_signal
+    from balance_gui.gui.main_window import MainWindow
+
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1440, 900)
+    window.show()
+    wait_for_signal(window.devicesProbed, 120)  # torch loaded: its import is not what we measure
+    meter = StallMeter()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    loaded_at: list[float] = []
+    window.scan_task.loaded.connect(lambda *_: loaded_at.append(time.perf_counter()))
+    meter.start()
+    t0 = time.perf_counter()
+    outcome = wait_for_signal_after(window, window.scanEnded, lambda: window.open_path(path))
+    app.processEvents()  # the views' queued redraws: the tables and plots shown
+    open_s = time.perf_counter() - t0
+    stall = meter.stop()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    if outcome != "ok":
+        print(f"open ended: {outcome}: {window.last_error}")
+        return 1
+    print(
+        f"table of {len(window.index):,} rows in {window.index.num_classes:,} classes opened in the window: "
+        f"{open_s:.2f} s ({open_s / oneliner:.2f}x the one-liner); longest stall {1000 * stall:.1f} ms "
+        f"({meter.ticks} ticks)",
+        flush=True,
+    )
+    scan_end = loaded_at[0] - t0 if loaded_at else float("nan")
+    for when, gap in meter.long_gaps:  # where the stalls fell: during the read, or after it on the GUI thread
+        print(
+            f"  stall of {1000 * gap:.0f} ms ending at {when - t0:.2f} s "
+            f"(the scan handed its index over at {scan_end:.2f} s)"
+        )
+    window.close()
+    ok = stall <= 0.1 and open_s <= 2 * oneliner
+    print("quality bar (stall < 100 ms, open within 2x the one-liner):", "met" if ok else "NOT met")
     return 0 if ok else 2
 
 

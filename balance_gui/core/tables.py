@@ -224,6 +224,10 @@ class LabelCoder:
         self.seen: dict[Any, int] = {}
         self.chunks: list[np.ndarray] = []
         self.rows = 0
+        # Rows per code, counted batch by batch: one np.bincount over 100M targets holds the GIL
+        # for ~0.4 s (it never releases it), and the GUI thread waits that long behind the scan.
+        self.code_counts = np.zeros(0 if names is None else len(names), dtype=np.int64)
+        self.counts = np.zeros(0, dtype=np.int64)  # per class, once finished
 
     def check_type(self, t: pa.DataType, where: str) -> None:
         kind = _column_kind(t)
@@ -251,6 +255,7 @@ class LabelCoder:
                     f"{len(self.names)} ClassLabel names"
                 )
             self.chunks.append(values.astype(_narrowest(len(self.names))))
+            self.code_counts += np.bincount(values, minlength=len(self.names))
             self.rows += len(values)
             return
         encoded = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
@@ -259,22 +264,28 @@ class LabelCoder:
         remap = np.fromiter((seen.setdefault(v, len(seen)) for v in dictionary), dtype=np.int64, count=len(dictionary))
         codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
         self.chunks.append(codes.astype(_narrowest(len(seen))))
+        batch_counts = np.bincount(codes, minlength=len(seen))
+        batch_counts[: len(self.code_counts)] += self.code_counts
+        self.code_counts = batch_counts
         self.rows += len(codes)
 
     def finish(self) -> tuple[list[str], np.ndarray]:
         """The classes and one target per row (the narrowest signed integer type that holds them)."""
         if self.names is not None:
             targets = np.concatenate(self.chunks) if self.chunks else np.zeros(0, _narrowest(len(self.names)))
+            self.counts = self.code_counts
             return self.names, targets.astype(_narrowest(len(self.names)), copy=False)
         values = list(self.seen)
         codes = np.concatenate(self.chunks, dtype=_narrowest(len(values))) if self.chunks else np.zeros(0, np.int8)
         self.chunks = []
-        counts = np.bincount(codes, minlength=len(values))
+        counts = np.zeros(len(values), dtype=np.int64)
+        counts[: len(self.code_counts)] = self.code_counts
         used = [i for i in range(len(values)) if counts[i]]  # a dictionary may hold values no row uses
         order = sorted(used, key=values.__getitem__)
         classes = [str(values[i]) for i in order]
         perm = np.full(len(values), -1, dtype=np.int64)
         perm[order] = np.arange(len(order))
+        self.counts = counts[order]
         targets = np.empty(len(codes), dtype=_narrowest(len(order)))
         step = 1 << 22
         for start in range(0, len(codes), step):  # in slices: no int64 copy of the whole column
@@ -537,7 +548,7 @@ def index_from_parts(
     if not coder.rows:
         raise DatasetNotFoundError(f"{source}: the table lists no samples" + (" with a label" if dropped else ""))
     classes, targets = coder.finish()
-    counts = np.bincount(targets, minlength=len(classes)).astype(np.int64)
+    counts = coder.counts
     loader = PathLoader(
         tuple(parts), path_column, label_column, drop_null, _signature(parts), source, class_names is not None
     )
