@@ -150,6 +150,7 @@ else:
 t1 = time.perf_counter()
 sampler = load_sampler(weights, data)
 t2 = time.perf_counter()
+build_peak = hwm()
 drawn = drain(sampler)
 t3 = time.perf_counter()
 peak = hwm()
@@ -174,7 +175,8 @@ anchor = []
 for _ in range(2):
     t = time.perf_counter(); torch.multinomial(w, m, True); anchor.append(time.perf_counter() - t)
 per_draw = min(anchor) / m * drawn
-print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {min(epochs + [t3 - t2]):.3f} {per_draw:.3f} {peak:.1f} {drawn}")
+print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {min(epochs + [t3 - t2]):.3f} {per_draw:.3f}", end=" ")
+print(f"{build_peak:.1f} {peak:.1f} {drawn}")
 """
 
 
@@ -233,7 +235,7 @@ def sampler_cases(rows: int, keep: bool) -> None:
         )
         print(f"load_sampler over a {rows:,}-row table, class form (.json), one epoch of N draws:")
         head = f"{'dataset object':<34}{'open s':>8}{'build s':>9}{'epoch s':>9}{'multinomial s':>15}"
-        print(f"{head}{'x faster':>10}{'peak MiB':>10}")
+        print(f"{head}{'x faster':>10}{'build peak MiB':>16}{'peak MiB':>10}")
         for what in ("index", "datasets"):
             if what == "datasets":
                 try:
@@ -246,17 +248,18 @@ def sampler_cases(rows: int, keep: bool) -> None:
             )
             if out.returncode:
                 raise SystemExit(f"sampler case {what} failed:\n{out.stderr}")
-            t_open, t_build, t_first, t_epoch, t_multi, peak, drawn = out.stdout.split()
+            t_open, t_build, t_first, t_epoch, t_multi, build_peak, peak, drawn = out.stdout.split()
             assert int(drawn) == rows
             name = "open_dataset(folder)" if what == "index" else "datasets.load_from_disk(folder)"
             ratio = float(t_multi) / float(t_epoch)
             print(
                 f"{name:<34}{float(t_open):>8.2f}{float(t_build):>9.2f}{float(t_epoch):>9.2f}{float(t_multi):>15.2f}"
-                f"{ratio:>10.1f}{float(peak):>10.0f}"
+                f"{ratio:>10.1f}{float(build_peak):>16.0f}{float(peak):>10.0f}"
             )
         print(
             "(epoch: the fastest of three, the first included; multinomial: torch.multinomial's time per draw at 10M "
-            "categories, its limit being 2^24, times N; target >= 10x, as bench_sampler (a))"
+            "categories, its limit being 2^24, times N; target >= 10x, as bench_sampler (a); build peak: the "
+            "process's peak RSS once load_sampler returns, peak: after the first epoch)"
         )
     finally:
         if not keep:

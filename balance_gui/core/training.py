@@ -85,16 +85,34 @@ def file_weights(sample_weights: Any, targets: Any, num_classes: int) -> dict[st
     When every class's non-zero weights are one value, that value is the class weight and the
     class's weight-0 samples are its exclusions; otherwise the file holds weights of its own (not
     one per class) and they are returned as they are."""
-    w = np.asarray(sample_weights, dtype=np.float64).reshape(-1)
-    t = np.asarray(targets, dtype=np.int64).reshape(-1)
+    w = np.asarray(sample_weights, dtype=np.float64).reshape(-1)  # no copy when it is float64 already
+    t = np.asarray(targets).reshape(-1)
     if w.shape != t.shape:
         raise WeightsError(f"{w.size} weights for {t.size} samples: one weight per sample is needed")
+    K = max(int(num_classes), int(t.max()) + 1 if t.size else 0)
+    if t.size and int(t.min()) < 0:
+        raise WeightsError(f"targets must be class indices in [0, {K}) (one class weight per class)")
     pos = w > 0
-    cw = np.zeros(max(int(num_classes), int(t.max()) + 1 if t.size else 0), dtype=np.float64)
-    cw[t[pos]] = w[pos]
-    if not np.array_equal(cw[t[pos]], w[pos]):  # a class holds several weights
+    tp, wp = t[pos], w[pos]
+    cw = np.zeros(K, dtype=np.float64)
+    cw[tp] = wp
+    if not np.array_equal(cw.take(tp), wp):  # a class holds several weights
         return {"sample_weights": w}
-    return run_weights(t, cw, ~pos)
+    del tp, wp
+    # as run_weights(t, cw, ~pos): a class with no usable sample has weight 0 already; weight-0
+    # samples of a class that has weight are exclusions, drawn by per-sample weights (0 for them)
+    excluded = np.bincount(t[~pos], minlength=K) if not pos.all() else None
+    if excluded is not None and bool((cw[excluded > 0] > 0).any()):
+        return {"sample_weights": np.where(pos, w, 0.0)}
+    return {"class_weights": cw}
+
+
+def class_form_weights(class_weights: Any, counts: np.ndarray) -> np.ndarray:
+    """:func:`file_weights` of a class-form file (no exclusions) without its per-sample weights:
+    ``class_weights[c]`` for each class with samples and a positive weight, else 0 (``counts``:
+    the samples of each class)."""
+    cw = np.asarray(class_weights, dtype=np.float64).reshape(-1)
+    return np.where((counts > 0) & (cw > 0), cw, 0.0)
 
 
 def class_groups(labels: Any, weights: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,39 +213,45 @@ def _labels_of(dataset: Any, path: str | os.PathLike[str]) -> tuple[Any, np.ndar
     return dataset, np.array(labels.targets, dtype=np.int64), len(labels.classes)
 
 
-def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.ndarray, num_classes: int) -> np.ndarray:
-    """The file's per-sample weights, after checking the file belongs to ``dataset``: by its file
-    list, classes and targets for an ImageFolder or DatasetIndex; by its classes (when the dataset
-    names them) and targets for any other dataset with labels."""
+def _verified_weights(
+    path: str | os.PathLike[str], dataset: Any, targets: np.ndarray, num_classes: int
+) -> dict[str, np.ndarray]:
+    """The file's weights as :func:`file_weights` gives them, after checking the file belongs to
+    ``dataset``: by its file list, classes and targets for an ImageFolder or DatasetIndex; by its
+    classes (when the dataset names them) and targets for any other dataset with labels. A
+    class-form file without exclusions never becomes per-sample weights (at 100M rows those are
+    800 MB, and recovering the class form from them most of the build)."""
     from .dataset import DatasetIndex
     from .labels import _hf_class_label_columns, read_labels
     from .weights import sample_weights
-    from .weightsfile import check_matches, load_weights, read_weights_file
+    from .weightsfile import _dataset_view, check_matches, read_weights_file
 
-    if isinstance(dataset, DatasetIndex) or (hasattr(dataset, "classes") and hasattr(dataset, "samples")):
-        return load_weights(path, dataset).numpy()
     info = read_weights_file(path)
-    names = getattr(dataset, "classes", None)
-    if names is not None or _hf_class_label_columns(dataset):  # a Hugging Face ClassLabel names them too
-        classes = list(read_labels(dataset).classes)
-    elif "classes" in info:  # the dataset names no classes: only their indices are compared
-        classes = list(info["classes"])
-        if len(classes) < num_classes:
-            classes += [str(i) for i in range(len(classes), num_classes)]
+    if isinstance(dataset, DatasetIndex) or (hasattr(dataset, "classes") and hasattr(dataset, "samples")):
+        view = _dataset_view(dataset)
+        counts = np.asarray(view["counts"])
     else:
-        seen = info.get("classes_seen", {})
-        classes = [seen.get(i, str(i)) for i in range(num_classes)]
-    counts = np.bincount(targets, minlength=len(classes))
-    file_samples = info.get("samples")
-    view = {
-        "classes": classes,
-        "targets": targets,
-        "samples": lambda: file_samples,  # no file names to compare: the targets are
-        "counts": counts,
-    }
+        names = getattr(dataset, "classes", None)
+        if names is not None or _hf_class_label_columns(dataset):  # a Hugging Face ClassLabel names them too
+            classes = list(read_labels(dataset).classes)
+        elif "classes" in info:  # the dataset names no classes: only their indices are compared
+            classes = list(info["classes"])
+            if len(classes) < num_classes:
+                classes += [str(i) for i in range(len(classes), num_classes)]
+        else:
+            seen = info.get("classes_seen", {})
+            classes = [seen.get(i, str(i)) for i in range(num_classes)]
+        counts = np.bincount(targets, minlength=len(classes))
+        file_samples = info.get("samples")
+        view = {
+            "classes": classes,
+            "targets": targets,
+            "samples": lambda: file_samples,  # no file names to compare: the targets are
+            "counts": counts,
+        }
     check_matches(info, view, path)
     if "weights" in info:  # a per-sample file; a per-class one (.json) gives them for the targets
-        return np.asarray(info["weights"], dtype=np.float64)
+        return file_weights(info["weights"], targets, num_classes)
     if info["num_excluded"]:
         from .weightsfile_formats import WEIGHTS_FORMATS, listed
 
@@ -236,7 +260,11 @@ def _verified_weights(path: str | os.PathLike[str], dataset: Any, targets: np.nd
             f"{os.fspath(path)} excludes {info['num_excluded']:,} samples (corrupt or duplicate copies), but a "
             f"{info['format']} names no files, so it cannot give per-sample weights: export {per_sample} for those"
         )
-    return sample_weights(targets, info["class_weights"])
+    cw = np.asarray(info["class_weights"], dtype=np.float64).reshape(-1)
+    K = max(num_classes, int(targets.max()) + 1 if targets.size else 0)
+    if cw.size != K or counts.size != K:  # not one weight per class: as the per-sample weights give it
+        return file_weights(sample_weights(targets, cw), targets, num_classes)
+    return {"class_weights": class_form_weights(cw, counts)}
 
 
 def _load_image_sampler(
@@ -362,8 +390,7 @@ def load_sampler(
             "with mode 'weighted', 'class_aware' or 'stratified'"
         )
     dataset, targets, num_classes = _labels_of(dataset, path)
-    w = _verified_weights(path, dataset, targets, num_classes)
-    kw = file_weights(w, targets, num_classes)
+    kw = _verified_weights(path, dataset, targets, num_classes)
     t = torch.from_numpy(targets)
     if "class_weights" in kw:
         form: dict[str, Any] = {"targets": t, "class_weights": torch.from_numpy(kw["class_weights"])}

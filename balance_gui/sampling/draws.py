@@ -40,7 +40,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -467,18 +467,51 @@ class _ClassAwareStateNp:
     cur: np.ndarray | None = None
 
 
-def stable_argsort(t: torch.Tensor) -> torch.Tensor:
-    """``torch.argsort(t, stable=True)`` of CPU int64 class indices, in numpy (single-threaded:
-    torch's intra-op threads stall on a busy machine); a stable sort's order is unique."""
+#: Items ``stable_argsort`` sorts per block: a block's keys and order stay in the CPU caches.
+GROUP_BLOCK = 1 << 16
+
+
+def stable_argsort(t: torch.Tensor, block: int = GROUP_BLOCK) -> torch.Tensor:
+    """``torch.argsort(t, stable=True)`` of CPU class indices, as int64, in numpy (single-threaded:
+    torch's intra-op threads stall on a busy machine); a stable sort's order is unique.
+
+    Classes below 2**16 are grouped block by block: each block of ``block`` items is radix-sorted
+    on 8- or 16-bit keys, in cache, and its run of each class is placed after that class's runs
+    from the earlier blocks (the classes' start positions come from their counts). One radix
+    argsort over 100M items misses the caches on every pass and takes about twice as long."""
     v = t.numpy()
-    if v.size and int(v.max()) < (1 << 16):  # a radix sort on 16-bit keys
-        v = v.astype(np.uint16)
-    return torch.from_numpy(np.argsort(v, kind="stable"))
+    if v.size == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    lo, hi = int(v.min()), int(v.max())
+    if lo < 0 or hi >= 1 << 16:
+        return torch.from_numpy(np.argsort(v, kind="stable"))
+    K = hi + 1
+    key: type[np.unsignedinteger[Any]] = np.uint8 if K <= 1 << 8 else np.uint16
+    if v.size <= block:
+        return torch.from_numpy(np.argsort(v.astype(key), kind="stable"))
+    block = max(block, K)  # each block costs O(K) besides its items
+    counts = np.bincount(v, minlength=K)
+    cursor = np.cumsum(counts) - counts  # where each class's next item goes
+    out = np.empty(v.size, dtype=np.int64)
+    ramp = np.arange(block, dtype=np.int64)
+    for start in range(0, v.size, block):
+        b = v[start : start + block].astype(key)
+        o = np.argsort(b, kind="stable")
+        cb = np.bincount(b, minlength=K)
+        # the j-th item of the sorted block, of class c, goes to cursor[c] + j - (c's first j in it)
+        pos = (cursor - (np.cumsum(cb) - cb)).take(b.take(o))
+        pos += ramp[: b.size]
+        o += start
+        out[pos] = o
+        cursor += cb
+    return torch.from_numpy(out)
 
 
 def _stable_argsort_small(x: np.ndarray, bound: int) -> np.ndarray:
-    """``argsort(x, stable)`` for ints in ``[0, bound)``: a radix sort when they fit 16 bits."""
-    if bound <= 1 << 16:
+    """``argsort(x, stable)`` for ints in ``[0, bound)``: a radix sort when they fit 8 or 16 bits."""
+    if bound <= 1 << 8:
+        x = x.astype(np.uint8)
+    elif bound <= 1 << 16:
         x = x.astype(np.uint16)
     return np.argsort(x, kind="stable")
 
