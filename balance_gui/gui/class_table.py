@@ -61,17 +61,29 @@ COLUMNS = (
         "k sum_i w_i [c in i] / sum w (rfs: sum_i r_i [c in i])",
     ),
     (
+        "sampled_images",
+        "Sampled images / epoch",
+        "Images carrying the class drawn by the run, mean per epoch drawn so far",
+    ),
+    (
         "expected_instances",
         "Exp. instances / epoch",
         "Expected instances of the class in one epoch: k sum_i w_i n_ic / sum w (rfs: sum_i r_i n_ic)",
+    ),
+    (
+        "sampled_instances",
+        "Sampled instances / epoch",
+        "Instances of the class in the images the run drew, mean per epoch drawn so far",
     ),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 COL = {key: i for i, key in enumerate(COLUMN_KEYS)}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value of a cell
-_OPTIONAL = frozenset({"usable", "observed_distinct"})  # blank until a check / a run fills them
+RUN_COLUMNS = ("observed_distinct", "sampled_images", "sampled_instances")  # filled from the run's steps
+_OPTIONAL = frozenset({"usable", *RUN_COLUMNS})  # blank until a check / a run fills them
+_FLOATS = frozenset({"sampled_images", "sampled_instances"})  # means per epoch
 SINGLE_LABEL_ONLY = ("usable", "expected_share", "expected_uses", "expected_distinct", "observed_distinct")
-MULTI_LABEL_ONLY = ("instances", "expected_images", "expected_instances")
+MULTI_LABEL_ONLY = ("instances", "expected_images", "sampled_images", "expected_instances", "sampled_instances")
 
 
 class ClassTableModel(QAbstractTableModel):
@@ -111,10 +123,16 @@ class ClassTableModel(QAbstractTableModel):
     def _usable(self) -> np.ndarray | None:
         return self.session.usable_counts  # per class; on multi-label data, images carrying the class
 
-    @property
-    def _observed(self) -> np.ndarray | None:
+    def _run_col(self, key: str) -> np.ndarray | None:
+        """A column of the run's last step: a SimulationStep's distinct images, or a multi-label
+        run's (core.image_sampling.ImageLevelRun) sampled images and instances per epoch."""
         step = self.session.step
-        return None if step is None else step.distinct_seen
+        if step is None:
+            return None
+        if key == "observed_distinct":
+            return getattr(step, "distinct_seen", None)
+        sampled = getattr(step, "sampled", None)
+        return None if sampled is None else np.asarray(sampled.images if key == "sampled_images" else sampled.instances)
 
     def _col(self, key: str) -> np.ndarray:
         f = self.session.figures
@@ -165,8 +183,9 @@ class ClassTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
 
     def refresh_observed(self) -> None:
-        """The run's distinct-image column changed."""
-        self._refresh_column("observed_distinct")
+        """The run's columns changed (a step, or none): those of the data's kind, the others are hidden."""
+        for key in _FLOATS if getattr(self.session, "multilabel", False) else ("observed_distinct",):
+            self._refresh_column(key)
 
     def refresh_usable(self) -> None:
         """An image check was attached or cleared: the usable column changed."""
@@ -208,15 +227,17 @@ class ClassTableModel(QAbstractTableModel):
         return np.array(self._col(key))
 
     def _optional(self, key: str) -> np.ndarray | None:
-        """A column that exists only after a run (observed) or a check (usable)."""
-        return self._observed if key == "observed_distinct" else self._usable
+        """A column that exists only after a run or a check (usable)."""
+        return self._usable if key == "usable" else self._run_col(key)
 
     def raw_value(self, class_index: int, key: str) -> Any:
         if key == "name":
             return self._classes[class_index]
         if key in _OPTIONAL:
             values = self._optional(key)
-            return None if values is None else int(values[class_index])
+            if values is None:
+                return None
+            return float(values[class_index]) if key in _FLOATS else int(values[class_index])
         value = self._col(key)[class_index]
         return int(value) if key in ("index", "count", "instances") else float(value)
 
@@ -282,7 +303,9 @@ class ClassTableModel(QAbstractTableModel):
             return self._classes[c]
         if key in _OPTIONAL:
             values = self._optional(key)
-            return "" if values is None else f"{int(values[c]):,}"
+            if values is None:
+                return ""
+            return f"{values[c]:,.1f}" if key in _FLOATS else f"{int(values[c]):,}"
         v = self._col(key)[c]
         if key in ("index",):
             return str(int(v))
@@ -469,6 +492,7 @@ __all__ = [
     "COLUMN_KEYS",
     "COL",
     "MULTI_LABEL_ONLY",
+    "RUN_COLUMNS",
     "SINGLE_LABEL_ONLY",
     "SORT_ROLE",
 ]

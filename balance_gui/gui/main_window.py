@@ -563,6 +563,7 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addAction(self.open_action)
+        toolbar.addAction(self.open_manifest_action)  # CSV, tables, COCO: the menu's two Open actions
         toolbar.addAction(self.check_action)
         toolbar.addSeparator()
         toolbar.addAction(self.export_action)
@@ -578,6 +579,7 @@ class MainWindow(QMainWindow):
         self.export_action.setIconText("Export Weights")
         self.training_action.setIconText("Use in Training")
         self.open_action.setIconText("Open Folder")
+        self.open_manifest_action.setIconText("Open File")
         self.toolbar = toolbar
 
     def _build_status_bar(self) -> None:

@@ -2,9 +2,11 @@
 by side, each with the core's expected figures per epoch marked, and a run's sampled figures.
 
 A sampler picks images; an image carries several classes, each several times. So the top row shows
-the dataset (images carrying the class | its instances) with red marks at the expected figures of
-one epoch of the scheme's image-level sampling; the bottom row, a run's sampled images and
-instances per class (mean per epoch) against the same expected figures. Classes are in the order
+the dataset (images carrying the class | its instances), on its own scale; the bottom row, per
+epoch, red marks at the expected figures of the scheme's image-level sampling and a run's sampled
+images and instances per class (mean per epoch) against them. The expected figures grow with the
+draws per epoch while the dataset's counts do not: sharing a plot, many draws would squash the
+dataset's bars flat (the item run's histogram compares shares, which share a scale). Classes are in the order
 of their image counts, largest first (the x axes are linked). Nothing is computed here: the figures
 are the session's (``core.repeat_factors``) and the run's (``core.image_sampling``).
 """
@@ -31,15 +33,17 @@ class MultiLabelPlots(QWidget):
         self.graphics.setMinimumHeight(260)
         layout.addWidget(self.graphics, 1)
         g = self.graphics
-        self.images_plot = make_plot(g, 0, 0, "Dataset: images per class (red: expected per epoch)", "images")
-        self.instances_plot = make_plot(g, 0, 1, "Dataset: instances per class (red: expected per epoch)", "instances")
-        self.sampled_images_plot = make_plot(g, 1, 0, "Sampled: images per class per epoch", "images")
-        self.sampled_instances_plot = make_plot(g, 1, 1, "Sampled: instances per class per epoch", "instances")
+        self.images_plot = make_plot(g, 0, 0, "Dataset: images per class", "images")
+        self.instances_plot = make_plot(g, 0, 1, "Dataset: instances per class", "instances")
+        self.sampled_images_plot = make_plot(g, 1, 0, "Per epoch: images per class, sampled (red: expected)", "images")
+        self.sampled_instances_plot = make_plot(
+            g, 1, 1, "Per epoch: instances per class, sampled (red: expected)", "instances"
+        )
         plots = (self.images_plot, self.instances_plot, self.sampled_images_plot, self.sampled_instances_plot)
         for p in plots[1:]:
             p.setXLink(self.images_plot)
-        self.images = BarSeries(self.images_plot, BAR_BRUSH, "images", "expected images")
-        self.instances = BarSeries(self.instances_plot, BAR_BRUSH, "instances", "expected instances")
+        self.images = BarSeries(self.images_plot, BAR_BRUSH, "images", "")  # never marked: the dataset's scale
+        self.instances = BarSeries(self.instances_plot, BAR_BRUSH, "instances", "")
         self.sampled_images = BarSeries(self.sampled_images_plot, SAMPLED_BRUSH, "images", "expected images")
         self.sampled_instances = BarSeries(self.sampled_instances_plot, SAMPLED_BRUSH, "instances", "expected")
         self._plots = plots
@@ -103,10 +107,7 @@ class MultiLabelPlots(QWidget):
         self._expected = expected
         if expected is None:
             return
-        o = self.order
-        self.images.update(self._counts[o], np.asarray(expected.images)[o], False)
-        self.instances.update(self._instances[o], np.asarray(expected.instances)[o], False)
-        if self.sampled_images.heights.size != o.size or not self._has_run:
+        if self.sampled_images.heights.size != self.order.size or not self._has_run:
             self.set_sampled(None)
 
     def set_sampled(self, run: Any) -> None:
@@ -139,8 +140,8 @@ class MultiLabelPlots(QWidget):
         return self.sampled_images.heights[inv], self.sampled_instances.heights[inv]
 
     def expected_marks_by_class(self) -> np.ndarray | None:
-        """The expected images marked on the dataset plot, in class-index order (for tests)."""
-        exp = self.images.expected
+        """The expected images marked on the per-epoch plot, in class-index order (for tests)."""
+        exp = self.sampled_images.expected
         if exp is None:
             return None
         inv = np.empty_like(self.order)
