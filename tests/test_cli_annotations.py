@@ -196,3 +196,56 @@ def test_simulate_interrupted_exits_130_without_a_report(capsys, tmp_path, monke
     code, out, err = run(capsys, "simulate", str(p), "--epochs", "5")
     assert code == 130 and out == ""
     assert "balance-gui simulate: interrupted" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_simulate_of_an_annotation_file_with_130(tmp_path):
+    """A Ctrl-C (SIGINT to the process group, as a terminal sends it) once the bar shows epochs
+    drawn: exit 130, 'interrupted', no report."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    p = tmp_path / "instances.json"
+    write_coco(p, coco_dict(500, 1500, 20, seed=1, polygon_points=0))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    argv = ["simulate", str(p), "--epochs", "10000000", "--num-samples", "10000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "balance_gui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=repo,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    err = bytearray()
+
+    def read_stderr() -> None:
+        while piece := proc.stderr.read1(4096):
+            err.extend(piece)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = re.findall(rb"sampling: .*?\| *([\d.]+)/10000000 \[", bytes(err))
+            if done and float(done[-1]) > 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the bar never showed an epoch: {bytes(err)[-2000:]!r}")
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.stdout.read()
+        proc.wait(60)
+        reader.join(10)
+        assert proc.returncode == 130, bytes(err)[-2000:]
+        assert b"balance-gui simulate: interrupted" in err and out == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
