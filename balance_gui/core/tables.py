@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -411,6 +412,117 @@ class PathLoader:
                 packer.add(col)
         return packer.finish()
 
+    def paths_at(self, rows: np.ndarray) -> list[str]:
+        """The paths of table rows ``rows`` (counting every row of every part, dropped ones too),
+        reading only the Parquet row groups / Arrow record batches that hold them: a few rows of a
+        100M-row table cost one row group, not the whole column (~40 s and GBs)."""
+        if _signature(self.parts) != self.signature:
+            raise DatasetError(f"{self.source} changed since it was opened: open it again")
+        rows = np.asarray(rows, dtype=np.int64)
+        with _ROWS_LOCK:
+            starts, where = self._chunk_table()
+            chunks = np.searchsorted(starts, rows, side="right") - 1
+            out: list[str] = [""] * len(rows)
+            for chunk in np.unique(chunks):
+                mine = np.flatnonzero(chunks == chunk)
+                col = self._chunk(int(chunk), where[int(chunk)])
+                taken = col.take(rows[mine] - int(starts[chunk])).to_pylist()
+                for k, path in zip(mine.tolist(), taken, strict=True):
+                    out[k] = path
+        return out
+
+    def _chunk_table(self) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """Each chunk's first table row, and where it is: (part, chunk in the part, first row in the part)."""
+        cached = _CHUNK_TABLES.get(self)
+        if cached is not None:
+            return cached
+        starts: list[int] = []
+        where: list[tuple[int, int, int]] = []
+        first = 0
+        for p, part in enumerate(self.parts):
+            local = 0
+            for j, n in enumerate(_chunk_rows(part)):
+                starts.append(first + local)
+                where.append((p, j, local))
+                local += n
+            first += local
+        starts.append(first)
+        table = (np.asarray(starts, dtype=np.int64), where)
+        _CHUNK_TABLES[self] = table
+        while len(_CHUNK_TABLES) > _CHUNKS_KEPT:  # tables opened before
+            _CHUNK_TABLES.popitem(last=False)
+        return table
+
+    def _chunk(self, chunk: int, where: tuple[int, int, int]) -> pa.Array:
+        """The path column of one chunk, the last few kept (a gallery page reads the same ones again)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        key = (self, chunk)
+        col = _CHUNKS.get(key)
+        if col is not None:
+            _CHUNKS.move_to_end(key)
+            return col
+        p, j, local = where
+        part = self.parts[p]
+        if self.path_column:
+            col = _read_chunk(part, j, self.path_column)
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+        else:  # the row's file and number, as ``load`` makes them
+            n = len(_read_chunk(part, j, self.label_column))
+            numbers = pa.array(np.arange(local, local + n, dtype=np.int64)).cast(pa.string())
+            col = pc.binary_join_element_wise(os.path.basename(part.path) + "#", numbers, "")
+        _CHUNKS[key] = col
+        while len(_CHUNKS) > _CHUNKS_KEPT:
+            _CHUNKS.popitem(last=False)
+        return col
+
+
+_ROWS_LOCK = threading.Lock()  # one reader of the chunk caches at a time
+_CHUNK_TABLES: OrderedDict[PathLoader, tuple[np.ndarray, list[tuple[int, int, int]]]] = OrderedDict()
+_CHUNKS: OrderedDict[tuple[PathLoader, int], pa.Array] = OrderedDict()
+_CHUNKS_KEPT = 4  # path columns of row groups kept: ~1M rows each, tens of MB at most
+
+
+def _chunk_rows(part: TablePart) -> list[int]:
+    """Rows per chunk of ``part``: its Parquet row groups, or its Arrow record batches."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with _reading(part):
+        if part.kind == "parquet":
+            meta = pq.ParquetFile(part.path).metadata
+            return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        source = pa.memory_map(part.path)
+        try:
+            reader = pa.ipc.open_file(source)
+            return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+        except pa.ArrowInvalid:  # the stream format: its batches in turn, memory-mapped (no copy)
+            source.seek(0)
+            return [batch.num_rows for batch in pa.ipc.open_stream(source)]
+
+
+def _read_chunk(part: TablePart, chunk: int, column: str) -> pa.Array:
+    """Column ``column`` of chunk ``chunk`` of ``part`` (see ``_chunk_rows``), and nothing else."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with _reading(part):
+        if part.kind == "parquet":
+            table = pq.ParquetFile(part.path).read_row_group(chunk, columns=[column])
+            return table.column(0).combine_chunks()
+        source = pa.memory_map(part.path)
+        try:
+            reader = pa.ipc.open_file(source)
+            return reader.get_batch(chunk).column(column)
+        except pa.ArrowInvalid:
+            source.seek(0)
+            for j, batch in enumerate(pa.ipc.open_stream(source)):
+                if j == chunk:
+                    return batch.column(column)
+            raise DatasetError(f"{part.path} changed since it was opened: open it again") from None
+
 
 def _minus_one_is_null(col: pa.Array) -> pa.Array:
     """A ClassLabel column with its -1 values (Hugging Face's "no label") as nulls."""
@@ -463,8 +575,30 @@ class TableIndex(DatasetIndex):
             object.__setattr__(self, "_loader", None)
 
     def relative_path(self, i: int) -> str:
-        self._load_paths()
-        return super().relative_path(i)
+        if self._loader is None:
+            return super().relative_path(i)
+        return self.paths_of([i])[0]
+
+    def paths_of(self, samples: Sequence[int] | np.ndarray) -> list[str]:
+        """The relative paths of ``samples``, in that order. Until every path has been read (the
+        image check reads them all), only the row groups or record batches holding these rows are
+        read: a gallery page of a 100M-row table costs a row group or two, not the whole column."""
+        idx = np.asarray(samples, dtype=np.int64).reshape(-1)
+        if idx.size and (int(idx.min()) < -len(self) or int(idx.max()) >= len(self)):
+            raise IndexError(f"sample out of range: {len(self):,} samples")
+        idx = np.where(idx < 0, idx + len(self), idx)
+        loader = self._loader
+        if loader is None:
+            return [super(TableIndex, self).relative_path(int(i)) for i in idx]
+        return loader.paths_at(self._table_rows(idx))
+
+    def _table_rows(self, samples: np.ndarray) -> np.ndarray:
+        """The table row of each sample: sample i is the i-th row kept (rows with a null label dropped)."""
+        nulls = self.null_rows
+        if not len(nulls):
+            return samples
+        kept_before = nulls - np.arange(len(nulls), dtype=np.int64)  # rows kept before each dropped row
+        return samples + np.searchsorted(kept_before, samples, side="right")
 
     def relative_paths(self) -> list[str]:
         self._load_paths()
