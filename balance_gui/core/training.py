@@ -38,7 +38,15 @@ from ..sampling.sampler import MODES, BalancedBatchSampler, BalancedSampler
 from ..sampling.sampler_inputs import as_float64, check_weights
 from .errors import SettingsError, WeightsError, WeightsFileError
 
-__all__ = ["REPEAT", "run_weights", "file_weights", "class_groups", "build_sampler", "load_sampler"]
+__all__ = [
+    "REPEAT",
+    "run_weights",
+    "file_weights",
+    "class_form_weights",
+    "class_groups",
+    "build_sampler",
+    "load_sampler",
+]
 
 #: ``load_sampler``'s mode for repeat-factor epochs (per-image weights exported with ``rfs:T``).
 REPEAT = "repeat"
