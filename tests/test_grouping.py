@@ -117,3 +117,43 @@ def test_the_class_form_path_is_the_per_sample_one(seed: int) -> None:
     cw = rng.choice([0.0, -0.0, 0.5, 2.0, 7.25], size=K)
     counts = np.bincount(t, minlength=K)
     _same({"class_weights": class_form_weights(cw, counts)}, _old_file_weights(sample_weights(t, cw), t, K))
+
+
+@pytest.mark.parametrize("mode", ["weighted", "class_aware", "stratified"])
+def test_load_sampler_draws_a_class_form_file_without_per_sample_weights(tmp_path, monkeypatch, mode: str) -> None:
+    """A .json (class form, nothing excluded) loads as class weights: the same draws as the sampler
+    on the targets and the file's class weights (0 for an empty class), and no per-sample weights."""
+    import balance_gui.core.weights as weights_module
+    import balance_gui.core.weightsfile as weightsfile_module
+    from balance_gui.core.dataset import _make_index
+    from balance_gui.core.training import load_sampler
+    from balance_gui.core.weightsfile import export_weights
+    from balance_gui.sampling import BalancedSampler
+
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "empty", "d"]
+    targets = rng.choice([0, 1, 3], size=500, p=[0.7, 0.2, 0.1])
+    index = _make_index(str(tmp_path), classes, targets, [f"f{i}.png" for i in range(targets.size)])
+    cw = np.array([0.5, 2.0, 9.0, 7.0])
+    path = tmp_path / "w.json"
+    export_weights(path, index, cw, "inverse")
+
+    def refuse(*args: Any) -> np.ndarray:
+        raise AssertionError("a class-form file was expanded to per-sample weights")
+
+    for module in (weights_module, weightsfile_module):  # the code before read them through these
+        monkeypatch.setattr(module, "sample_weights", refuse)
+    s = load_sampler(path, index, mode=mode, num_samples=300, seed=11)
+    assert s.class_weights is not None
+    np.testing.assert_array_equal(s.class_weights.numpy(), [0.5, 2.0, 0.0, 7.0])
+    ref = BalancedSampler(
+        targets=torch.from_numpy(targets.copy()),  # the index made its targets read-only
+        class_weights=torch.tensor([0.5, 2.0, 0.0, 7.0], dtype=torch.float64),
+        num_samples=300,
+        mode=mode,
+        seed=11,
+    )
+    for epoch in range(2):
+        s.set_epoch(epoch)
+        ref.set_epoch(epoch)
+        assert list(s) == list(ref)
