@@ -95,44 +95,43 @@ class ClassAxis(pg.AxisItem):
         return [self.names[int(v)] if 0 <= int(v) < n else "" for v in values]
 
     def _updateMaxTextSize(self, x: int) -> None:
-        if not self._inner:  # pyqtgraph's call measures horizontal text: ignored when rotated
+        if not self._inner:  # pyqtgraph's call measures the names flat: generateDrawSpecs measures them turned or not
             super()._updateMaxTextSize(x)
 
     def generateDrawSpecs(self, p: Any) -> Any:
-        if not self.rotated:
-            specs = super().generateDrawSpecs(p)
-            if specs is None:
-                return None
-            axis_spec, tick_specs, text_specs = specs
-            # names at the ends are moved inside the axis: the first starts at the axis' left
-            # end, the last stops at its right end, so neither runs into the next plot
-            bounds = self.mapRectFromParent(self.geometry())
-            inside = []
-            for rect, flags, text in text_specs:
-                shift = max(0.0, bounds.left() - rect.left()) - max(0.0, rect.right() - bounds.right())
-                inside.append((rect.translated(shift, 0), flags, text))
-            if len(inside) > 2:  # a name that would touch a moved end name gives way to it
-                ends = (inside[0][0], inside[-1][0])
-                middle = [spec for spec in inside[1:-1] if not any(spec[0].intersects(end) for end in ends)]
-                inside = [inside[0], *middle, inside[-1]]
-            return axis_spec, tick_specs, inside
+        # tickValues, run inside pyqtgraph's generateDrawSpecs, decides whether the names turn: the
+        # branch is taken after it, never on the decision of the previous picture (a first picture
+        # would otherwise draw turned names flat, run together, until something redrew the axis)
         self._inner = True
         try:
-            axis_spec, tick_specs, text_specs = super().generateDrawSpecs(p)
+            specs = super().generateDrawSpecs(p)
         finally:
             self._inner = False
-        if self.rotated:  # tickValues, run inside, may have changed its mind
+        if specs is None:
+            return None
+        axis_spec, tick_specs, text_specs = specs
+        if self.rotated:
             rotated = []
             for rect, _flags, text in text_specs:
                 # the same text turned a quarter: a box as wide as a line, as tall as the name
                 width = p.boundingRect(QRectF(0, 0, 1000, 100), int(Qt.AlignmentFlag.AlignLeft), text).width()
                 line = p.fontMetrics().height()  # the full line: descenders included
                 rotated.append((QRectF(rect.center().x() - line / 2, rect.top(), line, width), text))
-            longest = max((r.height() for r, _ in rotated), default=0)
-            self._updateMaxTextSize(int(longest))
+            self._updateMaxTextSize(int(max((r.height() for r, _ in rotated), default=0)))  # the axis grows
             return axis_spec, tick_specs, [(r, "rotated", t) for r, t in rotated]
         self._updateMaxTextSize(int(max((r.height() for r, _f, _t in text_specs), default=0)))
-        return axis_spec, tick_specs, text_specs
+        # names at the ends are moved inside the axis: the first starts at the axis' left
+        # end, the last stops at its right end, so neither runs into the next plot
+        bounds = self.mapRectFromParent(self.geometry())
+        inside = []
+        for rect, flags, text in text_specs:
+            shift = max(0.0, bounds.left() - rect.left()) - max(0.0, rect.right() - bounds.right())
+            inside.append((rect.translated(shift, 0), flags, text))
+        if len(inside) > 2:  # a name that would touch a moved end name gives way to it
+            ends = (inside[0][0], inside[-1][0])
+            middle = [spec for spec in inside[1:-1] if not any(spec[0].intersects(end) for end in ends)]
+            inside = [inside[0], *middle, inside[-1]]
+        return axis_spec, tick_specs, inside
 
     def drawPicture(self, p: Any, axisSpec: Any, tickSpecs: Any, textSpecs: Any) -> None:
         flat = [spec for spec in textSpecs if spec[1] != "rotated"]
