@@ -71,6 +71,8 @@ from balance_gui.core.images import (
 )
 from balance_gui.core.names import escape_name
 
+from .jobs import JobRunner
+
 THUMB_SIZE = 96
 PREVIEW_SIZE = 768  # the large preview: fits a 1280x800 screen with the dialog around it
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's full path
@@ -78,6 +80,7 @@ SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 2  # its position in the dataset index
 BADGE_ROLE = Qt.ItemDataRole.UserRole + 3  # BADGE_CORRUPT, BADGE_EXCLUDED or None
 BADGE_CORRUPT = "corrupt"
 BADGE_EXCLUDED = "excluded"
+PAGE = 256  # thumbnails whose paths the worker reads with the class's samples: a screenful and more
 _PATH_ROLES = frozenset(
     {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, PATH_ROLE, BADGE_ROLE}
 )
@@ -277,6 +280,7 @@ class GalleryModel(QAbstractListModel):
         self._index: DatasetIndex | None = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws: np.ndarray | None = None
+        self._paths: list[str] = []  # the first rows' full paths, read in the panel's worker
         self._waiting: dict[str, set[int]] = {}  # rows waiting for a thumbnail (a manifest may list a file twice)
         self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
         self._check: CheckResult | None = None
@@ -287,14 +291,22 @@ class GalleryModel(QAbstractListModel):
         self._broken = _placeholder(loader.size, QColor(230, 150, 150))
         loader.loaded.connect(self._on_loaded)
 
-    def set_images(self, index: DatasetIndex, samples: Sequence[int] | np.ndarray, draws: Any = None) -> None:
+    def set_images(
+        self,
+        index: DatasetIndex,
+        samples: Sequence[int] | np.ndarray,
+        draws: Any = None,
+        paths: Sequence[str] = (),
+    ) -> None:
         """Show the samples of ``index`` at positions ``samples``, in this order; ``draws`` are
-        their draw counts (or None)."""
+        their draw counts (or None); ``paths``, the full paths of the first rows when already read
+        (off the GUI thread: a big table's paths are read from disk, see ``class_page``)."""
         self.beginResetModel()
         self.loader.clear()
         self._index = index
         self._samples = np.asarray(samples, dtype=np.int64)
         self._draws = None if draws is None else np.asarray(draws, dtype=np.int64)
+        self._paths = list(paths)
         self._waiting = {}
         self.endResetModel()
 
@@ -317,6 +329,7 @@ class GalleryModel(QAbstractListModel):
         self._index = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws = None
+        self._paths = []
         self._waiting = {}
         self._cache.clear()
         self.endResetModel()
@@ -326,6 +339,8 @@ class GalleryModel(QAbstractListModel):
 
     def path(self, row: int) -> str:
         assert self._index is not None  # rows exist only once an index is set
+        if row < len(self._paths):
+            return self._paths[row]
         return self._index.path(int(self._samples[row]))
 
     def cached(self) -> int:
@@ -533,6 +548,29 @@ class PreviewDialog(QDialog):
             self.image.setPixmap(QPixmap.fromImage(image))
 
 
+def class_page(
+    index: DatasetIndex, class_idx: int, draw_counts: np.ndarray | None, most_drawn: bool, page: int = PAGE
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """What the gallery shows of class ``class_idx``: its samples (most drawn first with
+    ``most_drawn``), their draw counts (or None), and the full paths of the first ``page`` of them.
+    Qt-free, run in a worker for a big index: a pass over every sample, and a table's paths read
+    from the row groups that hold them."""
+    if hasattr(index, "images_of"):  # a MultiLabelIndex: images carry several classes
+        samples = np.asarray(index.images_of(class_idx), dtype=np.int64)
+    else:
+        samples = np.flatnonzero(np.asarray(index.targets) == class_idx)
+    draws = None
+    if draw_counts is not None:
+        if most_drawn:
+            samples = samples[most_drawn_order(samples, draw_counts)]
+        draws = draw_counts[samples]
+    first = samples[:page]
+    paths_of = getattr(index, "paths_of", None)
+    if paths_of is None:
+        return samples, draws, [index.path(int(i)) for i in first]
+    return samples, draws, [os.path.join(index.root, rel) for rel in paths_of(first)]
+
+
 class GalleryPanel(QWidget):
     """A class's thumbnails, with a sort choice (file order or most drawn) and a one-line caption.
 
@@ -542,6 +580,10 @@ class GalleryPanel(QWidget):
     """
 
     imageActivated = Signal(str)
+    filled = Signal()  # the class asked for last is shown (its samples and first paths are in)
+    # Indexes up to this many samples fill on the GUI thread (well under a frame); bigger ones,
+    # and their first page of paths, in a worker, the gallery saying "loading…" meanwhile.
+    sync_samples = 1_000_000
 
     def __init__(
         self,
@@ -561,6 +603,7 @@ class GalleryPanel(QWidget):
         self._index: DatasetIndex | None = None
         self._class_idx = -1
         self._draw_counts: np.ndarray | None = None
+        self._runner = JobRunner(self)  # a newer class's fill cancels the older one's
 
         self.caption = QLabel("Select a class to see its images")
         self.sort = QComboBox()
@@ -622,6 +665,7 @@ class GalleryPanel(QWidget):
         self._index = None
         self._class_idx = -1
         self._draw_counts = None
+        self._runner.cancel()
         self._update_sort_enabled()
         self.model.clear()
         self.caption.setText("Select a class to see its images")
@@ -641,18 +685,27 @@ class GalleryPanel(QWidget):
         index = self._index
         if index is None:
             return
-        if hasattr(index, "images_of"):  # a MultiLabelIndex: images carry several classes
-            samples = index.images_of(self._class_idx)
-        else:
-            samples = np.flatnonzero(np.asarray(index.targets) == self._class_idx)
-        draws = None
-        if self._draw_counts is not None:
-            if self.sort.currentText() == SORT_MOST_DRAWN:
-                samples = samples[most_drawn_order(samples, self._draw_counts)]
-            draws = self._draw_counts[samples]
-        self.model.set_images(index, samples, draws)
+        self._runner.cancel()  # an older class's fill still running: its result is dropped
+        args = (index, self._class_idx, self._draw_counts, self.sort.currentText() == SORT_MOST_DRAWN)
         name = index.classes[self._class_idx]
+        if len(index) <= self.sync_samples:
+            self._show(index, name, class_page(*args))
+            return
+        from superqt.utils import FunctionWorker
+
+        self.model.set_images(index, np.zeros(0, dtype=np.int64))
+        self.caption.setText(f"{name}: loading\N{HORIZONTAL ELLIPSIS}")
+        self._runner.start(
+            FunctionWorker(class_page, *args),
+            on_done=lambda page: self._show(index, name, page),
+            on_exception=lambda e: self.caption.setText(f"{name}: cannot show its images: {e}"),
+        )
+
+    def _show(self, index: DatasetIndex, name: str, page: tuple[np.ndarray, np.ndarray | None, list[str]]) -> None:
+        samples, draws, paths = page
+        self.model.set_images(index, samples, draws, paths)
         self.caption.setText(f"{name}: {len(samples):,} images")
+        self.filled.emit()
 
     def _activate(self, where: QModelIndex | QPersistentModelIndex) -> None:
         path = self.model.path(where.row())
@@ -677,6 +730,8 @@ class GalleryPanel(QWidget):
         """Stop decoding; call before the application quits. True when no decoder thread is left."""
         if self.preview_dialog is not None:
             self.preview_dialog.close()
+        self._runner.cancel()
+        self._runner.wait(int(timeout_s * 1000))
         return self.preview_loader.shutdown(timeout_s) & self.loader.shutdown(timeout_s)
 
 
@@ -688,6 +743,7 @@ __all__ = [
     "GalleryModel",
     "GalleryPanel",
     "PreviewDialog",
+    "class_page",
     "ThumbnailLoader",
     "decode_thumbnail",
     "fit",
