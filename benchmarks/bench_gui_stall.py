@@ -363,7 +363,9 @@ def table_case(rows: int, profile: bool, gallery: bool = False) -> int:
         window.tabs.setCurrentWidget(window.gallery)
         meter.start()
         t0 = time.perf_counter()
-        window.select_class(int(window.index.counts.argmax()))
+        largest = int(window.index.counts.argmax())
+        # Until the gallery has its samples and first paths (found in a worker for a big index).
+        wait_for_signal_after(window, window.gallery.filled, lambda: window.select_class(largest), 600)
         app.processEvents()
         click_s = time.perf_counter() - t0
         gallery_stall = meter.stop()

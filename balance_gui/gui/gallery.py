@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -280,7 +280,7 @@ class GalleryModel(QAbstractListModel):
         self._index: DatasetIndex | None = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws: np.ndarray | None = None
-        self._paths: list[str] = []  # the first rows' full paths, read in the panel's worker
+        self._paths: dict[int, str] = {}  # full paths by row, read in the panel's worker
         self._waiting: dict[str, set[int]] = {}  # rows waiting for a thumbnail (a manifest may list a file twice)
         self._cache: OrderedDict[str, tuple[QPixmap, int, int, str]] = OrderedDict()
         self._check: CheckResult | None = None
@@ -296,17 +296,17 @@ class GalleryModel(QAbstractListModel):
         index: DatasetIndex,
         samples: Sequence[int] | np.ndarray,
         draws: Any = None,
-        paths: Sequence[str] = (),
+        paths: Mapping[int, str] | None = None,
     ) -> None:
         """Show the samples of ``index`` at positions ``samples``, in this order; ``draws`` are
-        their draw counts (or None); ``paths``, the full paths of the first rows when already read
-        (off the GUI thread: a big table's paths are read from disk, see ``class_page``)."""
+        their draw counts (or None); ``paths``, the full paths of some rows already read (off the GUI
+        thread: a big table's paths are read from disk, see ``class_page``), by row."""
         self.beginResetModel()
         self.loader.clear()
         self._index = index
         self._samples = np.asarray(samples, dtype=np.int64)
         self._draws = None if draws is None else np.asarray(draws, dtype=np.int64)
-        self._paths = list(paths)
+        self._paths = dict(paths or {})
         self._waiting = {}
         self.endResetModel()
 
@@ -329,7 +329,7 @@ class GalleryModel(QAbstractListModel):
         self._index = None
         self._samples = np.zeros(0, dtype=np.int64)
         self._draws = None
-        self._paths = []
+        self._paths = {}
         self._waiting = {}
         self._cache.clear()
         self.endResetModel()
@@ -339,9 +339,8 @@ class GalleryModel(QAbstractListModel):
 
     def path(self, row: int) -> str:
         assert self._index is not None  # rows exist only once an index is set
-        if row < len(self._paths):
-            return self._paths[row]
-        return self._index.path(int(self._samples[row]))
+        known = self._paths.get(row)
+        return self._index.path(int(self._samples[row])) if known is None else known
 
     def cached(self) -> int:
         return len(self._cache)
@@ -550,9 +549,10 @@ class PreviewDialog(QDialog):
 
 def class_page(
     index: DatasetIndex, class_idx: int, draw_counts: np.ndarray | None, most_drawn: bool, page: int = PAGE
-) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+) -> tuple[np.ndarray, np.ndarray | None, dict[int, str]]:
     """What the gallery shows of class ``class_idx``: its samples (most drawn first with
-    ``most_drawn``), their draw counts (or None), and the full paths of the first ``page`` of them.
+    ``most_drawn``), their draw counts (or None), and the full paths of the first ``page`` of them
+    and of the last one (the view asks for the last row as it lays the grid out), by row.
     Qt-free, run in a worker for a big index: a pass over every sample, and a table's paths read
     from the row groups that hold them."""
     if hasattr(index, "images_of"):  # a MultiLabelIndex: images carry several classes
@@ -564,11 +564,15 @@ def class_page(
         if most_drawn:
             samples = samples[most_drawn_order(samples, draw_counts)]
         draws = draw_counts[samples]
-    first = samples[:page]
+    rows = list(range(min(page, len(samples))))
+    if len(samples) > page:
+        rows.append(len(samples) - 1)
     paths_of = getattr(index, "paths_of", None)
     if paths_of is None:
-        return samples, draws, [index.path(int(i)) for i in first]
-    return samples, draws, [os.path.join(index.root, rel) for rel in paths_of(first)]
+        paths = [index.path(int(samples[r])) for r in rows]
+    else:
+        paths = [os.path.join(index.root, rel) for rel in paths_of(samples[rows])]
+    return samples, draws, dict(zip(rows, paths, strict=True))
 
 
 class GalleryPanel(QWidget):
@@ -701,7 +705,7 @@ class GalleryPanel(QWidget):
             on_exception=lambda e: self.caption.setText(f"{name}: cannot show its images: {e}"),
         )
 
-    def _show(self, index: DatasetIndex, name: str, page: tuple[np.ndarray, np.ndarray | None, list[str]]) -> None:
+    def _show(self, index: DatasetIndex, name: str, page: tuple[np.ndarray, np.ndarray | None, dict[int, str]]) -> None:
         samples, draws, paths = page
         self.model.set_images(index, samples, draws, paths)
         self.caption.setText(f"{name}: {len(samples):,} images")

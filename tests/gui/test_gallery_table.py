@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from balance_gui.core import tables
 from balance_gui.core.tables import PathLoader, TableIndex, read_table
 from balance_gui.gui import gallery
 from balance_gui.gui.gallery import PAGE, GalleryPanel
@@ -52,7 +53,7 @@ def expected_paths(index: TableIndex, c: int) -> list[str]:
 
 @pytest.mark.parametrize("in_worker", [True, False])
 def test_a_class_of_a_table_fills_without_reading_the_whole_path_column(
-    qtbot: Any, panel: Any, table_index: TableIndex, in_worker: bool
+    qtbot: Any, panel: Any, table_index: TableIndex, in_worker: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if in_worker:
         panel.sync_samples = 0  # as a table of more than a million rows
@@ -63,6 +64,11 @@ def test_a_class_of_a_table_fills_without_reading_the_whole_path_column(
     want = expected_paths(table_index, 1)
     assert panel.model.rowCount() == len(want) > PAGE
     assert panel.caption.text() == f"c1: {len(want):,} images"
+    if in_worker:  # the rows the view asks for as it lays out (the first page, the last) read nothing more
+        with monkeypatch.context() as m:
+            m.setattr(tables, "_read_chunk", lambda *a: pytest.fail("a path read on the GUI thread"))
+            rows = [0, PAGE - 1, len(want) - 1]
+            assert [panel.model.path(r) for r in rows] == [want[r] for r in rows]
     rows = [0, 1, PAGE - 1, PAGE, len(want) - 1]  # the worker's page, and rows past it
     assert [panel.model.path(r) for r in rows] == [want[r] for r in rows]
 
