@@ -319,7 +319,14 @@ class CheckTask(Task):
         )
         return p.files_done, max(p.files_total, 1), text
 
+    def _stop_polling(self) -> None:
+        """The outcome is known: no later progress poll may overwrite the status it writes (the
+        shared widget's timer can fire between the outcome and ``_finished``, both queued)."""
+        self._job = None
+        self.progress.untrack(self)
+
     def _done(self, result: Any) -> None:
+        self._stop_polling()
         try:
             self.host.session.set_check(result)
         except BalanceError as e:
@@ -336,6 +343,7 @@ class CheckTask(Task):
         self._outcome = "ok"
 
     def _failed(self, exc: BaseException) -> None:
+        self._stop_polling()
         if isinstance(exc, Cancelled):
             self.host.show_status("Image check cancelled")
             self._outcome = "cancelled"
@@ -344,8 +352,7 @@ class CheckTask(Task):
         self._outcome = "failed"
 
     def _finished(self) -> None:
-        self._job = None
-        self.progress.untrack(self)
+        self._stop_polling()
         self.ended.emit(self._outcome)
 
 

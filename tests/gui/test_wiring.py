@@ -286,3 +286,26 @@ def test_check_shows_progress_blocks_runs_and_cancels(qtbot, window, health_tree
     assert not window.check_progress.isVisible() and not window.cancel_check_button.isVisible()
     assert window.start_action.isEnabled()
     assert "cancelled" in window.status_label.text()
+
+
+def test_a_progress_poll_between_a_checks_outcome_and_its_end_keeps_the_outcome(qtbot, window, health_tree):
+    """The shared progress widget's timer may fire between the check's outcome callback and its
+    finished callback (two queued calls): the status line must keep the outcome, not go back to
+    'Checking images: 11 of 11' (seen once in five GUI-suite runs with a core busy)."""
+    from types import SimpleNamespace
+
+    from balance_gui.core.errors import Cancelled
+    from balance_gui.core.images import CheckProgress
+
+    assert open_and_wait(qtbot, window, health_tree) == "ok"
+    task = window.check_task
+    task._job = SimpleNamespace(latest=CheckProgress(files_done=11, files_total=11, from_cache=0, elapsed_s=0.1))
+    window.task_progress.track(task)
+    window.task_progress.refresh()
+    assert window.status_label.text().startswith("Checking images: 11 of 11")  # polled while going
+    task._failed(Cancelled("image check cancelled"))
+    window.task_progress.refresh()  # the timer's tick before _finished
+    assert window.status_label.text() == "Image check cancelled"
+    task._done(check_images(window.session.index, workers=1, cache_path=None))
+    window.task_progress.refresh()
+    assert window.status_label.text().startswith("Image check:")
