@@ -25,12 +25,18 @@ def _targets(rng: np.random.Generator, n: int, classes: list[int], dtype: type) 
     return rng.choice(np.asarray(classes), size=n).astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("bound", [1, 2, 100, 256, 257, 300, 70_000])
+# Only the pairs whose dtype holds the classes: a pair that cannot exist is not a test to skip.
+@pytest.mark.parametrize(
+    ("dtype", "bound"),
+    [
+        (dtype, bound)
+        for dtype in DTYPES
+        for bound in (1, 2, 100, 256, 257, 300, 70_000)
+        if bound <= np.iinfo(dtype).max + 1
+    ],
+)
 def test_stable_argsort_is_the_plain_stable_argsort(dtype: type, bound: int) -> None:
     rng = np.random.default_rng(bound)
-    if bound > np.iinfo(dtype).max + 1:
-        pytest.skip("the dtype does not hold these classes")
     # every other class empty, one class, and every class: the three shapes a table has
     for classes in (list(range(0, bound, 2)), [bound - 1], list(range(bound))):
         for n in (0, 1, 7, 5_000):
