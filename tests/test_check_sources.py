@@ -9,6 +9,7 @@ import json
 import os
 import tarfile
 
+import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,8 +21,6 @@ from balance_gui.core.errors import DatasetError, SettingsError
 from balance_gui.core.images import check_images
 
 from .test_images import image_bytes
-
-datasets = pytest.importorskip("datasets")
 
 CLASSES = ["cat", "dog", "emu", "fox"]  # fox has no image: an empty ClassLabel class is kept
 

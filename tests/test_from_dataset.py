@@ -136,7 +136,8 @@ def test_hugging_face_two_class_label_columns_need_label_column():
 
 
 def test_real_hugging_face_dataset_when_installed():
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     names = ["cat", "dog", "eel"]
     ds = datasets.Dataset.from_dict(
         {"x": list(range(len(TARGETS))), "label": TARGETS},

@@ -4,14 +4,13 @@ reading a row through ``datasets`` (no row becomes a Python object); samplers an
 
 from __future__ import annotations
 
+import datasets
 import numpy as np
 import pytest
 
 from balance_gui import BalancedSampler, load_sampler, read_labels
 from balance_gui.cli import main
 from balance_gui.core.errors import DatasetError, WeightsError, WeightsFileError
-
-datasets = pytest.importorskip("datasets")
 
 NAMES = ["zebra", "ant", "mole", "yak"]  # not sorted: the ClassLabel's order is the classes' order; yak is empty
 

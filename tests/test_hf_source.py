@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
-
-pa = pytest.importorskip("pyarrow")
 
 from balance_gui.cli import main  # noqa: E402
 from balance_gui.core.dataset import open_dataset  # noqa: E402

@@ -83,7 +83,8 @@ def _lightning_reinstantiate(loader: DataLoader, world: int = 2) -> Any:
 
 
 def test_lightning_ddp_re_creation_shows_lightnings_hint_not_a_numpy_message():
-    pytest.importorskip("lightning")
+    import lightning  # noqa: F401  (in the test extra: a missing one fails, never skips)
+
     batches = BalancedBatchSampler([1.0, 2.0, 3.0, 4.0], batch_size=2, seed=0)
     loader = DataLoader(torch.arange(4.0), batch_sampler=batches)
     with pytest.raises(TypeError, match="use_distributed_sampler=False") as e:
@@ -94,7 +95,8 @@ def test_lightning_ddp_re_creation_shows_lightnings_hint_not_a_numpy_message():
 
 
 def test_lightning_refuses_the_distributed_pk_sampler_with_its_hint():
-    pytest.importorskip("lightning")
+    import lightning  # noqa: F401  (in the test extra: a missing one fails, never skips)
+
     pk = DistributedPKBatchSampler([0, 0, 1, 1, 2, 2], 2, 1, num_replicas=2, rank=0)
     loader = DataLoader(torch.arange(6.0), batch_sampler=pk)
     with pytest.raises(TypeError, match="use_distributed_sampler=False"):

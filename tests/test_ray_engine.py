@@ -262,7 +262,8 @@ def test_ctrl_c_ends_check_engine_ray_with_130_and_leaves_no_ray_process(tmp_pat
 
 
 def test_images_held_in_a_hugging_face_folder_get_the_local_verdicts_on_ray(tmp_path, local_ray):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     from balance_gui.core.dataset import open_dataset
 
     png = image_bytes(100, "PNG", (64, 48))

@@ -13,12 +13,11 @@ import os
 import tarfile
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.feather as pf
+import pyarrow.parquet as pq
 import pytest
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pf = pytest.importorskip("pyarrow.feather")
-torch = pytest.importorskip("torch")
+import torch
 
 from balance_gui import load_sampler  # noqa: E402
 from balance_gui.cli import main  # noqa: E402

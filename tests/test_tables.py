@@ -6,11 +6,10 @@ import csv
 import os
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.feather as pf
+import pyarrow.parquet as pq
 import pytest
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pf = pytest.importorskip("pyarrow.feather")
 
 from balance_gui.cli import main  # noqa: E402
 from balance_gui.core import tables  # noqa: E402

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from balance_gui.core.annotation_weights import export_image_weights
 from balance_gui.core.annotations import open_annotations
@@ -21,9 +22,6 @@ from balance_gui.core.weights import class_weights
 from balance_gui.core.weightsfile import export_weights, verify_weights_file
 
 from .conftest import make_tree
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
 
 ROOT = "/pinned/root"  # every file records its dataset's absolute root: the same one wherever the test runs
 EXTENSIONS = (".pt", ".csv", ".json", ".npy")
