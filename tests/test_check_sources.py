@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 
 import datasets
 import pyarrow as pa
@@ -125,7 +126,20 @@ def test_worker_processes_and_windows_give_the_same_verdicts(tmp_path, monkeypat
             submitted.append(len(args[0]))
             return super().submit(fn, *args, **kwargs)
 
+    def server_ready_now(ctx):
+        # The check decodes here while the workers' server starts, and on a loaded machine this
+        # process could take every window before it is up: start it first, so the pool's turn comes
+        # before this process's (the check hands the pool work before it decodes anything itself).
+        if ctx.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+        ready = threading.Event()
+        ready.set()
+        return ready
+
     monkeypatch.setattr(images.cf, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(images, "_start_in_background", server_ready_now)
     monkeypatch.setattr(images, "_IN_PROCESS_MAX", 1)  # a pool for every window, however small
     monkeypatch.setattr(record_check, "WINDOW_ITEMS", 7)  # many windows
     pooled = check_images(open_dataset(folder), cache_path=None, workers=2)
