@@ -37,6 +37,7 @@ from ..sampling.repeat_factor_sampler import RepeatFactorSampler
 from ..sampling.sampler import MODES, BalancedBatchSampler, BalancedSampler
 from ..sampling.sampler_inputs import as_float64, check_weights
 from .errors import SettingsError, WeightsError, WeightsFileError
+from .modes import sampler_mode
 
 __all__ = [
     "REPEAT",
@@ -190,7 +191,8 @@ def build_sampler(
     mode, or without replacement) the weights go to the sampler as they are."""
     make = BalancedBatchSampler if batch_sampler else BalancedSampler
     if weights is not None and labels is not None and targets is None and class_weights is None:
-        if mode in MODES and mode != "weighted" and replacement is True:
+        # A mode with no per-sample draw (class-aware, stratified: core.modes) draws by class groups.
+        if mode in MODES and sampler_mode(mode).sample_draw is None and replacement is True:
             targets, class_weights = class_groups(labels, weights)
             weights = None
     return make(
