@@ -12,6 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -127,6 +129,33 @@ def descendants(pid: int) -> list[int]:
         found += children
         frontier += children
     return found
+
+
+def start_cli(argv: Sequence[str], **env: str) -> tuple[subprocess.Popen[bytes], bytearray, threading.Thread]:
+    """``python -m balance_gui ARGV`` of this checkout (with ``env`` added to the environment) in its
+    own process group, as a shell starts a command, so that a test can send it a terminal's Ctrl-C.
+    Its stderr is read into the returned buffer as it comes, by the returned thread, so that the test
+    can wait for progress and the process never blocks on a full pipe."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environ = dict(os.environ, **env, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "balance_gui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        cwd=repo,
+        start_new_session=True,
+    )
+    err = bytearray()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        while piece := proc.stderr.read1(4096):
+            err.extend(piece)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    return proc, err, reader
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -205,31 +205,14 @@ def test_ctrl_c_ends_simulate_of_an_annotation_file_with_130(tmp_path):
     import os
     import re
     import signal
-    import subprocess
-    import threading
     import time
+
+    from . import hostile_helpers as hh
 
     p = tmp_path / "instances.json"
     write_coco(p, coco_dict(500, 1500, 20, seed=1, polygon_points=0))
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
     argv = ["simulate", str(p), "--epochs", "10000000", "--num-samples", "10000"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "balance_gui", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=repo,
-        start_new_session=True,  # its own process group, as a shell gives a command
-    )
-    err = bytearray()
-
-    def read_stderr() -> None:
-        while piece := proc.stderr.read1(4096):
-            err.extend(piece)
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
+    proc, err, reader = hh.start_cli(argv)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:

@@ -202,33 +202,12 @@ def test_ctrl_c_ends_check_engine_ray_with_130_and_leaves_no_ray_process(tmp_pat
     import os
     import re
     import signal
-    import subprocess
 
     from . import hostile_helpers as hh
 
     root = _slow_tree(tmp_path / "data")
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(
-        os.environ,
-        XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
-        PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "balance_gui", "check", str(root), "--engine", "ray", "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=repo,
-        start_new_session=True,  # its own process group, as a shell gives a command
-    )
-    err = bytearray()
-
-    def read_stderr() -> None:
-        while piece := proc.stderr.read1(4096):
-            err.extend(piece)
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
+    argv = ["check", str(root), "--engine", "ray", "--workers", "2"]
+    proc, err, reader = hh.start_cli(argv, XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
     seen: set[int] = set()  # every process it started, looked for until it ends (Ray's reparent to init)
     try:
         deadline = time.monotonic() + 240
