@@ -94,3 +94,20 @@ def test_samplers_and_load_sampler_take_the_dataset(tmp_path, capsys, no_rows):
     renamed = ds.cast_column("label", datasets.ClassLabel(names=["a", "b", "c", "d"]))
     with pytest.raises(WeightsFileError):
         load_sampler(tmp_path / "w.json", renamed)
+
+
+def test_load_sampler_reads_the_label_column_once(tmp_path, monkeypatch):
+    """The labels give both the targets and the class names the file is checked against: at 100M
+    rows a second read is a second pass over the column."""
+    from balance_gui.core import hf_source
+
+    ds, _ = _dataset()
+    folder = str(tmp_path / "hf")
+    ds.save_to_disk(folder)
+    assert main(["export", folder, "-o", str(tmp_path / "w.pt")]) == 0
+    loaded = datasets.load_from_disk(folder)
+    reads = []
+    real = hf_source.arrow_labels
+    monkeypatch.setattr(hf_source, "arrow_labels", lambda *a, **k: reads.append(a[1:]) or real(*a, **k))
+    assert len(list(load_sampler(tmp_path / "w.pt", loaded, seed=1))) == len(ds)
+    assert reads == [("label",)]

@@ -210,21 +210,21 @@ def build_sampler(
     )
 
 
-def _labels_of(dataset: Any, path: str | os.PathLike[str]) -> tuple[Any, np.ndarray, int]:
-    """The dataset (a root path opened), its targets and its number of classes."""
+def _labels_of(dataset: Any, path: str | os.PathLike[str]) -> tuple[Any, np.ndarray, list[str]]:
+    """The dataset (a root path opened), its targets and its classes' names, read once."""
     from .dataset import DatasetIndex
     from .labels import read_labels
     from .weightsfile import open_as_exported
 
     dataset = open_as_exported(path, dataset)  # a table: with the columns the file was exported from
     if isinstance(dataset, DatasetIndex):
-        return dataset, np.array(dataset.targets, dtype=np.int64), dataset.num_classes
+        return dataset, np.array(dataset.targets, dtype=np.int64), list(dataset.classes)
     labels = read_labels(dataset)
-    return dataset, np.array(labels.targets, dtype=np.int64), len(labels.classes)
+    return dataset, np.array(labels.targets, dtype=np.int64), list(labels.classes)
 
 
 def _verified_weights(
-    path: str | os.PathLike[str], dataset: Any, targets: np.ndarray, num_classes: int
+    path: str | os.PathLike[str], dataset: Any, targets: np.ndarray, dataset_classes: list[str]
 ) -> dict[str, np.ndarray]:
     """The file's weights as :func:`file_weights` gives them, after checking the file belongs to
     ``dataset``: by its file list, classes and targets for an ImageFolder or DatasetIndex; by its
@@ -232,18 +232,19 @@ def _verified_weights(
     class-form file without exclusions never becomes per-sample weights (at 100M rows those are
     800 MB, and recovering the class form from them most of the build)."""
     from .dataset import DatasetIndex
-    from .labels import _hf_class_label_columns, read_labels
+    from .labels import _hf_class_label_columns
     from .weights import sample_weights
     from .weightsfile import _dataset_view, check_matches, read_weights_file
 
     info = read_weights_file(path)
+    num_classes = len(dataset_classes)
     if isinstance(dataset, DatasetIndex) or (hasattr(dataset, "classes") and hasattr(dataset, "samples")):
         view = _dataset_view(dataset)
         counts = np.asarray(view["counts"])
     else:
         names = getattr(dataset, "classes", None)
         if names is not None or _hf_class_label_columns(dataset):  # a Hugging Face ClassLabel names them too
-            classes = list(read_labels(dataset).classes)
+            classes = dataset_classes
         elif "classes" in info:  # the dataset names no classes: only their indices are compared
             classes = list(info["classes"])
             if len(classes) < num_classes:
@@ -399,8 +400,8 @@ def load_sampler(
             "(balance-gui export ANNOT.json -o w.pt --scheme rfs:T); a single-label dataset's weights are drawn "
             "with mode 'weighted', 'class_aware' or 'stratified'"
         )
-    dataset, targets, num_classes = _labels_of(dataset, path)
-    kw = _verified_weights(path, dataset, targets, num_classes)
+    dataset, targets, classes = _labels_of(dataset, path)
+    kw = _verified_weights(path, dataset, targets, classes)
     t = torch.from_numpy(targets)
     if "class_weights" in kw:
         form: dict[str, Any] = {"targets": t, "class_weights": torch.from_numpy(kw["class_weights"])}
